@@ -1,0 +1,325 @@
+//! The one HTTP client every provider uses: TLS (rustls, private CA, explicit opt-out),
+//! proxies from the environment, timeouts, client-side quotas, pausing when the vendor's
+//! rate-limit headers say the budget is spent, retries with backoff, and one credential
+//! refresh on 401. Secrets stay in sensitive header values and are never logged.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use backon::BackoffBuilder;
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use tokio::sync::Mutex;
+
+use crate::auth::Auth;
+use crate::error::{ProviderError, Result};
+use crate::ratelimit::{Limiter, RateLimitSpec};
+use crate::retry::{self, Decision};
+
+/// Settings for one provider's HTTP client.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub provider: String,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Extra trusted root certificates (PEM), on top of the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Explicit per-provider opt-out of certificate verification.
+    pub insecure_skip_tls_verify: bool,
+    pub rate_limit: RateLimitSpec,
+    /// Attempts per request, the first included.
+    pub max_attempts: usize,
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    /// The longest single wait a server may impose (Retry-After, reset headers).
+    pub max_wait: Duration,
+    /// Pause when the vendor reports this many requests or fewer left in its window.
+    pub headroom: u64,
+}
+
+impl HttpOptions {
+    pub fn new(provider: &str) -> Self {
+        Self {
+            provider: provider.to_string(),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            ca_file: None,
+            insecure_skip_tls_verify: false,
+            rate_limit: RateLimitSpec::off(),
+            max_attempts: 6,
+            min_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(30),
+            max_wait: Duration::from_secs(3600),
+            headroom: 8,
+        }
+    }
+}
+
+/// A response after retries: status, headers and the whole body.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub request_id: Option<String>,
+}
+
+impl HttpResponse {
+    pub fn is_success(&self) -> bool {
+        self.status.is_success()
+    }
+
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            let mut err = ProviderError::protocol(format!(
+                "unexpected response body for HTTP {}: {e}",
+                self.status.as_u16()
+            ));
+            err.request_id = self.request_id.clone();
+            err
+        })
+    }
+
+    pub fn text_snippet(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let text = text.trim();
+        if text.chars().count() > 300 {
+            format!("{}…", text.chars().take(300).collect::<String>())
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// Request ids vendors put in response headers.
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    ["x-request-id", "x-correlation-id", "request-id", "x-amzn-requestid", "x-trace-id"]
+        .iter()
+        .find_map(|n| headers.get(*n))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+    opts: Arc<HttpOptions>,
+    limiter: Limiter,
+    paused_until: Arc<Mutex<Option<Instant>>>,
+}
+
+impl HttpClient {
+    pub fn new(opts: HttpOptions) -> Result<Self> {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("agentctl/", env!("CARGO_PKG_VERSION")))
+            .timeout(opts.timeout)
+            .connect_timeout(opts.connect_timeout)
+            .pool_max_idle_per_host(32);
+        if let Some(path) = &opts.ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                ProviderError::config(format!("ca_file {}: {e}", path.display()))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                ProviderError::config(format!("ca_file {}: not a PEM certificate bundle: {e}", path.display()))
+            })?;
+            if certs.is_empty() {
+                return Err(ProviderError::config(format!(
+                    "ca_file {}: no certificate found",
+                    path.display()
+                )));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        if opts.insecure_skip_tls_verify {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let inner = builder
+            .build()
+            .map_err(|e| ProviderError::config(format!("cannot build HTTP client: {e}")))?;
+        Ok(Self {
+            limiter: Limiter::new(&opts.rate_limit),
+            inner,
+            opts: Arc::new(opts),
+            paused_until: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// The same connection pool with another set of quotas (e.g. a token endpoint that has
+    /// its own limit).
+    pub fn with_rate_limit(&self, spec: &RateLimitSpec) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            opts: self.opts.clone(),
+            limiter: Limiter::new(spec),
+            paused_until: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    pub fn provider(&self) -> &str {
+        &self.opts.provider
+    }
+
+    pub fn reqwest(&self) -> &reqwest::Client {
+        &self.inner
+    }
+
+    async fn wait_turn(&self) {
+        loop {
+            let until = *self.paused_until.lock().await;
+            match until {
+                Some(t) if t > Instant::now() => tokio::time::sleep_until(t.into()).await,
+                _ => break,
+            }
+        }
+        self.limiter.acquire().await;
+    }
+
+    async fn observe_rate_headers(&self, headers: &HeaderMap) {
+        let rh = retry::rate_headers(headers, SystemTime::now());
+        if let (Some(remaining), Some(reset)) = (rh.remaining, rh.reset)
+            && remaining <= self.opts.headroom
+        {
+            let wait = reset.min(self.opts.max_wait);
+            let until = Instant::now() + wait;
+            let mut paused = self.paused_until.lock().await;
+            if paused.is_none_or(|p| p < until) {
+                if wait >= Duration::from_secs(2) {
+                    tracing::warn!(
+                        provider = %self.opts.provider,
+                        "rate-limit budget nearly spent ({remaining} left); pausing {}s until the window resets",
+                        wait.as_secs()
+                    );
+                }
+                *paused = Some(until);
+            }
+        }
+    }
+
+    /// Send a request built by `build` (called again for every attempt), authenticated by
+    /// `auth`. Retries 429, 502-504 (and 500 for idempotent methods) and connection errors
+    /// with backoff, honouring `Retry-After` and reset headers; on 401 asks `auth` for fresh
+    /// credentials once. Any other status is returned to the caller as it is.
+    pub async fn send<F>(&self, auth: &dyn Auth, build: F) -> Result<HttpResponse>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync,
+    {
+        let mut backoff = backon::ExponentialBuilder::default()
+            .with_min_delay(self.opts.min_backoff)
+            .with_max_delay(self.opts.max_backoff)
+            .with_jitter()
+            .with_max_times(self.opts.max_attempts.saturating_sub(1))
+            .build();
+        let mut reauthenticated = false;
+        loop {
+            self.wait_turn().await;
+            let mut request = build(&self.inner)
+                .build()
+                .map_err(|e| ProviderError::input(format!("cannot build request: {e}")))?;
+            let generation = auth.apply(&mut request).await?;
+            let method = request.method().clone();
+            let path = request.url().path().to_string();
+            let started = Instant::now();
+            let result = self.inner.execute(request).await;
+            let elapsed = started.elapsed();
+            match result {
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    let rid = request_id(&headers);
+                    tracing::debug!(
+                        provider = %self.opts.provider,
+                        "{method} {path} -> {} in {}ms{}",
+                        status.as_u16(),
+                        elapsed.as_millis(),
+                        rid.as_deref().map(|r| format!(" (request id {r})")).unwrap_or_default()
+                    );
+                    self.observe_rate_headers(&headers).await;
+                    let decision = retry::decide(status, &method);
+                    if decision == Decision::Reauthenticate && !reauthenticated {
+                        reauthenticated = true;
+                        if auth.refresh(generation).await? {
+                            tracing::info!(provider = %self.opts.provider, "credentials refused (401); refreshed and retrying once");
+                            continue;
+                        }
+                    }
+                    if decision == Decision::Retry
+                        && let Some(delay) = backoff.next()
+                    {
+                        let server = retry::server_delay(&headers, SystemTime::now());
+                        let wait = retry::next_delay(delay, server, self.opts.max_wait);
+                        let level_warn = wait >= Duration::from_secs(5);
+                        if level_warn {
+                            tracing::warn!(provider = %self.opts.provider, "{method} {path}: HTTP {}; retrying in {}s", status.as_u16(), wait.as_secs());
+                        } else {
+                            tracing::info!(provider = %self.opts.provider, "{method} {path}: HTTP {}; retrying in {}ms", status.as_u16(), wait.as_millis());
+                        }
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    let body = match response.bytes().await {
+                        Ok(b) => b,
+                        Err(e) if retry::is_idempotent(&method) => {
+                            if let Some(delay) = backoff.next() {
+                                tracing::info!(provider = %self.opts.provider, "{method} {path}: body read failed ({e}); retrying");
+                                tokio::time::sleep(delay).await;
+                                continue;
+                            }
+                            return Err(ProviderError::network(format!("{method} {path}: {e}")));
+                        }
+                        Err(e) => return Err(ProviderError::network(format!("{method} {path}: {e}"))),
+                    };
+                    return Ok(HttpResponse {
+                        status,
+                        headers,
+                        body,
+                        request_id: rid,
+                    });
+                }
+                Err(e) => {
+                    // A refused connection never reached the server: always safe to resend.
+                    // Other failures (timeouts, resets) may have been processed: resend only
+                    // idempotent requests.
+                    let safe = e.is_connect() || retry::is_idempotent(&method);
+                    let describe = describe_reqwest_error(&e);
+                    tracing::debug!(provider = %self.opts.provider, "{method} {path} failed after {}ms: {describe}", elapsed.as_millis());
+                    if safe && let Some(delay) = backoff.next() {
+                        tracing::info!(provider = %self.opts.provider, "{method} {path}: {describe}; retrying in {}ms", delay.as_millis());
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    return Err(ProviderError::network(format!("{method} {path}: {describe}")));
+                }
+            }
+        }
+    }
+}
+
+/// reqwest's error text plus its causes (TLS failures hide the reason in the chain), without
+/// the URL's query string.
+fn describe_reqwest_error(e: &reqwest::Error) -> String {
+    let mut out = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "connection failed".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// Parse a base URL from config, requiring http or https.
+pub fn parse_base_url(key: &str, value: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(value.trim_end_matches('/'))
+        .map_err(|e| format!("{key} = {value:?} is not a URL: {e}"))?;
+    match url.scheme() {
+        "https" | "http" => Ok(url),
+        other => Err(format!("{key} = {value:?}: scheme must be https (or http for a local simulator), not {other}")),
+    }
+}

@@ -1,0 +1,28 @@
+//! The `agentctl` provider contract and the HTTP plumbing every vendor shares.
+//!
+//! - [`provider::Provider`]: the trait each vendor kind implements (list as a stream,
+//!   re-check, act, extra listings, doctor, API clients), with [`error::NotSupported`] for
+//!   what a kind cannot do.
+//! - [`record::AgentRecord`]: the common agent row (SPEC's columns plus the raw vendor JSON).
+//! - [`http::HttpClient`]: rustls, private CA, proxies, timeouts, retries with backoff that
+//!   honour `Retry-After` and reset headers, client-side quotas, one refresh on 401.
+//! - [`auth`], [`oauth`]: Basic, bearer token cache, OAuth2 client credentials.
+//! - [`secret::SecretRef`]: `env:` / `file:` / literal secrets that never print.
+
+pub mod auth;
+pub mod error;
+pub mod http;
+pub mod oauth;
+pub mod provider;
+pub mod ratelimit;
+pub mod record;
+pub mod retry;
+pub mod secret;
+pub mod time;
+
+pub use error::{ErrorKind, NotSupported, ProviderError, Result};
+pub use provider::{
+    Action, ActionOutcome, ApiClient, Check, HostPattern, ListQuery, Listing, NewClient,
+    NewClientSecret, Operation, Provider, Recheck, RelocateTarget,
+};
+pub use record::{AgentRecord, AgentRef};

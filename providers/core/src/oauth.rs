@@ -1,0 +1,136 @@
+//! OAuth2 client credentials through the `oauth2` crate, driven by the project's own
+//! [`HttpClient`] (so retries, quotas and TLS settings apply to token requests too).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use oauth2::basic::BasicClient;
+use oauth2::{AuthType, ClientId, ClientSecret, TokenResponse, TokenUrl};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::auth::{NoAuth, Token, TokenSource};
+use crate::error::{ErrorKind, ProviderError, Result};
+use crate::http::HttpClient;
+
+/// `grant_type=client_credentials` with HTTP Basic client authentication.
+pub struct ClientCredentials {
+    http: HttpClient,
+    token_url: String,
+    client_id: String,
+    client_secret: SecretString,
+    scopes: Vec<String>,
+    /// What the token is for, in error messages ("XDR token").
+    label: String,
+}
+
+impl ClientCredentials {
+    pub fn new(
+        http: HttpClient,
+        token_url: String,
+        client_id: String,
+        client_secret: SecretString,
+        label: &str,
+    ) -> Self {
+        Self {
+            http,
+            token_url,
+            client_id,
+            client_secret,
+            scopes: Vec::new(),
+            label: label.to_string(),
+        }
+    }
+
+    pub fn with_scopes(mut self, scopes: Vec<String>) -> Self {
+        self.scopes = scopes;
+        self
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct TransportError(String);
+
+#[async_trait]
+impl TokenSource for ClientCredentials {
+    async fn fetch(&self) -> Result<Token> {
+        let token_url = TokenUrl::new(self.token_url.clone())
+            .map_err(|e| ProviderError::config(format!("token URL {}: {e}", self.token_url)))?;
+        let client = BasicClient::new(ClientId::new(self.client_id.clone()))
+            .set_client_secret(ClientSecret::new(self.client_secret.expose_secret().to_string()))
+            .set_auth_type(AuthType::BasicAuth)
+            .set_token_uri(token_url);
+        let http = self.http.clone();
+        let send = move |req: oauth2::HttpRequest| {
+            let http = http.clone();
+            async move {
+            let (parts, body) = req.into_parts();
+            let resp = http
+                .send(&NoAuth, |c| {
+                    let mut b = c.request(parts.method.clone(), parts.uri.to_string());
+                    for (k, v) in &parts.headers {
+                        let mut v = v.clone();
+                        if k == http::header::AUTHORIZATION {
+                            v.set_sensitive(true);
+                        }
+                        b = b.header(k, v);
+                    }
+                    b.body(body.clone())
+                })
+                .await
+                .map_err(|e| TransportError(e.reason()))?;
+            let mut out = http::Response::builder().status(resp.status);
+            for (k, v) in &resp.headers {
+                out = out.header(k, v);
+            }
+            out.body(resp.body.to_vec())
+                .map_err(|e| TransportError(e.to_string()))
+            }
+        };
+        let mut request = client.exchange_client_credentials();
+        for s in &self.scopes {
+            request = request.add_scope(oauth2::Scope::new(s.clone()));
+        }
+        let response = request.request_async(&send).await.map_err(|e| self.map_error(e))?;
+        let expires_in = response.expires_in().or(Some(Duration::from_secs(300)));
+        Ok(Token::new(
+            SecretString::from(response.access_token().secret().to_string()),
+            expires_in,
+        ))
+    }
+}
+
+impl ClientCredentials {
+    fn map_error<RE: std::error::Error + 'static>(
+        &self,
+        e: oauth2::RequestTokenError<RE, oauth2::basic::BasicErrorResponse>,
+    ) -> ProviderError {
+        use oauth2::RequestTokenError as E;
+        match e {
+            E::ServerResponse(r) => {
+                let mut msg = format!("{} refused: {}", self.label, r.error());
+                if let Some(d) = r.error_description() {
+                    msg.push_str(&format!(" ({d})"));
+                }
+                let mut err = ProviderError::new(ErrorKind::Auth, msg);
+                err.hint = Some("check the client id and secret, and that the client is enabled".into());
+                err
+            }
+            E::Request(inner) => ProviderError::network(format!("{}: {inner}", self.label)),
+            E::Parse(inner, body) => {
+                let text = String::from_utf8_lossy(&body);
+                // A 401 / 403 with a non-OAuth body lands here too.
+                let snippet: String = text.chars().take(200).collect();
+                let mut err = ProviderError::protocol(format!(
+                    "{}: unexpected token response ({inner}): {snippet}",
+                    self.label
+                ));
+                if snippet.to_ascii_lowercase().contains("unauthorized") || snippet.contains("invalid_client") {
+                    err.kind = ErrorKind::Auth;
+                }
+                err
+            }
+            E::Other(msg) => ProviderError::protocol(format!("{}: {msg}", self.label)),
+        }
+    }
+}

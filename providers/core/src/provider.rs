@@ -1,0 +1,269 @@
+//! The provider contract: what every vendor kind implements.
+//!
+//! Listing is a stream so large fleets are processed page by page. Bulk changes go through one
+//! [`Action`] path so the binary's safety flow (validate, confirm, dry-run, re-check, journal)
+//! is written once. Anything a kind cannot do answers [`NotSupported`] with a reason.
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use jiff::Timestamp;
+use secrecy::SecretString;
+use serde::Serialize;
+
+use crate::error::{NotSupported, ProviderError, Result};
+use crate::record::{AgentRecord, AgentRef};
+
+/// Operations a command may ask of a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    List,
+    /// Stale detection needs a last-seen time per agent.
+    Stale,
+    Uninstall,
+    Relocate,
+    Clients,
+}
+
+impl Operation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::List => "list",
+            Operation::Stale => "stale",
+            Operation::Uninstall => "uninstall",
+            Operation::Relocate => "relocate",
+            Operation::Clients => "clients",
+        }
+    }
+}
+
+/// Host-name filter: case-insensitive glob with `*` and `?`; no wildcard means the exact name.
+#[derive(Debug, Clone)]
+pub struct HostPattern {
+    pattern: String,
+    matcher: wildmatch::WildMatch,
+}
+
+impl HostPattern {
+    pub fn new(pattern: &str) -> Self {
+        Self {
+            pattern: pattern.to_string(),
+            matcher: wildmatch::WildMatch::new_case_insensitive(pattern),
+        }
+    }
+
+    pub fn matches(&self, hostname: &str) -> bool {
+        self.matcher.matches(hostname)
+    }
+
+    /// The exact host name when the pattern has no wildcard (usable as a server-side filter).
+    pub fn exact(&self) -> Option<&str> {
+        (!self.pattern.contains(['*', '?'])).then_some(self.pattern.as_str())
+    }
+
+    /// The literal text before the first wildcard (a server-side prefix hint).
+    pub fn literal_prefix(&self) -> &str {
+        let end = self.pattern.find(['*', '?']).unwrap_or(self.pattern.len());
+        &self.pattern[..end]
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.pattern
+    }
+}
+
+/// What to list. Providers may use these as server-side hints to fetch less, but the caller
+/// always applies the same filters on the client, so a hint never changes the result.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub host: Option<HostPattern>,
+    /// Only agents last seen before this instant are wanted (stale detection).
+    pub last_seen_before: Option<Timestamp>,
+    /// Agents without a last-seen time are wanted too (with `last_seen_before`).
+    pub include_unknown: bool,
+}
+
+/// Where `relocate` moves agents (resolved by [`Provider::prepare`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RelocateTarget {
+    /// Server (or group) as the user gave it: an id or a name.
+    pub to: String,
+    /// The vendor id it resolved to.
+    pub resolved_id: Option<String>,
+    pub folder: Option<String>,
+    pub allow_multiple: bool,
+}
+
+/// A change applied to one agent at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum Action {
+    Uninstall,
+    Relocate(RelocateTarget),
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Uninstall => "uninstall",
+            Action::Relocate(_) => "relocate",
+        }
+    }
+
+    pub fn operation(&self) -> Operation {
+        match self {
+            Action::Uninstall => Operation::Uninstall,
+            Action::Relocate(_) => Operation::Relocate,
+        }
+    }
+}
+
+/// The result of one change request the vendor accepted or declined without error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionOutcome {
+    /// The vendor accepted the request.
+    Requested { detail: String },
+    /// Nothing was done for a reason that is not a failure (e.g. the agent is already gone).
+    Skipped { why: String, detail: String },
+}
+
+/// What the re-check found just before acting.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recheck {
+    Gone,
+    Present(Box<AgentRecord>),
+}
+
+/// One row of an extra listing (`se orgs`, `apex servers`, `sa tunnels`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Listing {
+    pub columns: Vec<&'static str>,
+    /// One JSON object per row, with at least the keys in `columns`, plus `raw`.
+    pub rows: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// One line of `doctor`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+    pub latency_ms: Option<u64>,
+}
+
+/// An API client credential (`clients` command).
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiClient {
+    pub id: String,
+    pub client_id: String,
+    pub name: String,
+    pub created_at: Option<Timestamp>,
+    pub updated_at: Option<Timestamp>,
+    pub roles: Vec<String>,
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub raw: serde_json::Value,
+}
+
+/// A client together with its secret, returned once by create and rotate.
+#[derive(Debug)]
+pub struct NewClientSecret {
+    pub client: ApiClient,
+    pub client_secret: SecretString,
+}
+
+/// What `clients create` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient {
+    pub name: String,
+    pub roles: Vec<String>,
+    pub expire_at: Option<Timestamp>,
+}
+
+/// The contract every vendor kind implements. Methods a kind does not support keep the
+/// default implementation, which answers [`NotSupported`].
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Configured name (`[providers.<name>]`).
+    fn name(&self) -> &str;
+
+    /// Provider kind (`secure-endpoint`, …).
+    fn kind(&self) -> &'static str;
+
+    /// `Ok` when this provider can do `op`, else the reason it cannot.
+    fn supports(&self, op: Operation) -> Result<(), NotSupported>;
+
+    /// Extra listings this kind offers (`orgs`, `servers`, `tunnels`).
+    fn listings(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Every agent matching the hints in `query`, page by page.
+    fn list<'a>(&'a self, query: &'a ListQuery) -> BoxStream<'a, Result<AgentRecord>>;
+
+    /// Is `id` well-formed for this kind? Used to validate a whole plan before sending anything.
+    fn validate_agent_id(&self, id: &str) -> Result<(), String>;
+
+    /// Fetch one agent again just before acting on it.
+    async fn recheck(&self, agent_id: &str) -> Result<Recheck>;
+
+    /// Everything a bulk action needs before the first change (tokens, org ids, resolving a
+    /// server name); may rewrite the action with resolved ids. Sends no changing request.
+    async fn prepare(&self, action: &Action) -> Result<Action> {
+        self.supports(action.operation())?;
+        Ok(action.clone())
+    }
+
+    /// The HTTP call `action` would make for `agent` (shown by `--dry-run`).
+    fn describe(&self, action: &Action, agent: &AgentRef) -> String;
+
+    /// Apply `action` to one agent.
+    async fn act(&self, action: &Action, agent: &AgentRef) -> Result<ActionOutcome>;
+
+    /// An extra listing by name (see [`Provider::listings`]).
+    async fn listing(&self, name: &str) -> Result<Listing> {
+        Err(self.not_supported_listing(name))
+    }
+
+    /// Config, credentials and one cheap read call per API the provider uses.
+    async fn doctor(&self) -> Vec<Check>;
+
+    async fn list_clients(&self) -> Result<Vec<ApiClient>> {
+        Err(self.not_supported(Operation::Clients))
+    }
+
+    async fn get_client(&self, _id: &str) -> Result<ApiClient> {
+        Err(self.not_supported(Operation::Clients))
+    }
+
+    async fn create_client(&self, _new: &NewClient) -> Result<NewClientSecret> {
+        Err(self.not_supported(Operation::Clients))
+    }
+
+    async fn rotate_client(&self, _id: &str) -> Result<NewClientSecret> {
+        Err(self.not_supported(Operation::Clients))
+    }
+
+    async fn delete_client(&self, _id: &str) -> Result<()> {
+        Err(self.not_supported(Operation::Clients))
+    }
+
+    /// Helper for default implementations.
+    fn not_supported(&self, op: Operation) -> ProviderError {
+        match self.supports(op) {
+            Err(ns) => ns.into(),
+            Ok(()) => ProviderError::protocol(format!(
+                "{}: {} is declared supported but not implemented",
+                self.name(),
+                op.name()
+            )),
+        }
+    }
+
+    fn not_supported_listing(&self, name: &str) -> ProviderError {
+        NotSupported {
+            provider: self.name().to_string(),
+            operation: name.to_string(),
+            reason: format!("{} has no '{name}' listing", self.kind()),
+        }
+        .into()
+    }
+}
