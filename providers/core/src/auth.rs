@@ -212,7 +212,12 @@ impl Auth for BearerAuth {
 }
 
 /// The error a provider reports when credentials were refused even after a refresh.
-pub fn auth_error(what: &str, status: u16, message: &str, request_id: Option<String>) -> ProviderError {
+pub fn auth_error(
+    what: &str,
+    status: u16,
+    message: &str,
+    request_id: Option<String>,
+) -> ProviderError {
     let mut e = ProviderError::api(status, format!("{what}: {message}"), request_id);
     e.kind = ErrorKind::Auth;
     e
@@ -232,13 +237,19 @@ mod tests {
     impl TokenSource for Counting {
         async fn fetch(&self) -> Result<Token> {
             let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
-            Ok(Token::new(SecretString::from(format!("tok{n}")), Some(self.ttl)))
+            Ok(Token::new(
+                SecretString::from(format!("tok{n}")),
+                Some(self.ttl),
+            ))
         }
     }
 
     #[tokio::test]
     async fn reuses_until_near_expiry_and_refreshes_once_per_401() {
-        let src = Arc::new(Counting { calls: AtomicU32::new(0), ttl: Duration::from_secs(600) });
+        let src = Arc::new(Counting {
+            calls: AtomicU32::new(0),
+            ttl: Duration::from_secs(600),
+        });
         let cache = TokenCache::new(src.clone());
         let (t1, g1) = cache.get().await.unwrap();
         let (t2, g2) = cache.get().await.unwrap();
@@ -251,7 +262,10 @@ mod tests {
         }
         let (t3, g3) = cache.get().await.unwrap();
         assert_eq!(t3.expose_secret(), "tok2");
-        assert!(cache.invalidate(g1).await, "stale generation: newer token already there");
+        assert!(
+            cache.invalidate(g1).await,
+            "stale generation: newer token already there"
+        );
         let (_, g4) = cache.get().await.unwrap();
         assert_eq!(g3, g4);
         assert_eq!(src.calls.load(Ordering::SeqCst), 2);
@@ -259,7 +273,10 @@ mod tests {
 
     #[tokio::test]
     async fn refreshes_before_expiry() {
-        let src = Arc::new(Counting { calls: AtomicU32::new(0), ttl: Duration::from_millis(50) });
+        let src = Arc::new(Counting {
+            calls: AtomicU32::new(0),
+            ttl: Duration::from_millis(50),
+        });
         let cache = TokenCache::new(src.clone());
         cache.get().await.unwrap();
         // Margin is a fifth of 50 ms: after 45 ms the token is due.
@@ -270,7 +287,9 @@ mod tests {
 
     #[tokio::test]
     async fn fixed_token_is_not_refetched() {
-        let cache = TokenCache::fixed(Arc::new(StaticToken(SecretString::from("ready".to_string()))));
+        let cache = TokenCache::fixed(Arc::new(StaticToken(SecretString::from(
+            "ready".to_string(),
+        ))));
         let (_, g) = cache.get().await.unwrap();
         assert!(!cache.invalidate(g).await);
     }

@@ -94,11 +94,17 @@ impl HttpResponse {
 
 /// Request ids vendors put in response headers.
 fn request_id(headers: &HeaderMap) -> Option<String> {
-    ["x-request-id", "x-correlation-id", "request-id", "x-amzn-requestid", "x-trace-id"]
-        .iter()
-        .find_map(|n| headers.get(*n))
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+    [
+        "x-request-id",
+        "x-correlation-id",
+        "request-id",
+        "x-amzn-requestid",
+        "x-trace-id",
+    ]
+    .iter()
+    .find_map(|n| headers.get(*n))
+    .and_then(|v| v.to_str().ok())
+    .map(str::to_string)
 }
 
 #[derive(Clone)]
@@ -117,11 +123,13 @@ impl HttpClient {
             .connect_timeout(opts.connect_timeout)
             .pool_max_idle_per_host(32);
         if let Some(path) = &opts.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                ProviderError::config(format!("ca_file {}: {e}", path.display()))
-            })?;
+            let pem = std::fs::read(path)
+                .map_err(|e| ProviderError::config(format!("ca_file {}: {e}", path.display())))?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                ProviderError::config(format!("ca_file {}: not a PEM certificate bundle: {e}", path.display()))
+                ProviderError::config(format!(
+                    "ca_file {}: not a PEM certificate bundle: {e}",
+                    path.display()
+                ))
             })?;
             if certs.is_empty() {
                 return Err(ProviderError::config(format!(
@@ -199,7 +207,7 @@ impl HttpClient {
     /// Send a request built by `build` (called again for every attempt), authenticated by
     /// `auth`. Retries 429, 502-504 (and 500 for idempotent methods) and connection errors
     /// with backoff, honouring `Retry-After` and reset headers; on 401 asks `auth` for fresh
-    /// credentials once. Any other status is returned to the caller as it is.
+    /// credentials (once in a row, [`MAX_REAUTHS`] times per request). Any other status is returned to the caller as it is.
     pub async fn send<F>(&self, auth: &dyn Auth, build: F) -> Result<HttpResponse>
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync,
@@ -210,7 +218,11 @@ impl HttpClient {
             .with_jitter()
             .with_max_times(self.opts.max_attempts.saturating_sub(1))
             .build();
-        let mut reauthenticated = false;
+        // A 401 refreshes the credentials and retries. A 401 right after a refresh means the
+        // fresh credentials are refused: final. A later 401 (the token expired or was revoked
+        // while this request waited out 429s or 5xx) may refresh again, a few times at most.
+        let mut reauths = 0;
+        let mut just_refreshed = false;
         loop {
             self.wait_turn().await;
             let mut request = build(&self.inner)
@@ -236,13 +248,18 @@ impl HttpClient {
                     );
                     self.observe_rate_headers(&headers).await;
                     let decision = retry::decide(status, &method);
-                    if decision == Decision::Reauthenticate && !reauthenticated {
-                        reauthenticated = true;
+                    if decision == Decision::Reauthenticate
+                        && !just_refreshed
+                        && reauths < MAX_REAUTHS
+                    {
+                        reauths += 1;
                         if auth.refresh(generation).await? {
-                            tracing::info!(provider = %self.opts.provider, "credentials refused (401); refreshed and retrying once");
+                            tracing::info!(provider = %self.opts.provider, "credentials refused (401); refreshed and retrying");
+                            just_refreshed = true;
                             continue;
                         }
                     }
+                    just_refreshed = false;
                     if decision == Decision::Retry
                         && let Some(delay) = backoff.next()
                     {
@@ -267,7 +284,9 @@ impl HttpClient {
                             }
                             return Err(ProviderError::network(format!("{method} {path}: {e}")));
                         }
-                        Err(e) => return Err(ProviderError::network(format!("{method} {path}: {e}"))),
+                        Err(e) => {
+                            return Err(ProviderError::network(format!("{method} {path}: {e}")));
+                        }
                     };
                     return Ok(HttpResponse {
                         status,
@@ -277,6 +296,7 @@ impl HttpClient {
                     });
                 }
                 Err(e) => {
+                    just_refreshed = false;
                     // A refused connection never reached the server: always safe to resend.
                     // Other failures (timeouts, resets) may have been processed: resend only
                     // idempotent requests.
@@ -288,12 +308,17 @@ impl HttpClient {
                         tokio::time::sleep(delay).await;
                         continue;
                     }
-                    return Err(ProviderError::network(format!("{method} {path}: {describe}")));
+                    return Err(ProviderError::network(format!(
+                        "{method} {path}: {describe}"
+                    )));
                 }
             }
         }
     }
 }
+
+/// How often one request may refresh its credentials after a 401.
+pub const MAX_REAUTHS: u32 = 3;
 
 /// reqwest's error text plus its causes (TLS failures hide the reason in the chain), without
 /// the URL's query string.
@@ -320,6 +345,8 @@ pub fn parse_base_url(key: &str, value: &str) -> Result<url::Url, String> {
         .map_err(|e| format!("{key} = {value:?} is not a URL: {e}"))?;
     match url.scheme() {
         "https" | "http" => Ok(url),
-        other => Err(format!("{key} = {value:?}: scheme must be https (or http for a local simulator), not {other}")),
+        other => Err(format!(
+            "{key} = {value:?}: scheme must be https (or http for a local simulator), not {other}"
+        )),
     }
 }

@@ -57,41 +57,46 @@ impl TokenSource for ClientCredentials {
         let token_url = TokenUrl::new(self.token_url.clone())
             .map_err(|e| ProviderError::config(format!("token URL {}: {e}", self.token_url)))?;
         let client = BasicClient::new(ClientId::new(self.client_id.clone()))
-            .set_client_secret(ClientSecret::new(self.client_secret.expose_secret().to_string()))
+            .set_client_secret(ClientSecret::new(
+                self.client_secret.expose_secret().to_string(),
+            ))
             .set_auth_type(AuthType::BasicAuth)
             .set_token_uri(token_url);
         let http = self.http.clone();
         let send = move |req: oauth2::HttpRequest| {
             let http = http.clone();
             async move {
-            let (parts, body) = req.into_parts();
-            let resp = http
-                .send(&NoAuth, |c| {
-                    let mut b = c.request(parts.method.clone(), parts.uri.to_string());
-                    for (k, v) in &parts.headers {
-                        let mut v = v.clone();
-                        if k == http::header::AUTHORIZATION {
-                            v.set_sensitive(true);
+                let (parts, body) = req.into_parts();
+                let resp = http
+                    .send(&NoAuth, |c| {
+                        let mut b = c.request(parts.method.clone(), parts.uri.to_string());
+                        for (k, v) in &parts.headers {
+                            let mut v = v.clone();
+                            if k == http::header::AUTHORIZATION {
+                                v.set_sensitive(true);
+                            }
+                            b = b.header(k, v);
                         }
-                        b = b.header(k, v);
-                    }
-                    b.body(body.clone())
-                })
-                .await
-                .map_err(|e| TransportError(e.reason()))?;
-            let mut out = http::Response::builder().status(resp.status);
-            for (k, v) in &resp.headers {
-                out = out.header(k, v);
-            }
-            out.body(resp.body.to_vec())
-                .map_err(|e| TransportError(e.to_string()))
+                        b.body(body.clone())
+                    })
+                    .await
+                    .map_err(|e| TransportError(e.reason()))?;
+                let mut out = http::Response::builder().status(resp.status);
+                for (k, v) in &resp.headers {
+                    out = out.header(k, v);
+                }
+                out.body(resp.body.to_vec())
+                    .map_err(|e| TransportError(e.to_string()))
             }
         };
         let mut request = client.exchange_client_credentials();
         for s in &self.scopes {
             request = request.add_scope(oauth2::Scope::new(s.clone()));
         }
-        let response = request.request_async(&send).await.map_err(|e| self.map_error(e))?;
+        let response = request
+            .request_async(&send)
+            .await
+            .map_err(|e| self.map_error(e))?;
         let expires_in = response.expires_in().or(Some(Duration::from_secs(300)));
         Ok(Token::new(
             SecretString::from(response.access_token().secret().to_string()),
@@ -113,7 +118,8 @@ impl ClientCredentials {
                     msg.push_str(&format!(" ({d})"));
                 }
                 let mut err = ProviderError::new(ErrorKind::Auth, msg);
-                err.hint = Some("check the client id and secret, and that the client is enabled".into());
+                err.hint =
+                    Some("check the client id and secret, and that the client is enabled".into());
                 err
             }
             E::Request(inner) => ProviderError::network(format!("{}: {inner}", self.label)),
@@ -125,7 +131,9 @@ impl ClientCredentials {
                     "{}: unexpected token response ({inner}): {snippet}",
                     self.label
                 ));
-                if snippet.to_ascii_lowercase().contains("unauthorized") || snippet.contains("invalid_client") {
+                if snippet.to_ascii_lowercase().contains("unauthorized")
+                    || snippet.contains("invalid_client")
+                {
                     err.kind = ErrorKind::Auth;
                 }
                 err

@@ -37,9 +37,9 @@ impl RateLimitSpec {
         let mut quotas = Vec::new();
         for part in text.split(',') {
             let part = part.trim();
-            let (n, per) = part
-                .split_once('/')
-                .ok_or_else(|| format!("'{part}' is not of the form N/UNIT (e.g. 5/s, 350/30min)"))?;
+            let (n, per) = part.split_once('/').ok_or_else(|| {
+                format!("'{part}' is not of the form N/UNIT (e.g. 5/s, 350/30min)")
+            })?;
             let requests: u32 = n
                 .trim()
                 .parse()
@@ -51,7 +51,9 @@ impl RateLimitSpec {
             let count: u64 = if digits == 0 {
                 1
             } else {
-                per[..digits].parse().map_err(|_| format!("'{part}': bad window"))?
+                per[..digits]
+                    .parse()
+                    .map_err(|_| format!("'{part}': bad window"))?
             };
             let unit = match per[digits..].trim() {
                 "ms" => Duration::from_millis(1),
@@ -70,7 +72,8 @@ impl RateLimitSpec {
             }
             quotas.push(QuotaSpec {
                 requests,
-                window: unit * u32::try_from(count).map_err(|_| format!("'{part}': window too long"))?,
+                window: unit
+                    * u32::try_from(count).map_err(|_| format!("'{part}': window too long"))?,
             });
         }
         Ok(Self { quotas })
@@ -120,16 +123,32 @@ mod tests {
         assert_eq!(
             spec.quotas,
             vec![
-                QuotaSpec { requests: 5, window: Duration::from_secs(1) },
-                QuotaSpec { requests: 14, window: Duration::from_secs(60) },
-                QuotaSpec { requests: 350, window: Duration::from_secs(1800) },
+                QuotaSpec {
+                    requests: 5,
+                    window: Duration::from_secs(1)
+                },
+                QuotaSpec {
+                    requests: 14,
+                    window: Duration::from_secs(60)
+                },
+                QuotaSpec {
+                    requests: 350,
+                    window: Duration::from_secs(1800)
+                },
             ]
         );
         assert!(RateLimitSpec::parse("off").unwrap().is_off());
-        assert_eq!(RateLimitSpec::parse("3000/h").unwrap().quotas[0].window, Duration::from_secs(3600));
+        assert_eq!(
+            RateLimitSpec::parse("3000/h").unwrap().quotas[0].window,
+            Duration::from_secs(3600)
+        );
         assert!(RateLimitSpec::parse("5 per second").is_err());
         assert!(RateLimitSpec::parse("0/s").is_err());
-        assert!(RateLimitSpec::parse("5/fortnight").unwrap_err().contains("unknown unit"));
+        assert!(
+            RateLimitSpec::parse("5/fortnight")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
         assert!(RateLimitSpec::parse("5/0min").is_err());
     }
 
@@ -141,6 +160,10 @@ mod tests {
             limiter.acquire().await;
         }
         // 10 slots per 100 ms → 10 ms apart; six requests need at least 50 ms.
-        assert!(start.elapsed() >= Duration::from_millis(45), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_millis(45),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

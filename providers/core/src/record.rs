@@ -29,7 +29,8 @@ pub struct AgentRecord {
 impl AgentRecord {
     /// Whole days between `last_seen` and `now`, if the last-seen time is known.
     pub fn days_since_seen(&self, now: Timestamp) -> Option<i64> {
-        self.last_seen.map(|seen| crate::time::whole_days_between(seen, now))
+        self.last_seen
+            .map(|seen| crate::time::whole_days_between(seen, now))
     }
 }
 

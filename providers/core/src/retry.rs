@@ -73,9 +73,16 @@ pub fn rate_headers(headers: &HeaderMap, now: SystemTime) -> RateHeaders {
     let reset = num(&["x-ratelimit-reset", "x-rate-limit-reset"])
         .map(Duration::from_secs)
         .or_else(|| {
-            let date = header(headers, &["x-ratelimit-resetdate", "x-rate-limit-resetdate"])?;
+            let date = header(
+                headers,
+                &["x-ratelimit-resetdate", "x-rate-limit-resetdate"],
+            )?;
             let ts: jiff::Timestamp = date.parse().ok()?;
-            Some(SystemTime::from(ts).duration_since(now).unwrap_or(Duration::ZERO))
+            Some(
+                SystemTime::from(ts)
+                    .duration_since(now)
+                    .unwrap_or(Duration::ZERO),
+            )
         });
     RateHeaders {
         limit: num(&["x-ratelimit-limit", "x-rate-limit-limit"]),
@@ -119,12 +126,27 @@ mod tests {
     fn decisions_by_status_and_method() {
         let get = Method::GET;
         let post = Method::POST;
-        assert_eq!(decide(StatusCode::TOO_MANY_REQUESTS, &post), Decision::Retry);
-        assert_eq!(decide(StatusCode::SERVICE_UNAVAILABLE, &post), Decision::Retry);
+        assert_eq!(
+            decide(StatusCode::TOO_MANY_REQUESTS, &post),
+            Decision::Retry
+        );
+        assert_eq!(
+            decide(StatusCode::SERVICE_UNAVAILABLE, &post),
+            Decision::Retry
+        );
         assert_eq!(decide(StatusCode::BAD_GATEWAY, &get), Decision::Retry);
-        assert_eq!(decide(StatusCode::INTERNAL_SERVER_ERROR, &get), Decision::Retry);
-        assert_eq!(decide(StatusCode::INTERNAL_SERVER_ERROR, &post), Decision::Done);
-        assert_eq!(decide(StatusCode::UNAUTHORIZED, &get), Decision::Reauthenticate);
+        assert_eq!(
+            decide(StatusCode::INTERNAL_SERVER_ERROR, &get),
+            Decision::Retry
+        );
+        assert_eq!(
+            decide(StatusCode::INTERNAL_SERVER_ERROR, &post),
+            Decision::Done
+        );
+        assert_eq!(
+            decide(StatusCode::UNAUTHORIZED, &get),
+            Decision::Reauthenticate
+        );
         assert_eq!(decide(StatusCode::NOT_FOUND, &get), Decision::Done);
         assert_eq!(decide(StatusCode::BAD_REQUEST, &get), Decision::Done);
         assert_eq!(decide(StatusCode::FORBIDDEN, &get), Decision::Done);
@@ -139,7 +161,10 @@ mod tests {
             Some(Duration::from_secs(7))
         );
         assert_eq!(
-            retry_after(&headers(&[("retry-after", "Sun, 06 Nov 1994 08:49:47 GMT")]), now),
+            retry_after(
+                &headers(&[("retry-after", "Sun, 06 Nov 1994 08:49:47 GMT")]),
+                now
+            ),
             Some(Duration::from_secs(10))
         );
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), now), None);
@@ -166,12 +191,18 @@ mod tests {
             }
         );
         let b = rate_headers(
-            &headers(&[("X-Rate-Limit-Remaining", "0"), ("X-Rate-Limit-Reset", "12")]),
+            &headers(&[
+                ("X-Rate-Limit-Remaining", "0"),
+                ("X-Rate-Limit-Reset", "12"),
+            ]),
             now,
         );
         assert_eq!(b.remaining, Some(0));
         assert_eq!(b.reset, Some(Duration::from_secs(12)));
-        let c = rate_headers(&headers(&[("x-ratelimit-resetdate", "1970-01-01T00:01:00Z")]), now);
+        let c = rate_headers(
+            &headers(&[("x-ratelimit-resetdate", "1970-01-01T00:01:00Z")]),
+            now,
+        );
         assert_eq!(c.reset, Some(Duration::from_secs(60)));
     }
 
@@ -191,7 +222,10 @@ mod tests {
         let max = Duration::from_secs(60);
         let b = Duration::from_millis(400);
         assert_eq!(next_delay(b, None, max), b);
-        assert_eq!(next_delay(b, Some(Duration::from_secs(5)), max), Duration::from_secs(5));
+        assert_eq!(
+            next_delay(b, Some(Duration::from_secs(5)), max),
+            Duration::from_secs(5)
+        );
         assert_eq!(next_delay(b, Some(Duration::ZERO), max), b);
         assert_eq!(next_delay(b, Some(Duration::from_secs(3600)), max), max);
     }

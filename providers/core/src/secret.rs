@@ -84,9 +84,14 @@ mod tests {
         let lit = SecretRef::from("hunter2-very-secret".to_string());
         assert!(lit.is_literal());
         assert!(!format!("{lit:?}").contains("hunter2"));
-        assert_eq!(lit.resolve().unwrap().expose_secret(), "hunter2-very-secret");
+        assert_eq!(
+            lit.resolve().unwrap().expose_secret(),
+            "hunter2-very-secret"
+        );
         assert!(matches!(SecretRef::from("env:X_Y".to_string()), SecretRef::Env(n) if n == "X_Y"));
-        assert!(matches!(SecretRef::from("file:/a/b".to_string()), SecretRef::File(p) if p == PathBuf::from("/a/b")));
+        assert!(
+            matches!(SecretRef::from("file:/a/b".to_string()), SecretRef::File(p) if p == std::path::Path::new("/a/b"))
+        );
     }
 
     #[test]
@@ -100,7 +105,12 @@ mod tests {
         std::fs::write(&f, "\n").unwrap();
         assert!(r.resolve().unwrap_err().contains("is empty"));
         let missing = SecretRef::Env("AGENTCTL_TEST_SURELY_UNSET_VAR".into());
-        assert!(missing.resolve().unwrap_err().contains("AGENTCTL_TEST_SURELY_UNSET_VAR is not set"));
+        assert!(
+            missing
+                .resolve()
+                .unwrap_err()
+                .contains("AGENTCTL_TEST_SURELY_UNSET_VAR is not set")
+        );
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -58,7 +58,10 @@ mod tests {
 
     #[test]
     fn parses_vendor_shapes() {
-        assert_eq!(parse_timestamp("2026-10-01T12:00:00Z"), Some(ts("2026-10-01T12:00:00Z")));
+        assert_eq!(
+            parse_timestamp("2026-10-01T12:00:00Z"),
+            Some(ts("2026-10-01T12:00:00Z"))
+        );
         assert_eq!(
             parse_timestamp("2026-10-01T12:00:00.123456Z"),
             Some(ts("2026-10-01T12:00:00.123456Z"))
@@ -67,8 +70,14 @@ mod tests {
             parse_timestamp("2026-10-01T14:00:00+02:00"),
             Some(ts("2026-10-01T12:00:00Z"))
         );
-        assert_eq!(parse_timestamp("2026-10-01T12:00:00"), Some(ts("2026-10-01T12:00:00Z")));
-        assert_eq!(parse_timestamp("2026-10-01 12:00:00"), Some(ts("2026-10-01T12:00:00Z")));
+        assert_eq!(
+            parse_timestamp("2026-10-01T12:00:00"),
+            Some(ts("2026-10-01T12:00:00Z"))
+        );
+        assert_eq!(
+            parse_timestamp("2026-10-01 12:00:00"),
+            Some(ts("2026-10-01T12:00:00Z"))
+        );
         assert_eq!(parse_timestamp(""), None);
         assert_eq!(parse_timestamp("   "), None);
         assert_eq!(parse_timestamp("yesterday"), None);
@@ -77,8 +86,14 @@ mod tests {
 
     #[test]
     fn formats_utc_with_fraction_only_when_present() {
-        assert_eq!(format_timestamp(ts("2026-10-01T14:00:00+02:00")), "2026-10-01T12:00:00Z");
-        assert_eq!(format_timestamp(ts("2026-10-01T12:00:00.5Z")), "2026-10-01T12:00:00.5Z");
+        assert_eq!(
+            format_timestamp(ts("2026-10-01T14:00:00+02:00")),
+            "2026-10-01T12:00:00Z"
+        );
+        assert_eq!(
+            format_timestamp(ts("2026-10-01T12:00:00.5Z")),
+            "2026-10-01T12:00:00.5Z"
+        );
     }
 
     #[test]
@@ -94,7 +109,10 @@ mod tests {
         assert!(!is_stale(None, cutoff));
         assert!(!is_stale(Some(ts("2026-11-30T00:00:00Z")), cutoff));
         // --days 0: everything seen before now.
-        assert!(is_stale(Some(ts("2026-11-23T11:59:59Z")), stale_cutoff(now, 0)));
+        assert!(is_stale(
+            Some(ts("2026-11-23T11:59:59Z")),
+            stale_cutoff(now, 0)
+        ));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The shared HTTP client against a scripted local server: retries, Retry-After, reset
-//! headers, one refresh on 401, and no retry of a POST whose outcome is unknown.
+//! headers, refresh on 401 (never twice in a row), and no retry of a POST whose outcome is unknown.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,9 +16,12 @@ use secrecy::SecretString;
 
 /// A server that answers each request with the next scripted (status, headers) and records
 /// the Authorization header it saw.
+/// One scripted answer: status and extra headers.
+type Reply = (u16, Vec<(&'static str, String)>);
+
 #[derive(Clone, Default)]
 struct Script {
-    replies: Arc<Mutex<Vec<(u16, Vec<(&'static str, String)>)>>>,
+    replies: Arc<Mutex<Vec<Reply>>>,
     seen_auth: Arc<Mutex<Vec<String>>>,
     hits: Arc<AtomicU32>,
 }
@@ -37,7 +40,11 @@ async fn serve(script: Script) -> String {
                 script.seen_auth.lock().unwrap().push(auth);
                 let (status, hdrs) = {
                     let mut r = script.replies.lock().unwrap();
-                    if r.is_empty() { (200, vec![]) } else { r.remove(0) }
+                    if r.is_empty() {
+                        (200, vec![])
+                    } else {
+                        r.remove(0)
+                    }
                 };
                 let mut out = HeaderMap::new();
                 for (k, v) in hdrs {
@@ -64,16 +71,19 @@ fn client() -> HttpClient {
 #[tokio::test]
 async fn retries_429_and_503_then_succeeds_honouring_retry_after() {
     let script = Script::default();
-    *script.replies.lock().unwrap() = vec![
-        (429, vec![("retry-after", "1".into())]),
-        (503, vec![]),
-    ];
+    *script.replies.lock().unwrap() = vec![(429, vec![("retry-after", "1".into())]), (503, vec![])];
     let url = serve(script.clone()).await;
     let started = Instant::now();
-    let resp = client().send(&NoAuth, |c| c.get(format!("{url}/x"))).await.unwrap();
+    let resp = client()
+        .send(&NoAuth, |c| c.get(format!("{url}/x")))
+        .await
+        .unwrap();
     assert_eq!(resp.status.as_u16(), 200);
     assert_eq!(script.hits.load(Ordering::SeqCst), 3);
-    assert!(started.elapsed() >= Duration::from_millis(950), "waited for Retry-After");
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "waited for Retry-After"
+    );
 }
 
 #[tokio::test]
@@ -81,7 +91,10 @@ async fn gives_up_after_max_attempts_and_returns_the_last_answer() {
     let script = Script::default();
     *script.replies.lock().unwrap() = vec![(503, vec![]); 10];
     let url = serve(script.clone()).await;
-    let resp = client().send(&NoAuth, |c| c.get(format!("{url}/x"))).await.unwrap();
+    let resp = client()
+        .send(&NoAuth, |c| c.get(format!("{url}/x")))
+        .await
+        .unwrap();
     assert_eq!(resp.status.as_u16(), 503);
     assert_eq!(script.hits.load(Ordering::SeqCst), 6);
 }
@@ -91,7 +104,10 @@ async fn a_post_answered_500_is_not_resent() {
     let script = Script::default();
     *script.replies.lock().unwrap() = vec![(500, vec![])];
     let url = serve(script.clone()).await;
-    let resp = client().send(&NoAuth, |c| c.post(format!("{url}/x"))).await.unwrap();
+    let resp = client()
+        .send(&NoAuth, |c| c.post(format!("{url}/x")))
+        .await
+        .unwrap();
     assert_eq!(resp.status.as_u16(), 500);
     assert_eq!(script.hits.load(Ordering::SeqCst), 1);
 }
@@ -102,7 +118,10 @@ struct Counting(AtomicU32);
 impl TokenSource for Counting {
     async fn fetch(&self) -> agentctl_core::Result<Token> {
         let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
-        Ok(Token::new(SecretString::from(format!("t{n}")), Some(Duration::from_secs(600))))
+        Ok(Token::new(
+            SecretString::from(format!("t{n}")),
+            Some(Duration::from_secs(600)),
+        ))
     }
 }
 
@@ -113,12 +132,37 @@ async fn a_401_refreshes_the_token_once() {
     let url = serve(script.clone()).await;
     let source = Arc::new(Counting(AtomicU32::new(0)));
     let auth = BearerAuth::new(Arc::new(TokenCache::new(source.clone())));
-    let resp = client().send(&auth, |c| c.get(format!("{url}/x"))).await.unwrap();
+    let resp = client()
+        .send(&auth, |c| c.get(format!("{url}/x")))
+        .await
+        .unwrap();
     // One refresh, then the second 401 is final.
     assert_eq!(resp.status.as_u16(), 401);
     assert_eq!(script.hits.load(Ordering::SeqCst), 2);
     assert_eq!(source.0.load(Ordering::SeqCst), 2);
-    assert_eq!(*script.seen_auth.lock().unwrap(), vec!["Bearer t1", "Bearer t2"]);
+    assert_eq!(
+        *script.seen_auth.lock().unwrap(),
+        vec!["Bearer t1", "Bearer t2"]
+    );
+}
+
+#[tokio::test]
+async fn a_token_that_expires_while_retrying_is_refreshed_again() {
+    let script = Script::default();
+    // 401 → refresh → 503 (the new token is used, time passes) → 401 again → refresh → 200.
+    *script.replies.lock().unwrap() = vec![(401, vec![]), (503, vec![]), (401, vec![])];
+    let url = serve(script.clone()).await;
+    let source = Arc::new(Counting(AtomicU32::new(0)));
+    let auth = BearerAuth::new(Arc::new(TokenCache::new(source.clone())));
+    let resp = client()
+        .send(&auth, |c| c.get(format!("{url}/x")))
+        .await
+        .unwrap();
+    assert_eq!(resp.status.as_u16(), 200);
+    assert_eq!(
+        *script.seen_auth.lock().unwrap(),
+        vec!["Bearer t1", "Bearer t2", "Bearer t2", "Bearer t3"]
+    );
 }
 
 #[tokio::test]
@@ -126,14 +170,24 @@ async fn pauses_until_reset_when_the_budget_is_spent() {
     let script = Script::default();
     *script.replies.lock().unwrap() = vec![(
         200,
-        vec![("x-ratelimit-remaining", "0".into()), ("x-ratelimit-reset", "1".into())],
+        vec![
+            ("x-ratelimit-remaining", "0".into()),
+            ("x-ratelimit-reset", "1".into()),
+        ],
     )];
     let url = serve(script.clone()).await;
     let http = client();
-    http.send(&NoAuth, |c| c.get(format!("{url}/a"))).await.unwrap();
+    http.send(&NoAuth, |c| c.get(format!("{url}/a")))
+        .await
+        .unwrap();
     let started = Instant::now();
-    http.send(&NoAuth, |c| c.get(format!("{url}/b"))).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(950), "second request waited for the reset");
+    http.send(&NoAuth, |c| c.get(format!("{url}/b")))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "second request waited for the reset"
+    );
 }
 
 #[tokio::test]
@@ -141,7 +195,10 @@ async fn connection_refused_is_a_network_error_after_retries() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let err = client().send(&NoAuth, |c| c.get(format!("http://{addr}/x"))).await.unwrap_err();
+    let err = client()
+        .send(&NoAuth, |c| c.get(format!("http://{addr}/x")))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, agentctl_core::ErrorKind::Network);
     assert!(err.retryable);
 }
