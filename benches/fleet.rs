@@ -1,0 +1,156 @@
+//! Speed and memory of the real binary against the Secure Endpoint simulator with injected
+//! latency: listing a large fleet, and bulk uninstall at several concurrency levels (1 is the
+//! sequential behaviour of the scripts agentctl replaces).
+//!
+//! `cargo bench --bench fleet` (env: BENCH_FLEET, BENCH_LATENCY_MS, BENCH_UNINSTALL).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use agentctl_secure_endpoint::sim::{self, SimConfig};
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Run the binary; return wall time and the child's peak resident memory (VmHWM, KiB).
+fn measure(mut cmd: Command) -> (Duration, u64, bool) {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn agentctl");
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_path)
+            && let Some(kb) = text
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        {
+            peak = peak.max(kb);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (started.elapsed(), peak, status.success());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn write_config(dir: &Path, url: &str, cfg: &SimConfig, concurrency: usize) -> std::path::PathBuf {
+    let path = dir.join(format!("config-{concurrency}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "[defaults]\nconcurrency = {concurrency}\n\n[providers.se]\nkind = \"secure-endpoint\"\napi_url = \"{url}\"\ntoken_url = \"{url}\"\nclient_id = \"{}\"\napi_key = \"{}\"\nxdr_client_id = \"{}\"\nxdr_client_secret = \"{}\"\n",
+            cfg.client_id, cfg.api_key, cfg.xdr_client_id, cfg.xdr_client_secret
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn agentctl(dir: &Path, config: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_agentctl"));
+    c.env("AGENTCTL_NOW", "2026-11-23T12:00:00Z")
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env_remove("RUST_LOG")
+        .arg("--config")
+        .arg(config)
+        .arg("--no-progress");
+    c
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` asks for the bench list; this bench is not a test.
+    }
+    let fleet = env_num("BENCH_FLEET", 20_000) as usize;
+    let latency = Duration::from_millis(env_num("BENCH_LATENCY_MS", 20));
+    let uninstall_n = env_num("BENCH_UNINSTALL", 400) as usize;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    println!(
+        "agentctl benchmark: fleet {fleet}, simulator latency {} ms per request",
+        latency.as_millis()
+    );
+    println!(
+        "{:<44} {:>10} {:>12} {:>14}",
+        "scenario", "wall (s)", "peak RSS", "throughput"
+    );
+
+    let cfg = SimConfig {
+        fleet_size: fleet,
+        latency,
+        now: "2026-11-23T12:00:00Z".parse().unwrap(),
+        ..SimConfig::default()
+    };
+    let running = runtime.block_on(sim::start(cfg.clone(), None)).unwrap();
+    let config = write_config(dir.path(), &running.base_url(), &cfg, 8);
+    for (label, args) in [
+        ("list (all pages, csv)", vec!["list", "-o", "csv"]),
+        (
+            "stale --days 30 (csv)",
+            vec!["stale", "--days", "30", "-o", "csv"],
+        ),
+        (
+            "list -o json (with raw records)",
+            vec!["list", "-o", "json"],
+        ),
+    ] {
+        let mut cmd = agentctl(dir.path(), &config);
+        cmd.args(&args);
+        let (wall, rss, ok) = measure(cmd);
+        assert!(ok, "{label} failed");
+        println!(
+            "{:<44} {:>10.2} {:>9} MiB {:>9.0} ag/s",
+            label,
+            wall.as_secs_f64(),
+            rss / 1024,
+            fleet as f64 / wall.as_secs_f64()
+        );
+    }
+
+    // Bulk uninstall of the same number of agents at several concurrency levels, each
+    // against a fresh simulator so every run does the same work (re-check + PUT per agent).
+    for concurrency in [1usize, 8, 32] {
+        let cfg = SimConfig {
+            fleet_size: uninstall_n * 3,
+            latency,
+            now: "2026-11-23T12:00:00Z".parse().unwrap(),
+            ..SimConfig::default()
+        };
+        let running = runtime.block_on(sim::start(cfg.clone(), None)).unwrap();
+        let config = write_config(dir.path(), &running.base_url(), &cfg, concurrency);
+        let plan = dir.path().join(format!("plan-{concurrency}.csv"));
+        let mut all = agentctl(dir.path(), &config);
+        all.args(["list", "-o", "csv", "--out"]).arg(&plan);
+        assert!(all.status().unwrap().success());
+        let text = std::fs::read_to_string(&plan).unwrap();
+        let head: Vec<&str> = text.lines().take(uninstall_n + 1).collect();
+        std::fs::write(&plan, head.join("\n") + "\n").unwrap();
+        let mut cmd = agentctl(dir.path(), &config);
+        cmd.args(["uninstall", "--yes", "--max", "100000", "--from"])
+            .arg(&plan);
+        let (wall, rss, ok) = measure(cmd);
+        assert!(ok, "uninstall at concurrency {concurrency} failed");
+        assert_eq!(running.uninstall_requests().len(), uninstall_n);
+        println!(
+            "{:<44} {:>10.2} {:>9} MiB {:>9.1} ag/s",
+            format!("uninstall {uninstall_n} (re-check on), concurrency {concurrency}"),
+            wall.as_secs_f64(),
+            rss / 1024,
+            uninstall_n as f64 / wall.as_secs_f64()
+        );
+        runtime.block_on(running.shutdown());
+    }
+    runtime.block_on(running.shutdown());
+}

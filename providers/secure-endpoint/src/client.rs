@@ -1,0 +1,484 @@
+//! The Secure Endpoint provider: v1 for listing and re-checks, v3 for uninstall requests.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use agentctl_core::auth::{Auth, BasicAuth};
+use agentctl_core::http::{HttpClient, HttpOptions, HttpResponse};
+use agentctl_core::provider::{Check, Listing};
+use agentctl_core::time::parse_timestamp;
+use agentctl_core::{
+    Action, ActionOutcome, AgentRecord, AgentRef, ListQuery, NotSupported, Operation, Provider,
+    ProviderError, Recheck, Result,
+};
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+use url::Url;
+
+use crate::config::{Config, V3Credentials};
+use crate::error::api_error;
+use crate::model::{Computer, V1Item, V1List, V3Organizations};
+use crate::unconfirmed;
+
+pub const KIND: &str = "secure-endpoint";
+/// Page size for `GET /v1/computers` (the documented maximum).
+pub const PAGE_SIZE: u64 = 500;
+
+pub struct SecureEndpoint {
+    name: String,
+    http: HttpClient,
+    api: Url,
+    v1: BasicAuth,
+    v3: Option<Arc<dyn Auth>>,
+    v3_kind: &'static str,
+    configured_org: Option<String>,
+    org: OnceCell<String>,
+}
+
+/// Is `id` a connector GUID (8-4-4-4-12 hex digits)?
+pub fn is_connector_guid(id: &str) -> bool {
+    let parts: Vec<&str> = id.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+impl SecureEndpoint {
+    pub fn new(name: &str, config: &Config, opts: HttpOptions) -> Result<Self> {
+        let resolved = config.resolve().map_err(|e| e.with_provider(name))?;
+        let http = HttpClient::new(opts).map_err(|e| e.with_provider(name))?;
+        let (v3, v3_kind) = match &resolved.v3 {
+            Some(creds @ V3Credentials::Xdr { .. }) => (
+                Some(crate::auth::v3_auth(&http, &resolved.api_url, creds)),
+                "XDR API client",
+            ),
+            Some(creds @ V3Credentials::Ready(_)) => (
+                Some(crate::auth::v3_auth(&http, &resolved.api_url, creds)),
+                "access_token",
+            ),
+            None => (None, "none"),
+        };
+        Ok(Self {
+            name: name.to_string(),
+            v1: BasicAuth::new(&resolved.client_id, &resolved.api_key),
+            http,
+            api: resolved.api_url,
+            v3,
+            v3_kind,
+            configured_org: resolved.organization_id,
+            org: OnceCell::new(),
+        })
+    }
+
+    fn url(&self, path: &str) -> Url {
+        let mut url = self.api.clone();
+        url.set_path(path);
+        url
+    }
+
+    fn err(&self, e: ProviderError) -> ProviderError {
+        e.with_provider(&self.name)
+    }
+
+    async fn v1_get(&self, url: Url) -> Result<HttpResponse> {
+        self.http
+            .send(&self.v1, |c| {
+                c.get(url.clone())
+                    .header(http::header::ACCEPT, "application/json")
+            })
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    fn v3_auth(&self) -> Result<&dyn Auth> {
+        self.v3.as_deref().ok_or_else(|| {
+            self.err(
+                ProviderError::config(
+                    "the v3 API (uninstall, organizations) needs xdr_client_id + xdr_client_secret, or access_token",
+                )
+                .with_hint("create an API client in Cisco XDR (or Secure Client Cloud Management) and add it to the provider's config"),
+            )
+        })
+    }
+
+    async fn organizations(&self) -> Result<(Vec<crate::model::Organization>, Option<u64>)> {
+        let auth = self.v3_auth()?;
+        let mut url = self.url("/v3/organizations");
+        url.query_pairs_mut()
+            .append_pair("size", &unconfirmed::V3_ORGANIZATIONS_PAGE_SIZE.to_string());
+        let resp = self
+            .http
+            .send(auth, |c| {
+                c.get(url.clone())
+                    .header(http::header::ACCEPT, "application/json")
+            })
+            .await
+            .map_err(|e| self.err(e))?;
+        if !resp.is_success() {
+            return Err(self.err(api_error("list v3 organizations", &resp)));
+        }
+        let orgs: V3Organizations = resp.json().map_err(|e| self.err(e))?;
+        let total = orgs.meta.and_then(|m| m.total);
+        Ok((orgs.data, total))
+    }
+
+    /// The v3 organization: configured, or the only one the token sees.
+    async fn organization(&self) -> Result<&str> {
+        self.org
+            .get_or_try_init(|| async {
+                if let Some(org) = &self.configured_org {
+                    return Ok(org.clone());
+                }
+                let (orgs, total) = self.organizations().await?;
+                match orgs.as_slice() {
+                    [only] if total.unwrap_or(1) <= 1 => Ok(only.organization_identifier.clone()),
+                    [] => Err(self.err(ProviderError::config(
+                        "the v3 token sees no organization; check that Secure Endpoint is integrated with the XDR org",
+                    ))),
+                    many => {
+                        let list: Vec<String> = many
+                            .iter()
+                            .map(|o| format!("{} ({})", o.organization_identifier, o.name))
+                            .collect();
+                        Err(self.err(
+                            ProviderError::config(format!(
+                                "the v3 token sees {} organizations; set organization_id to one of: {}",
+                                total.unwrap_or(many.len() as u64),
+                                list.join(", ")
+                            ))
+                            .with_hint("`agentctl se orgs` lists them"),
+                        ))
+                    }
+                }
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    fn uninstall_url(&self, org: &str, guid: &str) -> Url {
+        self.url(&format!(
+            "/v3/organizations/{org}/computers/{guid}/uninstall_request"
+        ))
+    }
+
+    fn record(&self, raw: Value) -> Result<AgentRecord> {
+        let c = Computer::deserialize(&raw).map_err(|e| {
+            self.err(ProviderError::protocol(format!(
+                "unexpected computer object: {e}"
+            )))
+        })?;
+        let last_seen = match c.last_seen.as_deref() {
+            None => None,
+            Some(text) => {
+                let parsed = parse_timestamp(text);
+                if parsed.is_none() {
+                    tracing::warn!(provider = %self.name, "{}: unreadable last_seen {text:?}; treated as unknown", c.connector_guid);
+                }
+                parsed
+            }
+        };
+        let mut ips = c.internal_ips;
+        if let Some(ext) = c.external_ip.filter(|s| !s.is_empty())
+            && !ips.contains(&ext)
+        {
+            ips.push(ext);
+        }
+        let group = c
+            .groups
+            .iter()
+            .find_map(|g| g.name.clone().or_else(|| g.guid.clone()))
+            .or(c.group_guid);
+        Ok(AgentRecord {
+            provider: self.name.clone(),
+            kind: KIND.to_string(),
+            agent_id: c.connector_guid,
+            hostname: c.hostname.unwrap_or_default(),
+            last_seen,
+            os: c.operating_system,
+            agent_version: c.connector_version,
+            ip_addresses: ips,
+            group,
+            raw,
+        })
+    }
+
+    async fn list_page(
+        &self,
+        offset: u64,
+        query: &ListQuery,
+    ) -> Result<(Vec<AgentRecord>, Option<u64>)> {
+        let mut url = self.url("/v1/computers");
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("limit", &PAGE_SIZE.to_string());
+            q.append_pair("offset", &offset.to_string());
+            if unconfirmed::SEND_HOSTNAME_FILTER
+                && let Some(host) = query.host.as_ref().and_then(|h| h.exact())
+            {
+                q.append_pair("hostname[]", host);
+            }
+            if unconfirmed::SEND_LAST_SEEN_OVER
+                && !query.include_unknown
+                && let Some(before) = query.last_seen_before
+            {
+                let secs = jiff::Timestamp::now().as_second() - before.as_second();
+                q.append_pair("last_seen_over", &secs.max(0).to_string());
+            }
+        }
+        let resp = self.v1_get(url).await?;
+        if !resp.is_success() {
+            return Err(self.err(api_error("list computers", &resp)));
+        }
+        let page: V1List<Value> = resp.json().map_err(|e| self.err(e))?;
+        let count = page.data.len() as u64;
+        let records = page
+            .data
+            .into_iter()
+            .map(|raw| self.record(raw))
+            .collect::<Result<Vec<_>>>()?;
+        // Follow `metadata.links.next` (present only when another page exists), reading its
+        // offset but keeping the configured host (it may be a proxy or a simulator).
+        let next = match page.metadata.links.next.as_deref() {
+            None => None,
+            Some(link) => {
+                let next_offset = Url::parse(link)
+                    .ok()
+                    .and_then(|u| {
+                        u.query_pairs()
+                            .find(|(k, _)| k == "offset")
+                            .and_then(|(_, v)| v.parse::<u64>().ok())
+                    })
+                    .unwrap_or(offset + count);
+                if next_offset <= offset || count == 0 {
+                    return Err(self.err(ProviderError::protocol(format!(
+                        "pagination does not advance (offset {offset} → {next_offset})"
+                    ))));
+                }
+                Some(next_offset)
+            }
+        };
+        Ok((records, next))
+    }
+}
+
+#[async_trait]
+impl Provider for SecureEndpoint {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn supports(&self, op: Operation) -> Result<(), NotSupported> {
+        let reason = match op {
+            Operation::List | Operation::Stale | Operation::Uninstall => return Ok(()),
+            Operation::Relocate => "moving computers to another group is not implemented yet",
+            Operation::Clients => {
+                "the Secure Endpoint API has no API-client management (create API credentials in the console)"
+            }
+        };
+        Err(NotSupported {
+            provider: self.name.clone(),
+            operation: op.name().to_string(),
+            reason: reason.to_string(),
+        })
+    }
+
+    fn listings(&self) -> &'static [&'static str] {
+        &["orgs"]
+    }
+
+    fn list<'a>(&'a self, query: &'a ListQuery) -> BoxStream<'a, Result<AgentRecord>> {
+        futures::stream::try_unfold(Some(0u64), move |offset| async move {
+            let Some(offset) = offset else {
+                return Ok::<_, ProviderError>(None);
+            };
+            let (records, next) = self.list_page(offset, query).await?;
+            Ok(Some((
+                futures::stream::iter(records.into_iter().map(Ok::<_, ProviderError>)),
+                next,
+            )))
+        })
+        .try_flatten()
+        .boxed()
+    }
+
+    fn validate_agent_id(&self, id: &str) -> Result<(), String> {
+        if is_connector_guid(id) {
+            Ok(())
+        } else {
+            Err(format!(
+                "'{id}' is not a connector GUID (8-4-4-4-12 hex digits)"
+            ))
+        }
+    }
+
+    async fn recheck(&self, agent_id: &str) -> Result<Recheck> {
+        let url = self.url(&format!("/v1/computers/{agent_id}"));
+        let resp = self.v1_get(url).await?;
+        match resp.status.as_u16() {
+            200 => {
+                let item: V1Item<Value> = resp.json().map_err(|e| self.err(e))?;
+                Ok(Recheck::Present(Box::new(self.record(item.data)?)))
+            }
+            404 => Ok(Recheck::Gone),
+            _ => Err(self.err(api_error("re-check computer", &resp))),
+        }
+    }
+
+    async fn prepare(&self, action: &Action) -> Result<Action> {
+        self.supports(action.operation())?;
+        // Obtain the v3 token and the organization now, so credential problems stop the run
+        // before the first change.
+        self.organization().await?;
+        Ok(action.clone())
+    }
+
+    fn describe(&self, action: &Action, agent: &AgentRef) -> String {
+        match action {
+            Action::Uninstall => {
+                let org = self.org.get().map_or("{organization}", String::as_str);
+                format!("PUT {}", self.uninstall_url(org, &agent.agent_id))
+            }
+            other => format!("{} is not supported by {KIND}", other.name()),
+        }
+    }
+
+    async fn act(&self, action: &Action, agent: &AgentRef) -> Result<ActionOutcome> {
+        if !matches!(action, Action::Uninstall) {
+            return Err(self.not_supported(action.operation()));
+        }
+        let org = self.organization().await?;
+        let auth = self.v3_auth()?;
+        let url = self.uninstall_url(org, &agent.agent_id);
+        let resp = self
+            .http
+            .send(auth, |c| c.put(url.clone()))
+            .await
+            .map_err(|e| self.err(e))?;
+        let rid = resp
+            .request_id
+            .clone()
+            .map(|r| format!(" (request id {r})"))
+            .unwrap_or_default();
+        match resp.status.as_u16() {
+            200..=299 => Ok(ActionOutcome::Requested {
+                detail: format!("HTTP {}{rid}", resp.status.as_u16()),
+            }),
+            404 if unconfirmed::UNINSTALL_404_MEANS_GONE => Ok(ActionOutcome::Skipped {
+                why: "gone".into(),
+                detail: format!("HTTP 404: {}{rid}", crate::error::vendor_message(&resp)),
+            }),
+            _ => Err(self.err(api_error("uninstall request", &resp))),
+        }
+    }
+
+    async fn listing(&self, name: &str) -> Result<Listing> {
+        if name != "orgs" {
+            return Err(self.not_supported_listing(name));
+        }
+        let (orgs, total) = self.organizations().await?;
+        if let Some(total) = total
+            && total > orgs.len() as u64
+        {
+            tracing::warn!(provider = %self.name, "showing {} of {total} organizations", orgs.len());
+        }
+        let rows = orgs
+            .into_iter()
+            .map(|o| {
+                let mut row = serde_json::Map::new();
+                row.insert("provider".into(), json!(self.name));
+                row.insert("organization_id".into(), json!(o.organization_identifier));
+                row.insert("name".into(), json!(o.name));
+                row.insert(
+                    "raw".into(),
+                    json!({"name": o.name, "organizationIdentifier": o.organization_identifier}),
+                );
+                row
+            })
+            .collect();
+        Ok(Listing {
+            columns: vec!["provider", "organization_id", "name"],
+            rows,
+        })
+    }
+
+    async fn doctor(&self) -> Vec<Check> {
+        let mut checks = Vec::new();
+        let started = Instant::now();
+        let mut url = self.url("/v1/computers");
+        url.query_pairs_mut().append_pair("limit", "1");
+        let v1 = match self.v1_get(url).await {
+            Ok(resp) if resp.is_success() => {
+                let total = resp
+                    .json::<V1List<Value>>()
+                    .ok()
+                    .and_then(|p| p.metadata.results.and_then(|r| r.total));
+                Ok(format!(
+                    "GET /v1/computers: {} computers",
+                    total.map_or("?".to_string(), |t| t.to_string())
+                ))
+            }
+            Ok(resp) => Err(api_error("GET /v1/computers", &resp).reason()),
+            Err(e) => Err(e.reason()),
+        };
+        checks.push(check("v1 API (client_id + api_key)", v1, started));
+        if self.v3.is_none() {
+            checks.push(Check {
+                name: "v3 API (uninstall)".into(),
+                ok: false,
+                detail: "not configured: set xdr_client_id + xdr_client_secret or access_token to uninstall".into(),
+                latency_ms: None,
+            });
+            return checks;
+        }
+        let started = Instant::now();
+        let v3 = match self.organization().await {
+            Ok(org) => Ok(format!("token via {}; organization {org}", self.v3_kind)),
+            Err(e) => Err(e.reason()),
+        };
+        checks.push(check("v3 API (token, organization)", v3, started));
+        checks
+    }
+}
+
+fn check(name: &str, result: std::result::Result<String, String>, started: Instant) -> Check {
+    let latency_ms = Some(started.elapsed().as_millis() as u64);
+    match result {
+        Ok(detail) => Check {
+            name: name.into(),
+            ok: true,
+            detail,
+            latency_ms,
+        },
+        Err(detail) => Check {
+            name: name.into(),
+            ok: false,
+            detail,
+            latency_ms,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guid_validation() {
+        assert!(is_connector_guid("9cc16b53-7e2a-4b1c-9a43-0123456789ab"));
+        assert!(is_connector_guid("9CC16B53-7E2A-4B1C-9A43-0123456789AB"));
+        assert!(!is_connector_guid("9cc16b53-7e2a-4b1c-9a43-0123456789a"));
+        assert!(!is_connector_guid("not-a-guid"));
+        assert!(!is_connector_guid(""));
+        assert!(!is_connector_guid("9cc16b53_7e2a_4b1c_9a43_0123456789ab"));
+    }
+}

@@ -1,0 +1,110 @@
+//! Serde types of the Secure Endpoint wire format (v1 envelope, computers, v3 organizations).
+
+use serde::Deserialize;
+
+/// v1 list envelope: `version`, `metadata`, `data`.
+#[derive(Debug, Deserialize)]
+pub struct V1List<T> {
+    #[serde(default)]
+    pub metadata: V1Metadata,
+    pub data: Vec<T>,
+}
+
+/// v1 single-object envelope.
+#[derive(Debug, Deserialize)]
+pub struct V1Item<T> {
+    pub data: T,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct V1Metadata {
+    #[serde(default)]
+    pub links: V1Links,
+    pub results: Option<V1Results>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct V1Links {
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct V1Results {
+    pub total: Option<u64>,
+    pub index: Option<u64>,
+    pub items_per_page: Option<u64>,
+}
+
+/// The fields of a computer object agentctl reads (the whole object is kept as `raw`).
+#[derive(Debug, Deserialize)]
+pub struct Computer {
+    pub connector_guid: String,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub last_seen: Option<String>,
+    #[serde(default)]
+    pub operating_system: Option<String>,
+    #[serde(default)]
+    pub connector_version: Option<String>,
+    #[serde(default)]
+    pub internal_ips: Vec<String>,
+    #[serde(default)]
+    pub external_ip: Option<String>,
+    #[serde(default)]
+    pub group_guid: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<GroupRef>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GroupRef {
+    #[serde(default)]
+    pub guid: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// v1 / v3 error envelope entry: `{"error_code", "description", "details": [..]}`.
+#[derive(Debug, Deserialize)]
+pub struct V1Error {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub details: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ErrorEnvelope {
+    #[serde(default)]
+    pub errors: Vec<serde_json::Value>,
+}
+
+/// `POST /v3/access_tokens` response.
+#[derive(Debug, Deserialize)]
+pub struct AccessToken {
+    pub access_token: String,
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+}
+
+/// `GET /v3/organizations` envelope.
+#[derive(Debug, Deserialize)]
+pub struct V3Organizations {
+    pub data: Vec<Organization>,
+    #[serde(default)]
+    pub meta: Option<V3Meta>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Organization {
+    #[serde(default)]
+    pub name: String,
+    #[serde(rename = "organizationIdentifier")]
+    pub organization_identifier: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct V3Meta {
+    pub total: Option<u64>,
+}

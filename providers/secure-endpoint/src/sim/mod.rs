@@ -1,0 +1,202 @@
+//! A local simulator of the Secure Endpoint API (v1 + v3) and the XDR token endpoint, as
+//! strict as `shared/vendors/secure-endpoint.md` describes the real service: Basic auth with
+//! the documented 401 envelope, expiring bearer tokens, `metadata.links.next` paging with a
+//! 500 limit, 400 for unknown query parameters, `x-ratelimit-*` headers and 429 over budget.
+//!
+//! Knobs ([`SimConfig`]) set fleet size, latency, injected 5xx / 429 rates, token lifetimes
+//! and token revocation. Used by the end-to-end tests, `agentctl --sandbox` and the
+//! benchmarks. Both "hosts" (API and XDR token) are served on one loopback address.
+
+mod fleet;
+mod server;
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::Value;
+
+pub use fleet::SimState;
+
+/// How the simulated tenant looks and misbehaves.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Number of computers generated for a new state.
+    pub fleet_size: usize,
+    /// Seed of the fleet and of injected faults.
+    pub seed: u64,
+    /// The instant the fleet's last-seen times are relative to.
+    pub now: Timestamp,
+    /// Added to every response.
+    pub latency: Duration,
+    /// Share of requests answered 503 (0.0–1.0).
+    pub error_rate: f64,
+    /// Share of requests answered 429 with budget still left (a burst limit).
+    pub throttle_rate: f64,
+    /// Requests per window across v1 and v3 (3000 per hour observed).
+    pub rate_limit: u64,
+    pub rate_window: Duration,
+    /// Send `Retry-After` on budget 429s (whether the real API does is unconfirmed).
+    pub send_retry_after: bool,
+    /// Spell rate headers `X-Rate-Limit-*` (the documentation's spelling) instead of the
+    /// observed `x-ratelimit-*`.
+    pub hyphenated_rate_headers: bool,
+    /// Lifetime of XDR tokens (600 s documented).
+    pub xdr_token_ttl: Duration,
+    /// Lifetime of Secure Endpoint v3 tokens (unconfirmed; the response does not say it).
+    pub se_token_ttl: Duration,
+    /// Revoke every v3 token on each n-th v3 request (that request gets 401).
+    pub revoke_tokens_every: Option<u32>,
+    /// v1 API credentials.
+    pub client_id: String,
+    pub api_key: String,
+    /// XDR API client credentials.
+    pub xdr_client_id: String,
+    pub xdr_client_secret: String,
+    /// v3 organizations visible to the token: (name, organizationIdentifier).
+    pub organizations: Vec<(String, String)>,
+    /// An accepted uninstall request removes the computer (as a connector that uninstalls
+    /// deregisters); otherwise it stays listed.
+    pub uninstall_removes_computer: bool,
+}
+
+impl Default for SimConfig {
+    /// The sandbox tenant.
+    fn default() -> Self {
+        Self {
+            fleet_size: 1200,
+            seed: 20_230_920,
+            now: Timestamp::now(),
+            latency: Duration::ZERO,
+            error_rate: 0.0,
+            throttle_rate: 0.0,
+            rate_limit: 3000,
+            rate_window: Duration::from_secs(3600),
+            send_retry_after: false,
+            hyphenated_rate_headers: false,
+            xdr_token_ttl: Duration::from_secs(600),
+            se_token_ttl: Duration::from_secs(3600),
+            revoke_tokens_every: None,
+            client_id: "a1b2c3d4e5f6a7b8c9d0".into(),
+            api_key: "sim-v1-key-0f3c1e7a-6b1d-4a4e-9d55-7f0e2c8b9a10".into(),
+            xdr_client_id: "client-5a7e0c52-8f44-4d6c-b1a3-2f9e7d3c6b18".into(),
+            xdr_client_secret: "sim-xdr-secret+/=with&odd:chars".into(),
+            organizations: vec![("Sandbox Corp".into(), "4baasceazofqpxidpinxtt5l".into())],
+            uninstall_removes_computer: true,
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    cfg: SimConfig,
+    base_url: String,
+    state: Mutex<SimState>,
+    tokens: Mutex<HashMap<String, server::Grant>>,
+    counts: Mutex<HashMap<String, u64>>,
+    rng: Mutex<StdRng>,
+    window: Mutex<server::Window>,
+    v3_calls: AtomicU64,
+}
+
+impl Inner {
+    fn count(&self, key: &str) {
+        *self
+            .counts
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_default() += 1;
+    }
+}
+
+/// A simulator serving on loopback until [`RunningSim::shutdown`].
+pub struct RunningSim {
+    inner: Arc<Inner>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Serve `cfg` on `127.0.0.1:<free port>`, from `state` or a newly generated fleet.
+pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<RunningSim> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let state = state.unwrap_or_else(|| SimState::generate(&cfg));
+    let inner = Arc::new(Inner {
+        rng: Mutex::new(StdRng::seed_from_u64(cfg.seed ^ 0x5eed)),
+        window: Mutex::new(server::Window::new()),
+        cfg,
+        base_url: format!("http://{addr}"),
+        state: Mutex::new(state),
+        tokens: Mutex::new(HashMap::new()),
+        counts: Mutex::new(HashMap::new()),
+        v3_calls: AtomicU64::new(0),
+    });
+    let app = server::router(inner.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    Ok(RunningSim { inner, stop, task })
+}
+
+impl RunningSim {
+    /// `http://127.0.0.1:<port>`: both the API and the XDR token host.
+    pub fn base_url(&self) -> String {
+        self.inner.base_url.clone()
+    }
+
+    pub fn state(&self) -> SimState {
+        self.inner.state.lock().unwrap().clone()
+    }
+
+    /// Connector GUIDs of accepted uninstall requests, in arrival order (repeats included).
+    pub fn uninstall_requests(&self) -> Vec<String> {
+        self.inner.state.lock().unwrap().uninstall_requests.clone()
+    }
+
+    /// Requests seen for a route (`"GET /v1/computers"`, `"GET /v1/computers/{guid}"`,
+    /// `"PUT uninstall_request"`, `"POST /v3/access_tokens"`, `"GET /v3/organizations"`,
+    /// `"POST /iroh/oauth2/token"`, …) or responses with a status (`"401"`, `"429"`, `"503"`).
+    pub fn request_count(&self, key: &str) -> u64 {
+        self.inner
+            .counts
+            .lock()
+            .unwrap()
+            .get(key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Change a computer's last-seen time (an agent that checks in again, or goes silent).
+    pub fn set_last_seen(&self, guid: &str, when: Option<Timestamp>) {
+        let mut state = self.inner.state.lock().unwrap();
+        if let Some(c) = state.computers.get_mut(guid) {
+            c["last_seen"] = when.map_or(Value::Null, |t| {
+                Value::String(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+            });
+        }
+    }
+
+    /// Every registered computer as `GET /v1/computers` shows it.
+    pub fn computers(&self) -> Vec<Value> {
+        let state = self.inner.state.lock().unwrap();
+        state
+            .computers
+            .values()
+            .map(|c| fleet::render(&self.inner.base_url, c))
+            .collect()
+    }
+
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}

@@ -1,0 +1,513 @@
+//! The safety flow every bulk change goes through (SPEC "uninstall (and every other bulk
+//! change)"): validate the whole input, `--max`, confirmation, `--dry-run`, prepare,
+//! re-check, act with per-provider concurrency, journal every outcome, resume, summary and
+//! `<input>.failed.csv`.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use agentctl_core::{Action, ActionOutcome, AgentRef, ErrorKind, ProviderError, Recheck};
+use futures::StreamExt;
+use serde_json::json;
+
+use crate::app::{App, state_dir};
+use crate::error::{CliError, CliResult, exit};
+use crate::journal::{self, FailedRow, Journal, JournalEntry, Outcome};
+use crate::plan::{PlanContext, PlanError, read_plan};
+use crate::progress::Progress;
+use crate::providers::Configured;
+
+/// Where the agents come from.
+pub enum Source {
+    Plan(PathBuf),
+    Single { id: String },
+}
+
+pub struct BulkOptions {
+    pub dry_run: bool,
+    pub yes: bool,
+    pub max: usize,
+    pub journal: Option<PathBuf>,
+    pub recheck: bool,
+}
+
+pub const RESULT_COLUMNS: [&str; 7] = [
+    "provider", "kind", "agent_id", "hostname", "action", "outcome", "detail",
+];
+
+struct Target {
+    agent: AgentRef,
+    kind: &'static str,
+}
+
+/// Step 1: read and validate everything before anything is sent.
+fn load_targets(
+    app: &App,
+    action: &Action,
+    source: &Source,
+) -> CliResult<(Vec<Target>, HashMap<String, Configured>)> {
+    let op = action.operation();
+    let built: RefCell<HashMap<String, Result<Configured, String>>> = RefCell::new(HashMap::new());
+    let get = |name: &str| -> Result<Configured, String> {
+        if let Some(r) = built.borrow().get(name) {
+            return r.clone();
+        }
+        let r = app.provider(name).map_err(|e| e.why);
+        built.borrow_mut().insert(name.to_string(), r.clone());
+        r
+    };
+    match source {
+        Source::Single { id } => {
+            let name = match app.global.providers.as_slice() {
+                [one] => one.clone(),
+                _ => {
+                    return Err(CliError::usage(
+                        action.name(),
+                        "--id needs exactly one -p/--provider naming the agent's provider",
+                    ));
+                }
+            };
+            let c = app.provider(&name)?;
+            c.provider
+                .supports(op)
+                .map_err(|ns| CliError::usage(action.name(), ns.reason).provider(&name))?;
+            c.provider
+                .validate_agent_id(id)
+                .map_err(|why| CliError::usage(action.name(), why).provider(&name))?;
+            let target = Target {
+                kind: c.kind,
+                agent: AgentRef {
+                    provider: name.clone(),
+                    agent_id: id.clone(),
+                    hostname: None,
+                    last_seen: None,
+                },
+            };
+            Ok((vec![target], HashMap::from([(name, c)])))
+        }
+        Source::Plan(path) => {
+            let legacy = legacy_provider(app);
+            let validate = |provider: &str, kind: Option<&str>, id: &str| -> Result<(), String> {
+                if !app.global.providers.is_empty()
+                    && !app.global.providers.iter().any(|p| p == provider)
+                {
+                    return Err(format!(
+                        "provider '{provider}' is not among those selected with -p"
+                    ));
+                }
+                let c = get(provider)?;
+                if let Some(k) = kind
+                    && !k.is_empty()
+                    && k != c.kind
+                {
+                    return Err(format!(
+                        "kind '{k}' does not match provider '{provider}' ({})",
+                        c.kind
+                    ));
+                }
+                c.provider.supports(op).map_err(|ns| ns.reason)?;
+                c.provider.validate_agent_id(id)
+            };
+            let ctx = PlanContext {
+                legacy_provider: legacy.as_deref(),
+                validate: &validate,
+            };
+            let plan = read_plan(path, &ctx).map_err(|e| match e {
+                PlanError::Invalid { .. } => CliError::usage("input", e.to_string())
+                    .hint("nothing was sent; fix the rows above and run again"),
+                other => CliError::usage("input", other.to_string()),
+            })?;
+            for d in &plan.duplicates {
+                app.info(format!(
+                    "note: {} / {} appears on lines {}; merged",
+                    d.provider,
+                    d.agent_id,
+                    d.lines
+                        .iter()
+                        .map(|l| l.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            let providers: HashMap<String, Configured> = built
+                .into_inner()
+                .into_iter()
+                .filter_map(|(k, v)| v.ok().map(|c| (k, c)))
+                .collect();
+            let targets = plan
+                .rows
+                .into_iter()
+                .map(|row| Target {
+                    kind: providers[&row.agent.provider].kind,
+                    agent: row.agent,
+                })
+                .collect();
+            Ok((targets, providers))
+        }
+    }
+}
+
+/// The provider the legacy GUID formats belong to: the one `-p` names, or the only
+/// secure-endpoint provider configured.
+fn legacy_provider(app: &App) -> Option<String> {
+    let se = agentctl_secure_endpoint::KIND;
+    let is_se = |n: &String| crate::providers::kind_of(&app.config, n).as_deref() == Some(se);
+    match app.global.providers.as_slice() {
+        [one] if is_se(one) => Some(one.clone()),
+        [] => {
+            let all: Vec<&String> = app.config.providers.keys().filter(|n| is_se(n)).collect();
+            (all.len() == 1).then(|| all[0].clone())
+        }
+        _ => None,
+    }
+}
+
+fn slug(e: &ProviderError) -> String {
+    match (e.kind, e.status) {
+        (_, Some(s)) => format!("http-{s}"),
+        (ErrorKind::Network, None) => "network".into(),
+        (ErrorKind::Auth, None) => "auth".into(),
+        (ErrorKind::Protocol, None) => "protocol".into(),
+        (ErrorKind::NotSupported, None) => "not-supported".into(),
+        (ErrorKind::Config | ErrorKind::Input, None) => "config".into(),
+        (ErrorKind::Api, None) => "api".into(),
+    }
+}
+
+/// Steps 5 and the act itself for one agent.
+async fn process(
+    c: &Configured,
+    action: &Action,
+    agent: &AgentRef,
+    recheck: bool,
+) -> (Outcome, String) {
+    if recheck {
+        match c.provider.recheck(&agent.agent_id).await {
+            Ok(Recheck::Gone) => {
+                return (
+                    Outcome::Skipped("gone".into()),
+                    "not found on re-check".into(),
+                );
+            }
+            Ok(Recheck::Present(current)) => {
+                if let (Some(recorded), Some(now_seen)) = (agent.last_seen, current.last_seen)
+                    && now_seen.as_nanosecond() - recorded.as_nanosecond() >= 1_000_000_000
+                {
+                    return (
+                        Outcome::Skipped("seen-again".into()),
+                        format!("last seen {now_seen} on re-check, plan recorded {recorded}"),
+                    );
+                }
+            }
+            Err(e) => {
+                return (
+                    Outcome::Failed(slug(&e)),
+                    format!("re-check: {}", e.reason()),
+                );
+            }
+        }
+    }
+    match c.provider.act(action, agent).await {
+        Ok(ActionOutcome::Requested { detail }) => (Outcome::Requested, detail),
+        Ok(ActionOutcome::Skipped { why, detail }) => (Outcome::Skipped(why), detail),
+        Err(e) => (Outcome::Failed(slug(&e)), e.reason()),
+    }
+}
+
+fn result_row(
+    t: &Target,
+    action: &Action,
+    outcome: &str,
+    detail: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut r = serde_json::Map::new();
+    r.insert("provider".into(), json!(t.agent.provider));
+    r.insert("kind".into(), json!(t.kind));
+    r.insert("agent_id".into(), json!(t.agent.agent_id));
+    r.insert("hostname".into(), json!(t.agent.hostname));
+    r.insert("action".into(), json!(action.name()));
+    r.insert("outcome".into(), json!(outcome));
+    r.insert("detail".into(), json!(detail));
+    r
+}
+
+fn confirm(
+    count: usize,
+    action: &Action,
+    by_provider: &BTreeMap<String, usize>,
+) -> CliResult<bool> {
+    let mut err = std::io::stderr();
+    writeln!(
+        err,
+        "About to request {} of {count} agent(s):",
+        action.name()
+    )?;
+    for (p, n) in by_provider {
+        writeln!(err, "  {p}: {n}")?;
+    }
+    write!(err, "Type 'yes' to continue: ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+#[derive(Default)]
+struct Tally {
+    requested: usize,
+    skipped: usize,
+    failed: usize,
+    resumed: usize,
+}
+
+pub async fn run(app: &App, action: Action, source: Source, opts: BulkOptions) -> CliResult {
+    let verb = action.name();
+    // 1. Validate everything.
+    let (mut targets, providers) = load_targets(app, &action, &source)?;
+    if targets.is_empty() {
+        app.info("nothing to do: the plan has no agents");
+        return Ok(());
+    }
+    // 2. --max.
+    if targets.len() > opts.max {
+        return Err(CliError::usage(
+            verb,
+            format!(
+                "{} agents selected, more than --max {}",
+                targets.len(),
+                opts.max
+            ),
+        )
+        .hint(format!(
+            "review the plan, then pass --max {} (or more) to proceed",
+            targets.len()
+        )));
+    }
+    // 3. Confirmation must be possible before anything else happens.
+    let interactive = !opts.dry_run && !opts.yes;
+    if interactive && !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(
+            verb,
+            format!(
+                "refusing to {verb} {} agent(s) without confirmation: no terminal to ask on",
+                targets.len()
+            ),
+        )
+        .hint("review the plan (or use --dry-run), then pass --yes"));
+    }
+    // 6 (resume). Agents an earlier run already finished are not sent again.
+    let journal_path = opts.journal.clone().unwrap_or_else(|| {
+        let from = match &source {
+            Source::Plan(p) => Some(p.as_path()),
+            Source::Single { .. } => None,
+        };
+        journal::default_journal_path(verb, from, &state_dir())
+    });
+    let mut journal = None;
+    let mut tally = Tally::default();
+    if !opts.dry_run {
+        let (j, state) = Journal::open(&journal_path).map_err(|e| {
+            CliError::usage(
+                "journal",
+                format!("cannot open {}: {e}", journal_path.display()),
+            )
+        })?;
+        if state.skipped_lines() > 0 {
+            app.info(format!(
+                "note: {} unreadable line(s) in journal {} ignored (an interrupted write)",
+                state.skipped_lines(),
+                journal_path.display()
+            ));
+        }
+        let before = targets.len();
+        targets.retain(|t| !state.is_done(&t.agent.provider, &t.agent.agent_id, verb));
+        tally.resumed = before - targets.len();
+        if tally.resumed > 0 {
+            app.info(format!(
+                "resuming: {} agent(s) already done according to {}",
+                tally.resumed,
+                journal_path.display()
+            ));
+        }
+        journal = Some(j);
+    }
+    if targets.is_empty() {
+        app.info("nothing left to do");
+        return Ok(());
+    }
+    // Prepare each provider (tokens, organization, resolved ids): reads only.
+    let mut actions: HashMap<String, Action> = HashMap::new();
+    for name in targets
+        .iter()
+        .map(|t| t.agent.provider.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let c = &providers[&name];
+        let prepared = c
+            .provider
+            .prepare(&action)
+            .await
+            .map_err(|e| CliError::from_provider(verb, e.with_provider(&name)))?;
+        actions.insert(name, prepared);
+    }
+    let mut by_provider: BTreeMap<String, usize> = BTreeMap::new();
+    for t in &targets {
+        *by_provider.entry(t.agent.provider.clone()).or_default() += 1;
+    }
+    let mut writer = app.writer(&RESULT_COLUMNS)?;
+    // 4. Dry run: the call per agent, nothing sent.
+    if opts.dry_run {
+        for t in &targets {
+            let c = &providers[&t.agent.provider];
+            let call = c.provider.describe(&actions[&t.agent.provider], &t.agent);
+            writer.write_row(&result_row(t, &action, "dry-run", &call))?;
+        }
+        writer.finish()?;
+        let summary: Vec<String> = by_provider
+            .iter()
+            .map(|(p, n)| format!("{p}: {n}"))
+            .collect();
+        app.info(format!(
+            "dry run: would {verb} {} agent(s) ({}); nothing was sent",
+            targets.len(),
+            summary.join(", ")
+        ));
+        return Ok(());
+    }
+    if interactive && !confirm(targets.len(), &action, &by_provider)? {
+        return Err(CliError::usage(verb, "not confirmed; nothing was sent"));
+    }
+    let mut journal = journal.expect("opened unless dry run");
+    // 5-7. Re-check and act, `concurrency` agents in flight per provider.
+    let progress = Progress::bar(app, targets.len() as u64, verb);
+    let targets: Vec<Arc<Target>> = targets.into_iter().map(Arc::new).collect();
+    let recheck = opts.recheck;
+    let streams = by_provider.keys().map(|name| {
+        let c = providers[name].clone();
+        let a = actions[name].clone();
+        let mine: Vec<Arc<Target>> = targets
+            .iter()
+            .filter(|t| &t.agent.provider == name)
+            .cloned()
+            .collect();
+        futures::stream::iter(mine)
+            .map(move |t| {
+                let c = c.clone();
+                let a = a.clone();
+                async move {
+                    let (outcome, detail) = process(&c, &a, &t.agent, recheck).await;
+                    (t, outcome, detail)
+                }
+            })
+            .buffer_unordered(providers[name].concurrency)
+    });
+    let mut merged = futures::stream::select_all(streams);
+    let mut per_provider: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut failed_rows = Vec::new();
+    let mut interrupted = false;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        let next = tokio::select! {
+            item = merged.next() => item,
+            _ = &mut ctrl_c => { interrupted = true; None }
+        };
+        let Some((t, outcome, detail)) = next else {
+            break;
+        };
+        let mut entry = JournalEntry::new(
+            &t.agent.provider,
+            &t.agent.agent_id,
+            verb,
+            outcome.clone(),
+            &detail,
+        );
+        entry.hostname = t.agent.hostname.clone();
+        journal.append(&entry).map_err(|e| {
+            CliError::runtime(
+                "journal",
+                format!("cannot append to {}: {e}", journal_path.display()),
+            )
+        })?;
+        let outcome_text = outcome.to_string();
+        writer.write_row(&result_row(&t, &action, &outcome_text, &detail))?;
+        let pt = per_provider.entry(t.agent.provider.clone()).or_default();
+        match &outcome {
+            Outcome::Requested => {
+                tally.requested += 1;
+                pt.requested += 1;
+            }
+            Outcome::Skipped(_) => {
+                tally.skipped += 1;
+                pt.skipped += 1;
+            }
+            Outcome::Failed(_) => {
+                tally.failed += 1;
+                pt.failed += 1;
+                failed_rows.push(FailedRow {
+                    provider: t.agent.provider.clone(),
+                    kind: t.kind.to_string(),
+                    agent_id: t.agent.agent_id.clone(),
+                    hostname: t.agent.hostname.clone(),
+                    last_seen: t.agent.last_seen,
+                    error: format!("{outcome_text}: {detail}"),
+                });
+            }
+        }
+        progress.inc();
+    }
+    drop(merged);
+    progress.finish();
+    writer.finish()?;
+    // 8. Summary on stderr, failures to <input>.failed.csv.
+    for (p, t) in &per_provider {
+        app.info(format!(
+            "{p}: {} requested, {} skipped, {} failed",
+            t.requested, t.skipped, t.failed
+        ));
+    }
+    app.info(format!(
+        "{verb}: {} requested, {} skipped, {} failed{}; journal {}",
+        tally.requested,
+        tally.skipped,
+        tally.failed,
+        if tally.resumed > 0 {
+            format!(", {} done earlier", tally.resumed)
+        } else {
+            String::new()
+        },
+        journal_path.display()
+    ));
+    if !failed_rows.is_empty()
+        && let Source::Plan(path) = &source
+    {
+        let failed_path = journal::failed_csv_path(path);
+        journal::write_failed_csv(&failed_path, &failed_rows)?;
+        app.info(format!(
+            "failed agents written to {} (retry with --from {})",
+            failed_path.display(),
+            failed_path.display()
+        ));
+    }
+    if interrupted {
+        return Err(CliError::exit_with(
+            exit::INTERRUPTED,
+            verb,
+            format!(
+                "interrupted; journal {} is intact, run the same command again to resume",
+                journal_path.display()
+            ),
+        ));
+    }
+    if tally.failed > 0 {
+        return Err(CliError::exit_with(
+            exit::PARTIAL,
+            verb,
+            format!("{} agent(s) failed", tally.failed),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! Command-line interface (clap derive). Global options are accepted before or after the
+//! subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "agentctl",
+    version,
+    about = "Find stale endpoint agents across security consoles and clean them up safely",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Config file [default: $XDG_CONFIG_HOME/agentctl/config.toml]
+    #[arg(long, global = true, env = "AGENTCTL_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Provider to use (repeatable) [default: every configured provider that supports the command]
+    #[arg(short = 'p', long = "provider", global = true, value_name = "NAME")]
+    pub providers: Vec<String>,
+    /// Output format [default: table on a terminal, else csv; or from --out's extension]
+    #[arg(short = 'o', long = "output", global = true, value_enum)]
+    pub output: Option<OutputFormat>,
+    /// Write results to FILE instead of stdout
+    #[arg(long, global = true, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Start CSV output with a UTF-8 byte-order mark (for Excel)
+    #[arg(long, global = true)]
+    pub bom: bool,
+    /// More logging: -v info, -vv each HTTP exchange, -vvv trace
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Errors only on stderr
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// No progress bars
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// Ignore the config and run against built-in simulators on loopback
+    #[arg(long, global = true, env = "AGENTCTL_SANDBOX", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub sandbox: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    #[command(flatten)]
+    Common(CommonCommand),
+    /// Check config, credentials and connectivity per provider
+    Doctor,
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Cisco Secure Endpoint commands
+    #[command(name = "secure-endpoint", visible_alias = "se")]
+    SecureEndpoint {
+        #[command(subcommand)]
+        command: SeCommand,
+    },
+}
+
+/// Commands every kind namespace repeats.
+#[derive(Debug, Subcommand)]
+pub enum CommonCommand {
+    /// List agents
+    List(ListArgs),
+    /// List agents not seen for N days (a reviewable plan for `uninstall --from`)
+    Stale(StaleArgs),
+    /// Request uninstall of agents from a plan file or by id
+    Uninstall(UninstallArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SeCommand {
+    #[command(flatten)]
+    Common(CommonCommand),
+    /// Check config, credentials and connectivity
+    Doctor,
+    /// List the v3 organizations the credentials see
+    Orgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Host name: case-insensitive glob with * and ?; without a wildcard, the exact name
+    #[arg(long, value_name = "PATTERN")]
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StaleArgs {
+    /// Stale when last seen more than N × 24 h ago
+    #[arg(long, value_name = "N")]
+    pub days: u32,
+    /// Also list agents with no last-seen time
+    #[arg(long)]
+    pub include_unknown: bool,
+    #[arg(long, value_name = "PATTERN")]
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Plan file (CSV, JSON or NDJSON from `stale`/`list`, or a legacy GUID CSV)
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "id",
+        conflicts_with = "id"
+    )]
+    pub from: Option<PathBuf>,
+    /// One agent id (needs exactly one -p)
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// Show what would be sent; send no change
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Refuse plans with more agents than this
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub max: usize,
+    /// Journal file [default: <FILE>.journal.jsonl, or a new file under $XDG_STATE_HOME/agentctl/journals]
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Do not fetch each agent again just before acting
+    #[arg(long)]
+    pub no_recheck: bool,
+}

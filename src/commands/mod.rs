@@ -1,0 +1,8 @@
+//! One file per command.
+
+pub mod completions;
+pub mod doctor;
+pub mod list;
+pub mod listing;
+pub mod stale;
+pub mod uninstall;

@@ -1,0 +1,277 @@
+//! Loading `config.toml`: where it is, the `[defaults]`, and each `[providers.<name>]`
+//! split into the keys every provider shares and the vendor's own keys.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use agentctl_core::ratelimit::RateLimitSpec;
+use serde::Deserialize;
+
+use crate::error::{CliError, CliResult};
+
+pub const DEFAULT_CONCURRENCY: usize = 8;
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_concurrency() -> usize {
+    DEFAULT_CONCURRENCY
+}
+
+fn default_timeout() -> u64 {
+    DEFAULT_TIMEOUT_SECS
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            concurrency: DEFAULT_CONCURRENCY,
+            timeout_secs: DEFAULT_TIMEOUT_SECS,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub defaults: Defaults,
+    #[serde(default)]
+    pub providers: BTreeMap<String, toml::Table>,
+}
+
+/// Keys every provider takes, whatever its kind.
+#[derive(Debug, Clone)]
+pub struct CommonKeys {
+    pub kind: String,
+    pub rate_limit: Option<RateLimitSpec>,
+    pub concurrency: usize,
+    pub timeout: Duration,
+    pub ca_file: Option<PathBuf>,
+    pub insecure_skip_tls_verify: bool,
+}
+
+pub struct Loaded {
+    pub path: Option<PathBuf>,
+    pub file: ConfigFile,
+    /// Group- or world-readable config file (literal secrets in it get a warning).
+    pub readable_by_others: bool,
+}
+
+/// `--config`, else `$AGENTCTL_CONFIG` (clap reads it into `explicit`), else
+/// `$XDG_CONFIG_HOME/agentctl/config.toml`, else `~/.config/agentctl/config.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(x).join("agentctl/config.toml"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/agentctl/config.toml"))
+}
+
+pub fn load(explicit: Option<&Path>) -> CliResult<Loaded> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => default_path().ok_or_else(|| {
+            CliError::usage(
+                "config",
+                "no --config given and neither XDG_CONFIG_HOME nor HOME is set",
+            )
+        })?,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        let err = CliError::usage("config", format!("cannot read {}: {e}", path.display()));
+        if explicit.is_none() && e.kind() == std::io::ErrorKind::NotFound {
+            err.hint("copy config.example.toml there, pass --config PATH, or try --sandbox")
+        } else {
+            err
+        }
+    })?;
+    let file = parse(&text)
+        .map_err(|why| CliError::usage("config", format!("{}: {why}", path.display())))?;
+    Ok(Loaded {
+        readable_by_others: readable_by_others(&path),
+        path: Some(path),
+        file,
+    })
+}
+
+pub fn parse(text: &str) -> Result<ConfigFile, String> {
+    let file: ConfigFile =
+        toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+    if file.defaults.concurrency == 0 {
+        return Err("defaults.concurrency must be at least 1".into());
+    }
+    if file.defaults.timeout_secs == 0 {
+        return Err("defaults.timeout_secs must be at least 1".into());
+    }
+    Ok(file)
+}
+
+#[cfg(unix)]
+fn readable_by_others(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o044 != 0)
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_path: &Path) -> bool {
+    false
+}
+
+fn config_err(provider: &str, key: &str, why: impl std::fmt::Display) -> CliError {
+    CliError::usage("config", format!("{key}: {why}")).provider(provider)
+}
+
+/// Take the shared keys out of a provider table, leaving only the vendor's own.
+pub fn split_common(
+    name: &str,
+    table: &mut toml::Table,
+    defaults: &Defaults,
+) -> CliResult<CommonKeys> {
+    let kind = match table.remove("kind") {
+        Some(toml::Value::String(k)) => k,
+        Some(other) => {
+            return Err(config_err(
+                name,
+                "kind",
+                format!("expected a string, found {}", other.type_str()),
+            ));
+        }
+        None => {
+            return Err(config_err(
+                name,
+                "kind",
+                format!(
+                    "missing; expected one of {}",
+                    crate::providers::kind_names().join(", ")
+                ),
+            ));
+        }
+    };
+    let rate_limit = match table.remove("rate_limit") {
+        None => None,
+        Some(toml::Value::String(s)) => {
+            Some(RateLimitSpec::parse(&s).map_err(|e| config_err(name, "rate_limit", e))?)
+        }
+        Some(other) => {
+            return Err(config_err(
+                name,
+                "rate_limit",
+                format!(
+                    "expected a string like \"5/s, 14/min\" or \"off\", found {}",
+                    other.type_str()
+                ),
+            ));
+        }
+    };
+    let positive = |key: &str, v: Option<toml::Value>, default: u64| -> CliResult<u64> {
+        match v {
+            None => Ok(default),
+            Some(toml::Value::Integer(i)) if i > 0 => Ok(i as u64),
+            Some(other) => Err(config_err(
+                name,
+                key,
+                format!("expected a positive integer, found {other}"),
+            )),
+        }
+    };
+    let concurrency = positive(
+        "concurrency",
+        table.remove("concurrency"),
+        defaults.concurrency as u64,
+    )? as usize;
+    let timeout = Duration::from_secs(positive(
+        "timeout_secs",
+        table.remove("timeout_secs"),
+        defaults.timeout_secs,
+    )?);
+    let ca_file = match table.remove("ca_file") {
+        None => None,
+        Some(toml::Value::String(s)) => Some(PathBuf::from(s)),
+        Some(other) => {
+            return Err(config_err(
+                name,
+                "ca_file",
+                format!("expected a path, found {}", other.type_str()),
+            ));
+        }
+    };
+    let insecure_skip_tls_verify = match table.remove("insecure_skip_tls_verify") {
+        None => false,
+        Some(toml::Value::Boolean(b)) => b,
+        Some(other) => {
+            return Err(config_err(
+                name,
+                "insecure_skip_tls_verify",
+                format!("expected true or false, found {}", other.type_str()),
+            ));
+        }
+    };
+    Ok(CommonKeys {
+        kind,
+        rate_limit,
+        concurrency,
+        timeout,
+        ca_file,
+        insecure_skip_tls_verify,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_top_level_and_default_keys_are_errors() {
+        assert!(
+            parse("[defaultz]\nconcurrency = 2")
+                .unwrap_err()
+                .contains("defaultz")
+        );
+        assert!(
+            parse("[defaults]\nconcurency = 2")
+                .unwrap_err()
+                .contains("concurency")
+        );
+        assert!(parse("[defaults]\nconcurrency = 0").is_err());
+        let f = parse("[defaults]\nconcurrency = 3\n[providers.a]\nkind = \"secure-endpoint\"")
+            .unwrap();
+        assert_eq!(f.defaults.concurrency, 3);
+        assert_eq!(f.defaults.timeout_secs, 30);
+        assert!(f.providers.contains_key("a"));
+    }
+
+    #[test]
+    fn common_keys_are_split_and_checked() {
+        let mut t: toml::Table = toml::from_str(
+            "kind = \"secure-endpoint\"\nrate_limit = \"5/s\"\nconcurrency = 2\nregion = \"eu\"",
+        )
+        .unwrap();
+        let c = split_common("se", &mut t, &Defaults::default()).unwrap();
+        assert_eq!(c.kind, "secure-endpoint");
+        assert_eq!(c.concurrency, 2);
+        assert_eq!(c.timeout, Duration::from_secs(30));
+        assert_eq!(c.rate_limit.unwrap().quotas.len(), 1);
+        assert_eq!(t.keys().collect::<Vec<_>>(), vec!["region"]);
+
+        let mut bad: toml::Table =
+            toml::from_str("kind = \"secure-endpoint\"\nconcurrency = -1").unwrap();
+        let e = split_common("se", &mut bad, &Defaults::default()).unwrap_err();
+        assert_eq!(e.provider.as_deref(), Some("se"));
+        assert!(e.why.contains("concurrency"));
+        let mut none: toml::Table = toml::Table::new();
+        assert!(
+            split_common("x", &mut none, &Defaults::default())
+                .unwrap_err()
+                .why
+                .contains("kind: missing")
+        );
+    }
+}

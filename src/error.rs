@@ -1,0 +1,108 @@
+//! The binary's error: one line `error: <what> [<provider>]: <why>`, an optional hint, and
+//! the exit code it maps to.
+
+use std::fmt;
+
+use agentctl_core::{ErrorKind, ProviderError};
+
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// Network, API or auth failure.
+    pub const RUNTIME: i32 = 1;
+    /// Usage, config or input error; nothing was sent.
+    pub const USAGE: i32 = 2;
+    /// A bulk command finished with some agents failed.
+    pub const PARTIAL: i32 = 3;
+    /// Interrupted (Ctrl-C); the journal is intact.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+#[derive(Debug)]
+pub struct CliError {
+    pub code: i32,
+    pub what: String,
+    pub provider: Option<String>,
+    pub why: String,
+    pub hint: Option<String>,
+}
+
+impl CliError {
+    pub fn usage(what: impl Into<String>, why: impl Into<String>) -> Self {
+        Self {
+            code: exit::USAGE,
+            what: what.into(),
+            provider: None,
+            why: why.into(),
+            hint: None,
+        }
+    }
+
+    pub fn runtime(what: impl Into<String>, why: impl Into<String>) -> Self {
+        Self {
+            code: exit::RUNTIME,
+            ..Self::usage(what, why)
+        }
+    }
+
+    /// A finished run whose exit code is not 0 but whose details were already printed.
+    pub fn exit_with(code: i32, what: impl Into<String>, why: impl Into<String>) -> Self {
+        Self {
+            code,
+            ..Self::usage(what, why)
+        }
+    }
+
+    pub fn provider(mut self, name: impl Into<String>) -> Self {
+        self.provider = Some(name.into());
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Map a provider error met while doing `what`.
+    pub fn from_provider(what: impl Into<String>, e: ProviderError) -> Self {
+        let code = match e.kind {
+            ErrorKind::Config | ErrorKind::Input | ErrorKind::NotSupported => exit::USAGE,
+            ErrorKind::Auth | ErrorKind::Api | ErrorKind::Network | ErrorKind::Protocol => {
+                exit::RUNTIME
+            }
+        };
+        Self {
+            code,
+            what: what.into(),
+            provider: e.provider.clone(),
+            why: e.reason(),
+            hint: e.hint.clone(),
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error: {}", self.what)?;
+        if let Some(p) = &self.provider {
+            write!(f, " [{p}]")?;
+        }
+        write!(f, ": {}", self.why)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\nhint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CliError {}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Self::exit_with(exit::OK, "output", "broken pipe");
+        }
+        Self::runtime("i/o", e.to_string())
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, CliError>;

@@ -1,0 +1,559 @@
+//! The JSONL journal of a bulk command, and resuming from it.
+//!
+//! Every outcome is one JSON object per line, appended with a single `write` and flushed to the
+//! OS before [`Journal::append`] returns, so a killed process loses nothing already appended
+//! (there is no `fsync`: a power cut may still lose the last lines, a crash or Ctrl-C does not).
+//! Reopening the same journal reads what earlier runs recorded; [`JournalState::is_done`] tells
+//! a resumed run which agents must not be sent again. A line cut short by a crash is tolerated
+//! and counted, and the next append starts on a fresh line.
+//!
+//! Failed agents are also written to `<input>.failed.csv`, a plan that `--from` reads back.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use agentctl_core::time::format_timestamp;
+use jiff::{Timestamp, Unit};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One journal line.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct JournalEntry {
+    /// RFC 3339 UTC.
+    pub ts: String,
+    pub provider: String,
+    pub agent_id: String,
+    pub action: String,
+    /// `requested`, `skipped:<why>` or `failed:<why>` (see [`Outcome`]).
+    pub outcome: String,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Vendor extras (e.g. a Taegis `requestID`). Keys must not repeat the fields above.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl JournalEntry {
+    /// An entry stamped now (UTC, millisecond precision).
+    pub fn new(
+        provider: impl Into<String>,
+        agent_id: impl Into<String>,
+        action: impl Into<String>,
+        outcome: Outcome,
+        detail: impl Into<String>,
+    ) -> Self {
+        let now = Timestamp::now();
+        let now = now.round(Unit::Millisecond).unwrap_or(now);
+        JournalEntry {
+            ts: format_timestamp(now),
+            provider: provider.into(),
+            agent_id: agent_id.into(),
+            action: action.into(),
+            outcome: outcome.to_string(),
+            detail: detail.into(),
+            hostname: None,
+            request_id: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// The outcome parsed back from its text (`None` for text no run writes).
+    pub fn outcome(&self) -> Option<Outcome> {
+        Outcome::parse(&self.outcome)
+    }
+}
+
+/// What happened to one agent. `<why>` is a short slug such as `gone`, `seen-again`, `http-404`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Requested,
+    Skipped(String),
+    Failed(String),
+}
+
+impl Outcome {
+    /// `requested`, `skipped:<why>`, `failed:<why>`.
+    pub fn parse(text: &str) -> Option<Outcome> {
+        if text == "requested" {
+            Some(Outcome::Requested)
+        } else if let Some(why) = text.strip_prefix("skipped:") {
+            Some(Outcome::Skipped(why.to_string()))
+        } else {
+            text.strip_prefix("failed:")
+                .map(|why| Outcome::Failed(why.to_string()))
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Requested => f.write_str("requested"),
+            Outcome::Skipped(why) => write!(f, "skipped:{why}"),
+            Outcome::Failed(why) => write!(f, "failed:{why}"),
+        }
+    }
+}
+
+/// An open journal, appending.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+    /// The file did not end with a newline when opened (a torn last line).
+    needs_newline: bool,
+}
+
+type Key = (String, String, String);
+
+fn key(provider: &str, agent_id: &str, action: &str) -> Key {
+    (
+        provider.to_string(),
+        agent_id.to_string(),
+        action.to_string(),
+    )
+}
+
+/// What earlier runs recorded in a journal.
+#[derive(Debug, Default, Clone)]
+pub struct JournalState {
+    last: HashMap<Key, JournalEntry>,
+    done: HashSet<Key>,
+    entries: usize,
+    skipped_lines: usize,
+}
+
+impl JournalState {
+    /// Read journal text: one entry per line; blank lines are ignored, unparsable ones counted.
+    fn read(bytes: &[u8]) -> JournalState {
+        let mut state = JournalState::default();
+        for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<JournalEntry>(line) {
+                Ok(entry) => state.record(entry),
+                Err(e) => {
+                    tracing::warn!(line = i + 1, error = %e, "ignoring unreadable journal line");
+                    state.skipped_lines += 1;
+                }
+            }
+        }
+        state
+    }
+
+    fn record(&mut self, entry: JournalEntry) {
+        let k = key(&entry.provider, &entry.agent_id, &entry.action);
+        if entry.outcome == "requested" || entry.outcome == "skipped:gone" {
+            self.done.insert(k.clone());
+        }
+        self.entries += 1;
+        self.last.insert(k, entry);
+    }
+
+    /// True when an earlier run already requested this action for this agent, or found the
+    /// agent gone (`skipped:gone`): a resumed run must not send it again. Any such entry counts,
+    /// whatever came after it; `failed:` and other skips do not (a rerun tries again).
+    pub fn is_done(&self, provider: &str, agent_id: &str, action: &str) -> bool {
+        self.done.contains(&key(provider, agent_id, action))
+    }
+
+    /// The last entry recorded for this agent and action.
+    pub fn previous(&self, provider: &str, agent_id: &str, action: &str) -> Option<&JournalEntry> {
+        self.last.get(&key(provider, agent_id, action))
+    }
+
+    /// Entries read (unparsable lines not included).
+    pub fn len(&self) -> usize {
+        self.entries
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries == 0
+    }
+
+    /// Unparsable lines tolerated (e.g. a line cut short by a crash).
+    pub fn skipped_lines(&self) -> usize {
+        self.skipped_lines
+    }
+}
+
+impl Journal {
+    /// Open (creating parent directories and the file if needed) for appending, and read what
+    /// earlier runs recorded.
+    pub fn open(path: &Path) -> io::Result<(Journal, JournalState)> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        let state = JournalState::read(&bytes);
+        let needs_newline = bytes.last().is_some_and(|b| *b != b'\n');
+        Ok((
+            Journal {
+                path: path.to_path_buf(),
+                file,
+                needs_newline,
+            },
+            state,
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append one line and hand it to the OS before returning (one `write` call per line).
+    pub fn append(&mut self, entry: &JournalEntry) -> io::Result<()> {
+        let mut line = Vec::with_capacity(256);
+        if self.needs_newline {
+            line.push(b'\n');
+        }
+        serde_json::to_writer(&mut line, entry)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.file.flush()?;
+        self.needs_newline = false;
+        Ok(())
+    }
+}
+
+/// Where a bulk command journals by default: `<input>.journal.jsonl` next to the `--from` file
+/// (`plan.csv` → `plan.csv.journal.jsonl`), else
+/// `<state_dir>/journals/<command>-<UTC timestamp like 20261123T040607Z>.jsonl`.
+pub fn default_journal_path(command: &str, from: Option<&Path>, state_dir: &Path) -> PathBuf {
+    default_journal_path_at(command, from, state_dir, Timestamp::now())
+}
+
+/// [`default_journal_path`] with the clock given.
+pub fn default_journal_path_at(
+    command: &str,
+    from: Option<&Path>,
+    state_dir: &Path,
+    now: Timestamp,
+) -> PathBuf {
+    match from {
+        Some(from) => with_suffix(from, ".journal.jsonl"),
+        None => state_dir.join("journals").join(format!(
+            "{command}-{}.jsonl",
+            now.strftime("%Y%m%dT%H%M%SZ")
+        )),
+    }
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// `plan.csv` → `plan.csv.failed.csv`.
+pub fn failed_csv_path(from: &Path) -> PathBuf {
+    with_suffix(from, ".failed.csv")
+}
+
+/// One agent that failed, for `<input>.failed.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedRow {
+    pub provider: String,
+    pub kind: String,
+    pub agent_id: String,
+    pub hostname: Option<String>,
+    /// The last-seen time from the input, kept so a retry re-checks against it.
+    pub last_seen: Option<Timestamp>,
+    pub error: String,
+}
+
+/// The columns of a failed-agents file.
+pub const FAILED_COLUMNS: [&str; 6] = [
+    "provider",
+    "kind",
+    "agent_id",
+    "hostname",
+    "last_seen",
+    "error",
+];
+
+/// Write (create or truncate) a failed-agents CSV that `--from` reads back as a plan.
+pub fn write_failed_csv(path: &Path, rows: &[FailedRow]) -> io::Result<()> {
+    let file = File::create(path)?;
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(io::BufWriter::new(file));
+    w.write_record(FAILED_COLUMNS)?;
+    for r in rows {
+        let last_seen = r.last_seen.map(format_timestamp).unwrap_or_default();
+        w.write_record([
+            r.provider.as_str(),
+            r.kind.as_str(),
+            r.agent_id.as_str(),
+            r.hostname.as_deref().unwrap_or(""),
+            last_seen.as_str(),
+            r.error.as_str(),
+        ])?;
+    }
+    w.flush()?;
+    let mut inner = w.into_inner().map_err(|e| e.into_error())?;
+    inner.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{PlanContext, parse_plan, read_plan};
+
+    fn entry(provider: &str, id: &str, outcome: Outcome) -> JournalEntry {
+        JournalEntry::new(provider, id, "uninstall", outcome, "detail")
+    }
+
+    #[test]
+    fn outcome_text() {
+        assert_eq!(Outcome::Requested.to_string(), "requested");
+        assert_eq!(Outcome::Skipped("gone".into()).to_string(), "skipped:gone");
+        assert_eq!(
+            Outcome::Failed("http-404".into()).to_string(),
+            "failed:http-404"
+        );
+        for o in [
+            Outcome::Requested,
+            Outcome::Skipped("seen-again".into()),
+            Outcome::Failed("x".into()),
+        ] {
+            assert_eq!(Outcome::parse(&o.to_string()), Some(o));
+        }
+        assert_eq!(Outcome::parse("weird"), None);
+    }
+
+    #[test]
+    fn entry_shape() {
+        let mut e = JournalEntry::new(
+            "se",
+            "id-1",
+            "uninstall",
+            Outcome::Requested,
+            String::from("ok"),
+        );
+        assert!(e.ts.ends_with('Z'));
+        assert!(e.ts.parse::<Timestamp>().is_ok());
+        let line = serde_json::to_string(&e).unwrap();
+        assert!(
+            !line.contains("hostname") && !line.contains("request_id"),
+            "{line}"
+        );
+        assert!(line.starts_with(r#"{"ts":"#));
+
+        e.hostname = Some("pc".into());
+        e.request_id = Some("r-1".into());
+        e.extra
+            .insert("requestID".into(), Value::String("tg-9".into()));
+        let line = serde_json::to_string(&e).unwrap();
+        let back: JournalEntry = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.extra["requestID"], "tg-9");
+        assert_eq!(back.outcome(), Some(Outcome::Requested));
+    }
+
+    #[test]
+    fn append_reopen_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deep/er/plan.csv.journal.jsonl");
+        let (mut j, state) = Journal::open(&path).unwrap();
+        assert!(state.is_empty());
+        assert_eq!(j.path(), path);
+        j.append(&entry("se", "a", Outcome::Requested)).unwrap();
+        j.append(&entry("se", "b", Outcome::Skipped("gone".into())))
+            .unwrap();
+        j.append(&entry("se", "c", Outcome::Skipped("seen-again".into())))
+            .unwrap();
+        j.append(&entry("se", "d", Outcome::Failed("http-500".into())))
+            .unwrap();
+        // Visible to a reader before the journal is dropped.
+        let (_, state) = Journal::open(&path).unwrap();
+        assert_eq!(state.len(), 4);
+        drop(j);
+
+        let (mut j, state) = Journal::open(&path).unwrap();
+        assert_eq!(state.len(), 4);
+        assert_eq!(state.skipped_lines(), 0);
+        assert!(state.is_done("se", "a", "uninstall"));
+        assert!(state.is_done("se", "b", "uninstall"));
+        assert!(!state.is_done("se", "c", "uninstall"));
+        assert!(
+            !state.is_done("se", "d", "uninstall"),
+            "failed entries are retried"
+        );
+        assert!(!state.is_done("se", "a", "relocate"), "per action");
+        assert!(!state.is_done("other", "a", "uninstall"), "per provider");
+        assert!(!state.is_done("se", "zz", "uninstall"));
+        assert_eq!(
+            state.previous("se", "d", "uninstall").unwrap().outcome,
+            "failed:http-500"
+        );
+        assert!(state.previous("se", "zz", "uninstall").is_none());
+
+        // The retry succeeds; later entries win for `previous`.
+        j.append(&entry("se", "d", Outcome::Requested)).unwrap();
+        let (_, state) = Journal::open(&path).unwrap();
+        assert_eq!(state.len(), 5);
+        assert!(state.is_done("se", "d", "uninstall"));
+        assert_eq!(
+            state.previous("se", "d", "uninstall").unwrap().outcome,
+            "requested"
+        );
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 5);
+        for line in text.lines() {
+            let v: Map<String, Value> = serde_json::from_str(line).unwrap();
+            for k in ["ts", "provider", "agent_id", "action", "outcome", "detail"] {
+                assert!(v.contains_key(k), "{line}");
+            }
+        }
+    }
+
+    #[test]
+    fn requested_stays_done_whatever_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let (mut j, _) = Journal::open(&path).unwrap();
+        j.append(&entry("se", "a", Outcome::Requested)).unwrap();
+        j.append(&entry("se", "a", Outcome::Failed("http-500".into())))
+            .unwrap();
+        let (_, state) = Journal::open(&path).unwrap();
+        assert!(state.is_done("se", "a", "uninstall"));
+        assert_eq!(
+            state.previous("se", "a", "uninstall").unwrap().outcome,
+            "failed:http-500"
+        );
+    }
+
+    #[test]
+    fn torn_last_line_tolerated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let good = serde_json::to_string(&entry("se", "a", Outcome::Requested)).unwrap();
+        let torn = serde_json::to_string(&entry("se", "b", Outcome::Requested)).unwrap();
+        let torn = &torn[..torn.len() / 2];
+        std::fs::write(&path, format!("{good}\r\n\n{torn}")).unwrap();
+
+        let (mut j, state) = Journal::open(&path).unwrap();
+        assert_eq!(state.len(), 1);
+        assert_eq!(state.skipped_lines(), 1);
+        assert!(state.is_done("se", "a", "uninstall"));
+        assert!(!state.is_done("se", "b", "uninstall"));
+
+        j.append(&entry("se", "b", Outcome::Requested)).unwrap();
+        j.append(&entry("se", "c", Outcome::Requested)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with('\n'));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5);
+        assert_eq!(lines[3].len(), lines[3].trim().len());
+        for line in &lines[3..] {
+            serde_json::from_str::<JournalEntry>(line).unwrap();
+        }
+
+        let (_, state) = Journal::open(&path).unwrap();
+        assert_eq!(state.len(), 3);
+        assert_eq!(state.skipped_lines(), 1);
+        assert!(state.is_done("se", "b", "uninstall"));
+    }
+
+    #[test]
+    fn default_paths() {
+        let now: Timestamp = "2026-11-23T04:06:07.9+02:00".parse().unwrap();
+        let state = Path::new("/home/u/.local/state/agentctl");
+        assert_eq!(
+            default_journal_path_at("uninstall", Some(Path::new("dir/plan.csv")), state, now),
+            PathBuf::from("dir/plan.csv.journal.jsonl")
+        );
+        assert_eq!(
+            default_journal_path_at("uninstall", None, state, now),
+            PathBuf::from(
+                "/home/u/.local/state/agentctl/journals/uninstall-20261123T020607Z.jsonl"
+            )
+        );
+        let p = default_journal_path("relocate", None, state);
+        let name = p.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.starts_with("relocate-")
+                && name.ends_with("Z.jsonl")
+                && name.len() == "relocate-20261123T040607Z.jsonl".len()
+        );
+        assert_eq!(
+            default_journal_path("x", Some(Path::new("p")), state),
+            PathBuf::from("p.journal.jsonl")
+        );
+        assert_eq!(
+            failed_csv_path(Path::new("a/plan.csv")),
+            PathBuf::from("a/plan.csv.failed.csv")
+        );
+    }
+
+    fn validate(provider: &str, kind: Option<&str>, _id: &str) -> Result<(), String> {
+        match (provider, kind) {
+            ("se", None | Some("secure-endpoint")) | ("tg", None | Some("taegis")) => Ok(()),
+            _ => Err(format!("unknown provider '{provider}'")),
+        }
+    }
+
+    #[test]
+    fn failed_csv_reads_back_as_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("plan.csv");
+        let path = failed_csv_path(&from);
+        let seen: Timestamp = "2026-10-01T12:00:00.5Z".parse().unwrap();
+        let rows = vec![
+            FailedRow {
+                provider: "se".into(),
+                kind: "secure-endpoint".into(),
+                agent_id: "guid-1".into(),
+                hostname: Some("Müller, PC".into()),
+                last_seen: Some(seen),
+                error: "failed:http-500: server said \"no\"\nretry later".into(),
+            },
+            FailedRow {
+                provider: "tg".into(),
+                kind: "taegis".into(),
+                agent_id: "asset-2".into(),
+                hostname: None,
+                last_seen: None,
+                error: "failed:network: timeout".into(),
+            },
+        ];
+        write_failed_csv(&path, &rows).unwrap();
+        let ctx = PlanContext {
+            legacy_provider: None,
+            validate: &validate,
+        };
+        let plan = read_plan(&path, &ctx).unwrap();
+        assert_eq!(plan.rows.len(), 2);
+        assert_eq!(plan.rows[0].agent.agent_id, "guid-1");
+        assert_eq!(plan.rows[0].agent.hostname.as_deref(), Some("Müller, PC"));
+        assert_eq!(plan.rows[0].agent.last_seen, Some(seen));
+        assert_eq!(plan.rows[0].kind.as_deref(), Some("secure-endpoint"));
+        assert_eq!(plan.rows[1].line, 4, "the error cell spans two lines");
+        assert_eq!(plan.rows[1].agent.hostname, None);
+
+        // No failures: a header-only file, which reads back as nothing to do.
+        write_failed_csv(&path, &[]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "provider,kind,agent_id,hostname,last_seen,error\n");
+        assert!(parse_plan(&text, &path, &ctx).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,79 @@
+//! The `agentctl` binary's library: commands, config, plans, journals, output and sandbox.
+//! `main.rs` only parses arguments, runs, and maps errors to exit codes.
+
+pub mod app;
+pub mod bulk;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod journal;
+pub mod logging;
+pub mod output;
+pub mod plan;
+pub mod progress;
+pub mod providers;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
+
+use app::App;
+use cli::{Cli, Command, CommonCommand, SeCommand};
+use error::{CliError, CliResult};
+
+async fn run_common(app: &App, command: &CommonCommand) -> CliResult {
+    match command {
+        CommonCommand::List(args) => commands::list::run(app, args).await,
+        CommonCommand::Stale(args) => commands::stale::run(app, args).await,
+        CommonCommand::Uninstall(args) => commands::uninstall::run(app, args).await,
+    }
+}
+
+async fn dispatch(app: &mut App, command: &Command) -> CliResult {
+    match command {
+        Command::Common(c) => run_common(app, c).await,
+        Command::Doctor => commands::doctor::run(app).await,
+        Command::Completions { .. } => unreachable!("handled before config is loaded"),
+        Command::SecureEndpoint { command } => {
+            app.kind_scope = Some(agentctl_secure_endpoint::KIND);
+            match command {
+                SeCommand::Common(c) => run_common(app, c).await,
+                SeCommand::Doctor => commands::doctor::run(app).await,
+                SeCommand::Orgs => commands::listing::run(app, "orgs").await,
+            }
+        }
+    }
+}
+
+/// Run a parsed command line.
+pub async fn run(cli: Cli) -> CliResult {
+    if let Command::Completions { shell } = &cli.command {
+        commands::completions::run(*shell);
+        return Ok(());
+    }
+    if cli.global.sandbox {
+        return run_sandbox(cli).await;
+    }
+    let mut app = App::load(cli.global.clone())?;
+    dispatch(&mut app, &cli.command).await
+}
+
+#[cfg(feature = "sandbox")]
+async fn run_sandbox(cli: Cli) -> CliResult {
+    let now = app::now()?;
+    let (sandbox, config) = sandbox::Sandbox::start(now).await?;
+    let mut app = App::new(cli.global.clone(), config, false)?;
+    let result = dispatch(&mut app, &cli.command).await;
+    let saved = sandbox.finish().await;
+    result.and(saved)
+}
+
+#[cfg(not(feature = "sandbox"))]
+async fn run_sandbox(_cli: Cli) -> CliResult {
+    Err(CliError::usage(
+        "--sandbox",
+        "this build has no simulators (built without the `sandbox` feature)",
+    ))
+}
+
+#[allow(unused_imports)]
+use CliError as _;

@@ -1,0 +1,580 @@
+//! Writing result rows as a table, CSV, a JSON array or NDJSON.
+//!
+//! Every command produces rows as JSON objects (`serde_json::Map`, key order preserved). The
+//! [`RowWriter`] renders them in the chosen [`Format`]:
+//!
+//! - **CSV**: a header row with the columns, then one line per row (LF line endings, quoting
+//!   only where needed). Cells: strings as is, numbers as text, `null`/missing → empty, arrays
+//!   joined with `;`, booleans `true`/`false`, objects as compact JSON. An optional UTF-8 BOM
+//!   (`--bom`) goes first so Excel shows non-ASCII host names.
+//! - **JSON**: one top-level array of the full row objects (every key, including `raw`),
+//!   streamed: each element is written as it arrives, one compact object per line.
+//!   No rows → `[]`.
+//! - **NDJSON**: one compact object per line; no rows → no output.
+//! - **Table**: rows are buffered and printed by [`RowWriter::finish`] with a fixed layout
+//!   (no terminal-width dependence, no colours), cells rendered like CSV cells. With no rows
+//!   the table still prints its header.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use agentctl_core::AgentRecord;
+use agentctl_core::time::format_timestamp;
+use comfy_table::{ContentArrangement, Table, presets};
+use serde_json::{Map, Value};
+
+/// Output formats for `-o` / `--out`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+}
+
+impl Format {
+    /// The format implied by a file name: `.csv`, `.json`, `.ndjson` / `.jsonl`, `.txt` (table).
+    /// Case-insensitive; anything else → `None`.
+    pub fn from_extension(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            "ndjson" | "jsonl" => Some(Format::Ndjson),
+            "txt" => Some(Format::Table),
+            _ => None,
+        }
+    }
+
+    /// `table`, `csv`, `json`, `ndjson` (also `jsonl`), case-insensitive.
+    pub fn parse(s: &str) -> Option<Format> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "table" => Some(Format::Table),
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            "ndjson" | "jsonl" => Some(Format::Ndjson),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// SPEC's agent record columns, in order.
+pub const AGENT_COLUMNS: [&str; 10] = [
+    "provider",
+    "kind",
+    "agent_id",
+    "hostname",
+    "last_seen",
+    "days_since_seen",
+    "os",
+    "agent_version",
+    "ip_addresses",
+    "group",
+];
+
+fn opt_string(v: &Option<String>) -> Value {
+    v.as_ref().map_or(Value::Null, |s| Value::String(s.clone()))
+}
+
+/// One agent as an output row: the [`AGENT_COLUMNS`] keys in order, then `raw`.
+///
+/// `last_seen` is RFC 3339 UTC or `null`; `days_since_seen` whole days (relative to `now`) or
+/// `null`; `ip_addresses` a JSON array of strings; the other columns strings or `null`.
+pub fn agent_row(rec: &AgentRecord, now: jiff::Timestamp) -> Map<String, Value> {
+    let mut row = Map::new();
+    row.insert("provider".into(), Value::String(rec.provider.clone()));
+    row.insert("kind".into(), Value::String(rec.kind.clone()));
+    row.insert("agent_id".into(), Value::String(rec.agent_id.clone()));
+    row.insert("hostname".into(), Value::String(rec.hostname.clone()));
+    row.insert(
+        "last_seen".into(),
+        rec.last_seen
+            .map_or(Value::Null, |t| Value::String(format_timestamp(t))),
+    );
+    row.insert(
+        "days_since_seen".into(),
+        rec.days_since_seen(now).map_or(Value::Null, Value::from),
+    );
+    row.insert("os".into(), opt_string(&rec.os));
+    row.insert("agent_version".into(), opt_string(&rec.agent_version));
+    row.insert(
+        "ip_addresses".into(),
+        Value::Array(
+            rec.ip_addresses
+                .iter()
+                .cloned()
+                .map(Value::String)
+                .collect(),
+        ),
+    );
+    row.insert("group".into(), opt_string(&rec.group));
+    row.insert("raw".into(), rec.raw.clone());
+    row
+}
+
+/// How one value is shown in a CSV or table cell: strings as is, numbers as text, `null` or
+/// missing → empty, arrays joined with `;` (each element rendered the same way), booleans
+/// `true`/`false`, objects as compact JSON.
+pub fn cell_text(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                // Nested containers keep their JSON form so the `;` join stays unambiguous.
+                Value::Array(_) | Value::Object(_) => v.to_string(),
+                other => cell_text(Some(other)),
+            })
+            .collect::<Vec<_>>()
+            .join(";"),
+        Some(v @ Value::Object(_)) => v.to_string(),
+    }
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+enum Sink {
+    Csv {
+        /// The output until the header is written (BOM first), then the csv writer around it.
+        pending: Option<Box<dyn Write + Send>>,
+        writer: Option<Box<csv::Writer<Box<dyn Write + Send>>>>,
+        bom: bool,
+    },
+    Json {
+        out: Box<dyn Write + Send>,
+        first: bool,
+    },
+    Ndjson {
+        out: Box<dyn Write + Send>,
+    },
+    Table {
+        out: Box<dyn Write + Send>,
+        rows: Vec<Vec<String>>,
+    },
+}
+
+/// Streams rows to an output in one [`Format`]. Call [`RowWriter::finish`] at the end: it
+/// writes the CSV header if no row came, closes the JSON array, prints the table and flushes.
+pub struct RowWriter {
+    columns: Vec<String>,
+    sink: Sink,
+}
+
+impl RowWriter {
+    /// `columns` are the CSV / table columns (JSON and NDJSON write every key of each row).
+    /// `bom` writes a UTF-8 BOM before the CSV header; it is ignored for other formats.
+    pub fn new(
+        out: Box<dyn Write + Send>,
+        format: Format,
+        columns: Vec<String>,
+        bom: bool,
+    ) -> Self {
+        let sink = match format {
+            Format::Csv => Sink::Csv {
+                pending: Some(out),
+                writer: None,
+                bom,
+            },
+            Format::Json => Sink::Json { out, first: true },
+            Format::Ndjson => Sink::Ndjson { out },
+            Format::Table => Sink::Table {
+                out,
+                rows: Vec::new(),
+            },
+        };
+        RowWriter { columns, sink }
+    }
+
+    /// The csv writer, writing the BOM (when asked) and the header first if not done yet.
+    fn csv_writer<'w>(
+        pending: &mut Option<Box<dyn Write + Send>>,
+        writer: &'w mut Option<Box<csv::Writer<Box<dyn Write + Send>>>>,
+        columns: &[String],
+        bom: bool,
+    ) -> io::Result<&'w mut csv::Writer<Box<dyn Write + Send>>> {
+        if let Some(mut out) = pending.take() {
+            if bom {
+                out.write_all(BOM)?;
+            }
+            let mut w = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::Any(b'\n'))
+                .from_writer(out);
+            w.write_record(columns)?;
+            *writer = Some(Box::new(w));
+        }
+        Ok(&mut **writer.as_mut().expect("csv writer created with the header"))
+    }
+
+    /// Write one row (CSV, JSON, NDJSON immediately; Table at [`RowWriter::finish`]).
+    pub fn write_row(&mut self, row: &Map<String, Value>) -> io::Result<()> {
+        match &mut self.sink {
+            Sink::Csv {
+                pending,
+                writer,
+                bom,
+            } => {
+                let writer = Self::csv_writer(pending, writer, &self.columns, *bom)?;
+                writer.write_record(self.columns.iter().map(|c| cell_text(row.get(c))))?;
+            }
+            Sink::Json { out, first } => {
+                out.write_all(if *first { b"[\n" } else { b",\n" })?;
+                *first = false;
+                serde_json::to_writer(&mut *out, row)?;
+            }
+            Sink::Ndjson { out } => {
+                serde_json::to_writer(&mut *out, row)?;
+                out.write_all(b"\n")?;
+            }
+            Sink::Table { rows, .. } => {
+                rows.push(self.columns.iter().map(|c| cell_text(row.get(c))).collect());
+            }
+        }
+        Ok(())
+    }
+
+    /// Finish the output: CSV header when there were no rows, `]` for JSON, the table, then
+    /// flush.
+    pub fn finish(self) -> io::Result<()> {
+        match self.sink {
+            Sink::Csv {
+                mut pending,
+                mut writer,
+                bom,
+            } => {
+                Self::csv_writer(&mut pending, &mut writer, &self.columns, bom)?;
+                let writer = writer.expect("csv writer created with the header");
+                let mut out = (*writer).into_inner().map_err(|e| e.into_error())?;
+                out.flush()
+            }
+            Sink::Json { mut out, first } => {
+                out.write_all(if first { b"[]\n" } else { b"\n]\n" })?;
+                out.flush()
+            }
+            Sink::Ndjson { mut out } => out.flush(),
+            Sink::Table { mut out, rows } => {
+                let table = render_table(&self.columns, rows);
+                writeln!(out, "{table}")?;
+                out.flush()
+            }
+        }
+    }
+}
+
+/// A deterministic table: fixed UTF-8 borders, no wrapping, no colours, whatever the terminal.
+fn render_table(columns: &[String], rows: Vec<Vec<String>>) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .force_no_tty()
+        .set_header(columns.to_vec());
+    for row in rows {
+        table.add_row(row);
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::{Arc, Mutex};
+
+    /// A `Write` whose bytes the test can read after the writer is gone.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Shared {
+        fn bytes(&self) -> Vec<u8> {
+            self.0.lock().unwrap().clone()
+        }
+        fn text(&self) -> String {
+            String::from_utf8(self.bytes()).unwrap()
+        }
+    }
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => panic!("not an object"),
+        }
+    }
+
+    fn cols(c: &[&str]) -> Vec<String> {
+        c.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn render(format: Format, columns: &[&str], rows: &[Map<String, Value>], bom: bool) -> Shared {
+        let sink = Shared::default();
+        let mut w = RowWriter::new(Box::new(sink.clone()), format, cols(columns), bom);
+        for r in rows {
+            w.write_row(r).unwrap();
+        }
+        w.finish().unwrap();
+        sink
+    }
+
+    fn ts(s: &str) -> jiff::Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn record() -> AgentRecord {
+        AgentRecord {
+            provider: "se-prod".into(),
+            kind: "secure-endpoint".into(),
+            agent_id: "0f5e8a3c-1111-2222-3333-444455556666".into(),
+            hostname: "Müller-PC, Büro".into(),
+            last_seen: Some(ts("2026-10-01T12:00:00.5Z")),
+            os: Some("Windows 11".into()),
+            agent_version: None,
+            ip_addresses: vec!["10.0.0.5".into(), "203.0.113.9".into()],
+            group: Some("Servers \"prod\"".into()),
+            raw: json!({"connector_guid": "0f5e8a3c-1111-2222-3333-444455556666", "n": 1}),
+        }
+    }
+
+    #[test]
+    fn formats_from_names_and_extensions() {
+        assert_eq!(
+            Format::from_extension(Path::new("a/b.CSV")),
+            Some(Format::Csv)
+        );
+        assert_eq!(
+            Format::from_extension(Path::new("x.json")),
+            Some(Format::Json)
+        );
+        assert_eq!(
+            Format::from_extension(Path::new("x.ndjson")),
+            Some(Format::Ndjson)
+        );
+        assert_eq!(
+            Format::from_extension(Path::new("x.jsonl")),
+            Some(Format::Ndjson)
+        );
+        assert_eq!(
+            Format::from_extension(Path::new("x.txt")),
+            Some(Format::Table)
+        );
+        assert_eq!(Format::from_extension(Path::new("x.xlsx")), None);
+        assert_eq!(Format::from_extension(Path::new("noext")), None);
+        assert_eq!(Format::parse("NDJSON"), Some(Format::Ndjson));
+        assert_eq!(Format::parse("table"), Some(Format::Table));
+        assert_eq!(Format::parse("xml"), None);
+    }
+
+    #[test]
+    fn agent_row_has_columns_in_order_then_raw() {
+        let row = agent_row(&record(), ts("2026-10-31T12:00:00Z"));
+        let keys: Vec<&str> = row.keys().map(String::as_str).collect();
+        let mut expected = AGENT_COLUMNS.to_vec();
+        expected.push("raw");
+        assert_eq!(keys, expected);
+        assert_eq!(row["last_seen"], json!("2026-10-01T12:00:00.5Z"));
+        assert_eq!(row["days_since_seen"], json!(30));
+        assert_eq!(row["agent_version"], Value::Null);
+        assert_eq!(row["ip_addresses"], json!(["10.0.0.5", "203.0.113.9"]));
+        assert_eq!(row["raw"]["n"], json!(1));
+
+        let mut unknown = record();
+        unknown.last_seen = None;
+        let row = agent_row(&unknown, ts("2026-10-31T12:00:00Z"));
+        assert_eq!(row["last_seen"], Value::Null);
+        assert_eq!(row["days_since_seen"], Value::Null);
+    }
+
+    #[test]
+    fn csv_cells() {
+        assert_eq!(cell_text(None), "");
+        assert_eq!(cell_text(Some(&Value::Null)), "");
+        assert_eq!(cell_text(Some(&json!("a b"))), "a b");
+        assert_eq!(cell_text(Some(&json!(42))), "42");
+        assert_eq!(cell_text(Some(&json!(-1.5))), "-1.5");
+        assert_eq!(cell_text(Some(&json!(true))), "true");
+        assert_eq!(cell_text(Some(&json!(["a", 1, null, false]))), "a;1;;false");
+        assert_eq!(cell_text(Some(&json!([]))), "");
+        assert_eq!(
+            cell_text(Some(&json!({"b": 1, "a": [2]}))),
+            r#"{"b":1,"a":[2]}"#
+        );
+
+        let row = obj(json!({
+            "a": "x,y", "b": "say \"hi\"", "c": "two\nlines", "d": 7, "e": null,
+            "f": ["1.1.1.1", "2.2.2.2"], "g": true, "h": {"k": "v"}, "i": "Zürich 東京"
+        }));
+        let out = render(
+            Format::Csv,
+            &["a", "b", "c", "d", "e", "f", "g", "h", "i", "missing"],
+            &[row],
+            false,
+        );
+        assert_eq!(
+            out.text(),
+            "a,b,c,d,e,f,g,h,i,missing\n\
+             \"x,y\",\"say \"\"hi\"\"\",\"two\nlines\",7,,1.1.1.1;2.2.2.2,true,\"{\"\"k\"\":\"\"v\"\"}\",Zürich 東京,\n"
+        );
+    }
+
+    #[test]
+    fn csv_bom_only_when_asked() {
+        let row = obj(json!({"a": "é"}));
+        let with = render(Format::Csv, &["a"], std::slice::from_ref(&row), true).bytes();
+        assert_eq!(with, "\u{feff}a\né\n".as_bytes());
+        let without = render(Format::Csv, &["a"], std::slice::from_ref(&row), false).bytes();
+        assert_eq!(without, "a\né\n".as_bytes());
+        // No rows: still the header (and the BOM when asked).
+        assert_eq!(
+            render(Format::Csv, &["a", "b"], &[], true).bytes(),
+            "\u{feff}a,b\n".as_bytes()
+        );
+        assert_eq!(render(Format::Csv, &["a", "b"], &[], false).text(), "a,b\n");
+        // The BOM is CSV only.
+        assert_eq!(
+            render(Format::Json, &["a"], std::slice::from_ref(&row), true).bytes()[0],
+            b'['
+        );
+        assert_eq!(
+            render(Format::Ndjson, &["a"], std::slice::from_ref(&row), true).bytes()[0],
+            b'{'
+        );
+        assert!(
+            !render(Format::Table, &["a"], &[row], true)
+                .text()
+                .starts_with('\u{feff}')
+        );
+    }
+
+    #[test]
+    fn json_array_streams_and_parses_back() {
+        assert_eq!(render(Format::Json, &["a"], &[], false).text(), "[]\n");
+        let rows: Vec<_> = (0..3)
+            .map(|i| obj(json!({"a": i, "raw": {"nested": [i]}, "extra": "ü"})))
+            .collect();
+
+        // Streamed: the first element is out before finish().
+        let sink = Shared::default();
+        let mut w = RowWriter::new(Box::new(sink.clone()), Format::Json, cols(&["a"]), false);
+        w.write_row(&rows[0]).unwrap();
+        assert!(sink.text().contains("\"nested\""));
+        for r in &rows[1..] {
+            w.write_row(r).unwrap();
+        }
+        w.finish().unwrap();
+        let parsed: Vec<Map<String, Value>> = serde_json::from_str(&sink.text()).unwrap();
+        assert_eq!(parsed, rows);
+        // Key order preserved.
+        assert!(
+            sink.text()
+                .contains(r#"{"a":0,"raw":{"nested":[0]},"extra":"ü"}"#)
+        );
+
+        let one = render(Format::Json, &["a"], &rows[..1], false).text();
+        let parsed: Vec<Map<String, Value>> = serde_json::from_str(&one).unwrap();
+        assert_eq!(parsed.len(), 1);
+    }
+
+    #[test]
+    fn ndjson_one_object_per_line() {
+        assert_eq!(render(Format::Ndjson, &["a"], &[], false).text(), "");
+        let rows = vec![
+            obj(json!({"a": 1, "b": "x\ny"})),
+            obj(json!({"a": 2, "raw": null})),
+        ];
+        let text = render(Format::Ndjson, &["a"], &rows, false).text();
+        assert!(text.ends_with('\n'));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        for (line, row) in lines.iter().zip(&rows) {
+            assert_eq!(
+                &serde_json::from_str::<Map<String, Value>>(line).unwrap(),
+                row
+            );
+        }
+    }
+
+    #[test]
+    fn table_is_deterministic() {
+        let rows = vec![
+            obj(
+                json!({"provider": "se", "hostname": "Müller-PC", "ips": ["10.0.0.1", "10.0.0.2"]}),
+            ),
+            obj(json!({"provider": "taegis-long-name", "hostname": null, "ips": []})),
+        ];
+        let a = render(
+            Format::Table,
+            &["provider", "hostname", "ips"],
+            &rows,
+            false,
+        )
+        .text();
+        let b = render(
+            Format::Table,
+            &["provider", "hostname", "ips"],
+            &rows,
+            false,
+        )
+        .text();
+        assert_eq!(a, b);
+        let expected = "\
+┌──────────────────┬───────────┬───────────────────┐
+│ provider         ┆ hostname  ┆ ips               │
+╞══════════════════╪═══════════╪═══════════════════╡
+│ se               ┆ Müller-PC ┆ 10.0.0.1;10.0.0.2 │
+│ taegis-long-name ┆           ┆                   │
+└──────────────────┴───────────┴───────────────────┘
+";
+        assert_eq!(a, expected);
+        assert!(!a.contains('\u{1b}'), "no colour codes");
+
+        // A very wide cell is not wrapped or truncated.
+        let wide = "x".repeat(300);
+        let text = render(Format::Table, &["a"], &[obj(json!({"a": wide}))], false).text();
+        assert!(text.contains(&wide));
+
+        // No rows: the header alone.
+        let empty = render(Format::Table, &["provider", "hostname"], &[], false).text();
+        assert_eq!(
+            empty,
+            "┌──────────┬──────────┐\n│ provider ┆ hostname │\n╞══════════╪══════════╡\n└──────────┴──────────┘\n"
+        );
+    }
+
+    #[test]
+    fn agent_rows_as_csv() {
+        let row = agent_row(&record(), ts("2026-10-31T12:00:00Z"));
+        let text = render(Format::Csv, &AGENT_COLUMNS, &[row], false).text();
+        assert_eq!(
+            text,
+            "provider,kind,agent_id,hostname,last_seen,days_since_seen,os,agent_version,ip_addresses,group\n\
+             se-prod,secure-endpoint,0f5e8a3c-1111-2222-3333-444455556666,\"Müller-PC, Büro\",\
+             2026-10-01T12:00:00.5Z,30,Windows 11,,10.0.0.5;203.0.113.9,\"Servers \"\"prod\"\"\"\n"
+        );
+    }
+}

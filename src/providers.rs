@@ -1,0 +1,139 @@
+//! The registry of provider kinds: where a config table becomes a [`Provider`]. The only
+//! place in the binary that names vendor crates.
+
+use std::sync::Arc;
+
+use agentctl_core::Provider;
+use agentctl_core::http::HttpOptions;
+
+use crate::config::{CommonKeys, ConfigFile, split_common};
+use crate::error::{CliError, CliResult};
+
+/// A provider kind: its name and short aliases (`agentctl se …`).
+pub struct KindInfo {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+}
+
+pub const KINDS: &[KindInfo] = &[KindInfo {
+    name: agentctl_secure_endpoint::KIND,
+    aliases: agentctl_secure_endpoint::ALIASES,
+}];
+
+pub fn kind_names() -> Vec<&'static str> {
+    KINDS.iter().map(|k| k.name).collect()
+}
+
+/// A built provider with the settings the binary needs to drive it.
+#[derive(Clone)]
+pub struct Configured {
+    pub name: String,
+    pub kind: &'static str,
+    pub provider: Arc<dyn Provider>,
+    pub concurrency: usize,
+    pub insecure: bool,
+}
+
+fn http_options(name: &str, common: &CommonKeys, vendor_default: Option<&str>) -> HttpOptions {
+    let mut opts = HttpOptions::new(name);
+    opts.timeout = common.timeout;
+    opts.ca_file = common.ca_file.clone();
+    opts.insecure_skip_tls_verify = common.insecure_skip_tls_verify;
+    opts.rate_limit = common.rate_limit.clone().unwrap_or_else(|| {
+        vendor_default
+            .map(|d| {
+                agentctl_core::ratelimit::RateLimitSpec::parse(d).expect("valid built-in quota")
+            })
+            .unwrap_or_default()
+    });
+    opts.headroom = common.concurrency as u64;
+    opts
+}
+
+fn vendor_keys_err(name: &str, e: impl std::fmt::Display) -> CliError {
+    CliError::usage("config", e.to_string().trim().replace('\n', " ")).provider(name)
+}
+
+/// The kind of a configured provider without building it.
+pub fn kind_of(file: &ConfigFile, name: &str) -> Option<String> {
+    file.providers
+        .get(name)
+        .and_then(|t| t.get("kind"))
+        .and_then(|k| k.as_str())
+        .map(str::to_string)
+}
+
+/// Build one provider from its table. Warnings (literal secrets, TLS opt-out) are printed.
+pub fn build(file: &ConfigFile, name: &str, readable_by_others: bool) -> CliResult<Configured> {
+    let mut table = file
+        .providers
+        .get(name)
+        .cloned()
+        .ok_or_else(|| unknown_provider(file, name))?;
+    let common = split_common(name, &mut table, &file.defaults)?;
+    if common.insecure_skip_tls_verify {
+        eprintln!(
+            "warning: {name}: TLS certificate verification is OFF (insecure_skip_tls_verify = true)"
+        );
+    }
+    let (provider, literal): (Arc<dyn Provider>, Vec<&'static str>) = match common.kind.as_str() {
+        agentctl_secure_endpoint::KIND => {
+            let cfg: agentctl_secure_endpoint::Config = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e| vendor_keys_err(name, e))?;
+            let p = agentctl_secure_endpoint::SecureEndpoint::new(
+                name,
+                &cfg,
+                http_options(name, &common, None),
+            )
+            .map_err(|e| CliError::from_provider("config", e))?;
+            (Arc::new(p), cfg.literal_secret_keys())
+        }
+        other => {
+            return Err(CliError::usage(
+                "config",
+                format!(
+                    "kind: unknown kind '{other}'; expected one of {}",
+                    kind_names().join(", ")
+                ),
+            )
+            .provider(name));
+        }
+    };
+    if readable_by_others && !literal.is_empty() {
+        eprintln!(
+            "warning: {name}: literal secret in a config file readable by group or others ({}); use env:NAME or file:PATH, or chmod 600",
+            literal.join(", ")
+        );
+    }
+    Ok(Configured {
+        name: name.to_string(),
+        kind: provider.kind(),
+        provider,
+        concurrency: common.concurrency,
+        insecure: common.insecure_skip_tls_verify,
+    })
+}
+
+pub fn unknown_provider(file: &ConfigFile, name: &str) -> CliError {
+    let known: Vec<&str> = file.providers.keys().map(String::as_str).collect();
+    CliError::usage(
+        "provider",
+        format!(
+            "no provider named '{name}' is configured{}",
+            if known.is_empty() {
+                String::new()
+            } else {
+                format!(" (configured: {})", known.join(", "))
+            }
+        ),
+    )
+}
+
+/// Resolve a kind name or alias (`se`) to the kind.
+pub fn resolve_kind(name: &str) -> Option<&'static str> {
+    KINDS
+        .iter()
+        .find(|k| k.name == name || k.aliases.contains(&name))
+        .map(|k| k.name)
+}
