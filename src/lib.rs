@@ -18,7 +18,7 @@ pub mod sandbox;
 
 use app::App;
 use cli::{Cli, Command, CommonCommand, SeCommand};
-use error::{CliError, CliResult};
+use error::CliResult;
 
 async fn run_common(app: &App, command: &CommonCommand) -> CliResult {
     match command {
@@ -69,11 +69,8 @@ async fn run_sandbox(cli: Cli) -> CliResult {
 
 #[cfg(not(feature = "sandbox"))]
 async fn run_sandbox(_cli: Cli) -> CliResult {
-    Err(CliError::usage(
+    Err(error::CliError::usage(
         "--sandbox",
         "this build has no simulators (built without the `sandbox` feature)",
     ))
 }
-
-#[allow(unused_imports)]
-use CliError as _;

@@ -61,15 +61,12 @@ impl Sandbox {
             CliError::runtime("sandbox", format!("cannot create {}: {e}", dir.display()))
         })?;
         let se_path = dir.join("secure-endpoint.json");
-        let mut se_cfg = se_sim::SimConfig {
+        // A new sandbox generates its fleet relative to now; later runs load what was kept.
+        let se_cfg = se_sim::SimConfig {
             now,
             ..se_sim::SimConfig::default()
         };
         let state: Option<se_sim::SimState> = load_state(&se_path)?;
-        if state.is_none() {
-            // A new sandbox: generate the fleet relative to now and keep it.
-            se_cfg.now = now;
-        }
         let se = se_sim::start(se_cfg.clone(), state).await.map_err(|e| {
             CliError::runtime(
                 "sandbox",

@@ -1,0 +1,84 @@
+//! `agentctl --sandbox`: the built-in simulators, with state kept between runs.
+
+mod common;
+
+use std::process::Command;
+
+use common::{base_env, csv_ids};
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_agentctl"));
+        base_env(&mut c, self.dir.path());
+        c.env("AGENTCTL_SANDBOX_DIR", self.dir.path().join("sandbox"));
+        c.arg("--sandbox").args(args);
+        c.output().unwrap()
+    }
+}
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn stale_then_uninstall_then_stale_shows_the_change() {
+    let sb = Sandbox::new();
+    let plan = sb.dir.path().join("plan.csv");
+    ok(&sb.cmd(&["stale", "--days", "200", "--out", plan.to_str().unwrap()]));
+    let ids = csv_ids(&std::fs::read_to_string(&plan).unwrap());
+    assert!(ids.len() > 50, "{} stale", ids.len());
+
+    // The same fleet on the next run (state is kept, not regenerated).
+    let again = ok(&sb.cmd(&["stale", "--days", "200", "-o", "csv"]));
+    assert_eq!(csv_ids(&again), ids);
+
+    let out = sb.cmd(&["uninstall", "--yes", "--from", plan.to_str().unwrap()]);
+    ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("{} requested, 0 skipped, 0 failed", ids.len())),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let after = ok(&sb.cmd(&["stale", "--days", "200", "-o", "csv"]));
+    assert!(csv_ids(&after).is_empty(), "{after}");
+    // Agents seen recently are still there.
+    let listed = ok(&sb.cmd(&["list", "-o", "csv"]));
+    assert_eq!(csv_ids(&listed).len(), 1200 - ids.len());
+}
+
+#[test]
+fn sandbox_output_is_deterministic() {
+    let sb = Sandbox::new();
+    let csv = ok(&sb.cmd(&["stale", "--days", "238", "-o", "csv"]));
+    insta::assert_snapshot!("sandbox_stale_238_days_csv", csv);
+    let orgs = ok(&sb.cmd(&["se", "orgs", "-o", "csv"]));
+    insta::assert_snapshot!("sandbox_orgs_csv", orgs);
+}
+
+#[test]
+fn a_broken_sandbox_state_is_reported_with_the_way_out() {
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.dir.path().join("sandbox")).unwrap();
+    std::fs::write(sb.dir.path().join("sandbox/secure-endpoint.json"), "{not json").unwrap();
+    let out = sb.cmd(&["list"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not sandbox state") && err.contains("delete"), "{err}");
+}
