@@ -51,7 +51,8 @@ fn stale_then_uninstall_then_stale_shows_the_change() {
     let out = sb.cmd(&["uninstall", "--yes", "--from", plan.to_str().unwrap()]);
     ok(&out);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains(&format!("{} requested, 0 skipped, 0 failed", ids.len())),
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("{} requested, 0 skipped, 0 failed", ids.len())),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -76,9 +77,16 @@ fn sandbox_output_is_deterministic() {
 fn a_broken_sandbox_state_is_reported_with_the_way_out() {
     let sb = Sandbox::new();
     std::fs::create_dir_all(sb.dir.path().join("sandbox")).unwrap();
-    std::fs::write(sb.dir.path().join("sandbox/secure-endpoint.json"), "{not json").unwrap();
+    std::fs::write(
+        sb.dir.path().join("sandbox/secure-endpoint.json"),
+        "{not json",
+    )
+    .unwrap();
     let out = sb.cmd(&["list"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("is not sandbox state") && err.contains("delete"), "{err}");
+    assert!(
+        err.contains("is not sandbox state") && err.contains("delete"),
+        "{err}"
+    );
 }
