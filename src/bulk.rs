@@ -9,7 +9,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use agentctl_core::{Action, ActionOutcome, AgentRef, ErrorKind, ProviderError, Recheck};
+use agentctl_core::{
+    Action, ActionOutcome, AgentRef, ErrorKind, HostPattern, ListQuery, ProviderError, Recheck,
+};
 use futures::StreamExt;
 use serde_json::json;
 
@@ -22,8 +24,12 @@ use crate::providers::Configured;
 
 /// Where the agents come from.
 pub enum Source {
+    /// A plan file (SPEC's CSV / JSON / NDJSON, or a legacy GUID CSV).
     Plan(PathBuf),
+    /// One agent id of one provider.
     Single { id: String },
+    /// Every agent of one provider whose host name matches (listed before anything is sent).
+    Host { pattern: String },
 }
 
 pub struct BulkOptions {
@@ -32,6 +38,18 @@ pub struct BulkOptions {
     pub max: usize,
     pub journal: Option<PathBuf>,
     pub recheck: bool,
+}
+
+impl From<&crate::cli::SafetyArgs> for BulkOptions {
+    fn from(a: &crate::cli::SafetyArgs) -> Self {
+        Self {
+            dry_run: a.dry_run,
+            yes: a.yes,
+            max: a.max,
+            journal: a.journal.clone(),
+            recheck: !a.no_recheck,
+        }
+    }
 }
 
 pub const RESULT_COLUMNS: [&str; 7] = [
@@ -43,8 +61,32 @@ struct Target {
     kind: &'static str,
 }
 
+/// The one provider `--id` / `--host` address: the single `-p`, or under a kind namespace
+/// (`agentctl apex …`) the only provider of that kind.
+fn single_provider(app: &App, action: &Action, flag: &str) -> CliResult<Configured> {
+    let names = if app.global.providers.is_empty() && app.kind_scope.is_none() {
+        Vec::new()
+    } else {
+        app.requested_names()
+    };
+    let name = match names.as_slice() {
+        [one] => one.clone(),
+        _ => {
+            return Err(CliError::usage(
+                action.name(),
+                format!("{flag} needs exactly one -p/--provider naming the agent's provider"),
+            ));
+        }
+    };
+    let c = app.provider(&name)?;
+    c.provider
+        .supports(action.operation())
+        .map_err(|ns| CliError::usage(action.name(), ns.reason).provider(&name))?;
+    Ok(c)
+}
+
 /// Step 1: read and validate everything before anything is sent.
-fn load_targets(
+async fn load_targets(
     app: &App,
     action: &Action,
     source: &Source,
@@ -61,32 +103,48 @@ fn load_targets(
     };
     match source {
         Source::Single { id } => {
-            let name = match app.global.providers.as_slice() {
-                [one] => one.clone(),
-                _ => {
-                    return Err(CliError::usage(
-                        action.name(),
-                        "--id needs exactly one -p/--provider naming the agent's provider",
-                    ));
-                }
-            };
-            let c = app.provider(&name)?;
-            c.provider
-                .supports(op)
-                .map_err(|ns| CliError::usage(action.name(), ns.reason).provider(&name))?;
+            let c = single_provider(app, action, "--id")?;
             c.provider
                 .validate_agent_id(id)
-                .map_err(|why| CliError::usage(action.name(), why).provider(&name))?;
+                .map_err(|why| CliError::usage(action.name(), why).provider(&c.name))?;
             let target = Target {
                 kind: c.kind,
                 agent: AgentRef {
-                    provider: name.clone(),
+                    provider: c.name.clone(),
                     agent_id: id.clone(),
                     hostname: None,
                     last_seen: None,
                 },
             };
-            Ok((vec![target], HashMap::from([(name, c)])))
+            Ok((vec![target], HashMap::from([(c.name.clone(), c)])))
+        }
+        Source::Host { pattern } => {
+            let c = single_provider(app, action, "--host")?;
+            let host = HostPattern::new(pattern);
+            let query = ListQuery {
+                host: Some(host.clone()),
+                ..ListQuery::default()
+            };
+            let mut targets = Vec::new();
+            let mut stream = c.provider.list(&query);
+            while let Some(record) = stream.next().await {
+                let record = record.map_err(|e| CliError::from_provider(action.name(), e))?;
+                if host.matches(&record.hostname) {
+                    targets.push(Target {
+                        kind: c.kind,
+                        agent: record.to_ref(),
+                    });
+                }
+            }
+            drop(stream);
+            if targets.is_empty() {
+                return Err(CliError::usage(
+                    action.name(),
+                    format!("no agent of {} matches --host {pattern}", c.name),
+                )
+                .hint("`agentctl list --host PATTERN` shows what matches; * and ? are wildcards"));
+            }
+            Ok((targets, HashMap::from([(c.name.clone(), c)])))
         }
         Source::Plan(path) => {
             let legacy = legacy_provider(app);
@@ -193,7 +251,10 @@ async fn process(
                 );
             }
             Ok(Recheck::Present(current)) => {
-                if let (Some(recorded), Some(now_seen)) = (agent.last_seen, current.last_seen)
+                // An agent that came back to life is not removed; moving it is still wanted.
+                let removal = matches!(action, Action::Uninstall);
+                if removal
+                    && let (Some(recorded), Some(now_seen)) = (agent.last_seen, current.last_seen)
                     && now_seen.as_nanosecond() - recorded.as_nanosecond() >= 1_000_000_000
                 {
                     return (
@@ -234,10 +295,32 @@ fn result_row(
     r
 }
 
+/// What a prepared action does beyond its verb (e.g. the resolved destination).
+fn action_detail(action: &Action) -> String {
+    match action {
+        Action::Uninstall => String::new(),
+        Action::Relocate(t) => {
+            let id = t
+                .resolved_id
+                .as_deref()
+                .filter(|id| *id != t.to)
+                .map(|id| format!(" ({id})"))
+                .unwrap_or_default();
+            let folder = t
+                .folder
+                .as_deref()
+                .map(|f| format!(", folder {f}"))
+                .unwrap_or_default();
+            format!(" → {}{id}{folder}", t.to)
+        }
+    }
+}
+
 fn confirm(
     count: usize,
     action: &Action,
     by_provider: &BTreeMap<String, usize>,
+    actions: &HashMap<String, Action>,
 ) -> CliResult<bool> {
     let mut err = std::io::stderr();
     writeln!(
@@ -246,7 +329,7 @@ fn confirm(
         action.name()
     )?;
     for (p, n) in by_provider {
-        writeln!(err, "  {p}: {n}")?;
+        writeln!(err, "  {p}: {n}{}", action_detail(&actions[p]))?;
     }
     write!(err, "Type 'yes' to continue: ")?;
     err.flush()?;
@@ -266,7 +349,7 @@ struct Tally {
 pub async fn run(app: &App, action: Action, source: Source, opts: BulkOptions) -> CliResult {
     let verb = action.name();
     // 1. Validate everything.
-    let (mut targets, providers) = load_targets(app, &action, &source)?;
+    let (mut targets, providers) = load_targets(app, &action, &source).await?;
     if targets.is_empty() {
         app.info("nothing to do: the plan has no agents");
         return Ok(());
@@ -302,7 +385,7 @@ pub async fn run(app: &App, action: Action, source: Source, opts: BulkOptions) -
     let journal_path = opts.journal.clone().unwrap_or_else(|| {
         let from = match &source {
             Source::Plan(p) => Some(p.as_path()),
-            Source::Single { .. } => None,
+            Source::Single { .. } | Source::Host { .. } => None,
         };
         journal::default_journal_path(verb, from, &state_dir())
     });
@@ -377,7 +460,7 @@ pub async fn run(app: &App, action: Action, source: Source, opts: BulkOptions) -
         ));
         return Ok(());
     }
-    if interactive && !confirm(targets.len(), &action, &by_provider)? {
+    if interactive && !confirm(targets.len(), &action, &by_provider, &actions)? {
         return Err(CliError::usage(verb, "not confirmed; nothing was sent"));
     }
     let mut journal = journal.expect("opened unless dry run");

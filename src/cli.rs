@@ -86,6 +86,8 @@ pub enum CommonCommand {
     Stale(StaleArgs),
     /// Request uninstall of agents from a plan file or by id
     Uninstall(UninstallArgs),
+    /// Move agents to another server / group (providers that support it)
+    Relocate(RelocateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,9 +129,41 @@ pub struct UninstallArgs {
         conflicts_with = "id"
     )]
     pub from: Option<PathBuf>,
-    /// One agent id (needs exactly one -p)
+    /// One agent id (needs one provider: -p, or the only one in scope)
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
+    #[command(flatten)]
+    pub safety: SafetyArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("agents").required(true).args(["from", "id", "host"]))]
+pub struct RelocateArgs {
+    /// Plan file (CSV, JSON or NDJSON from `list`)
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// One agent id (needs one provider: -p, or the only one in scope)
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// Agents whose host name matches: case-insensitive glob; without a wildcard, the exact name
+    #[arg(long, value_name = "PATTERN")]
+    pub host: Option<String>,
+    /// Destination server: its id or host name
+    #[arg(long, value_name = "ID|HOSTNAME")]
+    pub to_server: String,
+    /// Destination folder on that server (e.g. '\NewDomain\NewFolder')
+    #[arg(long, value_name = "PATH")]
+    pub folder: Option<String>,
+    /// Let one request move every agent matching it (the vendor's allow_multiple_match)
+    #[arg(long)]
+    pub allow_multiple: bool,
+    #[command(flatten)]
+    pub safety: SafetyArgs,
+}
+
+/// Options every bulk change takes.
+#[derive(Debug, Args)]
+pub struct SafetyArgs {
     /// Show what would be sent; send no change
     #[arg(long)]
     pub dry_run: bool,

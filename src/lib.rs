@@ -25,6 +25,7 @@ async fn run_common(app: &App, command: &CommonCommand) -> CliResult {
         CommonCommand::List(args) => commands::list::run(app, args).await,
         CommonCommand::Stale(args) => commands::stale::run(app, args).await,
         CommonCommand::Uninstall(args) => commands::uninstall::run(app, args).await,
+        CommonCommand::Relocate(args) => commands::relocate::run(app, args).await,
     }
 }
 

@@ -508,3 +508,141 @@ fn doctor_reports_each_check() {
     assert!(text.contains("42 computers"), "{text}");
     assert!(text.contains("v3 API"), "{text}");
 }
+
+#[test]
+fn relocate_by_host_moves_computers_to_a_named_group() {
+    let env = Env::new(sim_config(300));
+    let computers = env.sim().computers();
+    let host = computers[5]["hostname"].as_str().unwrap().to_string();
+    let ids: Vec<String> = sorted(
+        computers
+            .iter()
+            .filter(|c| c["hostname"].as_str().unwrap().eq_ignore_ascii_case(&host))
+            .map(|c| c["connector_guid"].as_str().unwrap().to_string())
+            .collect(),
+    );
+    let dry = env
+        .cmd()
+        .args([
+            "-p",
+            "se",
+            "relocate",
+            "--host",
+            &host,
+            "--to-server",
+            "quarantine",
+            "--dry-run",
+            "-o",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert!(stdout(&dry).contains("PATCH "), "{}", stdout(&dry));
+    assert_eq!(env.sim().request_count("PATCH /v1/computers/{guid}"), 0);
+
+    let out = env
+        .cmd()
+        .args([
+            "se",
+            "relocate",
+            "--host",
+            &host,
+            "--to-server",
+            "Quarantine",
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("{} requested, 0 skipped, 0 failed", ids.len())));
+    for c in env.sim().computers() {
+        let id = c["connector_guid"].as_str().unwrap();
+        if ids.iter().any(|i| i == id) {
+            assert_eq!(c["groups"][0]["name"], "Quarantine", "{id} moved");
+        }
+    }
+}
+
+#[test]
+fn relocate_to_an_unknown_group_lists_the_groups_and_sends_nothing() {
+    let env = Env::new(sim_config(50));
+    let id = env.sim().computers()[0]["connector_guid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.cmd()
+        .args([
+            "relocate",
+            "-p",
+            "se",
+            "--id",
+            &id,
+            "--to-server",
+            "Nowhere",
+            "--yes",
+        ])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("no group is named 'Nowhere'")
+                .and(predicate::str::contains("Workstations")),
+        );
+    env.cmd()
+        .args([
+            "relocate",
+            "-p",
+            "se",
+            "--id",
+            &id,
+            "--to-server",
+            "Audit",
+            "--folder",
+            "x",
+            "--yes",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no folders"));
+    env.cmd()
+        .args([
+            "se",
+            "relocate",
+            "--host",
+            "no-such-host",
+            "--to-server",
+            "Audit",
+            "--yes",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no agent of se matches"));
+    assert_eq!(env.sim().request_count("PATCH /v1/computers/{guid}"), 0);
+}
+
+#[test]
+fn relocate_from_a_plan_skips_nothing_that_checked_in_again() {
+    let env = Env::new(sim_config(200));
+    let plan = env.path("hr.csv");
+    env.cmd()
+        .args(["list", "--host", "ws-hr*", "--out"])
+        .arg(&plan)
+        .assert()
+        .success();
+    let ids = csv_ids(&std::fs::read_to_string(&plan).unwrap());
+    assert!(ids.len() > 3);
+    // An agent that checks in between listing and moving is still moved.
+    env.sim()
+        .set_last_seen(&ids[0], Some(jiff::Timestamp::now()));
+    let out = env
+        .cmd()
+        .args(["relocate", "--to-server", "Audit", "--yes", "--from"])
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        env.sim().request_count("PATCH /v1/computers/{guid}") as usize,
+        ids.len()
+    );
+}

@@ -4,5 +4,6 @@ pub mod completions;
 pub mod doctor;
 pub mod list;
 pub mod listing;
+pub mod relocate;
 pub mod stale;
 pub mod uninstall;

@@ -1,10 +1,10 @@
-//! `agentctl uninstall (--from FILE | --id ID -p NAME)`: request uninstall through the
-//! bulk safety flow.
+//! `agentctl uninstall (--from FILE | --id ID)`: request uninstall through the bulk safety
+//! flow.
 
 use agentctl_core::Action;
 
 use crate::app::App;
-use crate::bulk::{self, BulkOptions, Source};
+use crate::bulk::{self, Source};
 use crate::cli::UninstallArgs;
 use crate::error::CliResult;
 
@@ -14,17 +14,5 @@ pub async fn run(app: &App, args: &UninstallArgs) -> CliResult {
         (None, Some(id)) => Source::Single { id: id.clone() },
         (None, None) => unreachable!("clap requires --from or --id"),
     };
-    bulk::run(
-        app,
-        Action::Uninstall,
-        source,
-        BulkOptions {
-            dry_run: args.dry_run,
-            yes: args.yes,
-            max: args.max,
-            journal: args.journal.clone(),
-            recheck: !args.no_recheck,
-        },
-    )
-    .await
+    bulk::run(app, Action::Uninstall, source, (&args.safety).into()).await
 }

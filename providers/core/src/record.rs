@@ -32,6 +32,16 @@ impl AgentRecord {
         self.last_seen
             .map(|seen| crate::time::whole_days_between(seen, now))
     }
+
+    /// The identity a bulk command acts on, with the last-seen time to re-check against.
+    pub fn to_ref(&self) -> AgentRef {
+        AgentRef {
+            provider: self.provider.clone(),
+            agent_id: self.agent_id.clone(),
+            hostname: Some(self.hostname.clone()).filter(|h| !h.is_empty()),
+            last_seen: self.last_seen,
+        }
+    }
 }
 
 /// The identity of one agent a bulk command acts on, as read from a plan file or `--id`.

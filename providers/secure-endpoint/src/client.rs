@@ -9,7 +9,7 @@ use agentctl_core::provider::{Check, Listing};
 use agentctl_core::time::parse_timestamp;
 use agentctl_core::{
     Action, ActionOutcome, AgentRecord, AgentRef, ListQuery, NotSupported, Operation, Provider,
-    ProviderError, Recheck, Result,
+    ProviderError, Recheck, RelocateTarget, Result,
 };
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -21,7 +21,7 @@ use url::Url;
 
 use crate::config::{Config, V3Credentials};
 use crate::error::api_error;
-use crate::model::{Computer, V1Item, V1List, V3Organizations};
+use crate::model::{Computer, Group, V1Item, V1List, V3Organizations};
 use crate::unconfirmed;
 
 pub const KIND: &str = "secure-endpoint";
@@ -161,6 +161,118 @@ impl SecureEndpoint {
             .map(String::as_str)
     }
 
+    /// Groups whose name contains `name` (server-side filter), or every group.
+    async fn groups(&self, name: Option<&str>) -> Result<Vec<Group>> {
+        let mut url = self.url("/v1/groups");
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("limit", &PAGE_SIZE.to_string());
+            if let Some(name) = name {
+                q.append_pair("name", name);
+            }
+        }
+        let resp = self.v1_get(url).await?;
+        if !resp.is_success() {
+            return Err(self.err(api_error("list groups", &resp)));
+        }
+        let page: V1List<Group> = resp.json().map_err(|e| self.err(e))?;
+        Ok(page.data)
+    }
+
+    /// The destination group of a move: a group GUID, or a name matched exactly (ignoring
+    /// case). Unknown or ambiguous names are input errors listing the groups.
+    async fn resolve_group(&self, target: &RelocateTarget) -> Result<Group> {
+        if target.folder.is_some() {
+            return Err(self.err(ProviderError::input(
+                "Secure Endpoint groups have no folders; drop --folder",
+            )));
+        }
+        let wanted = target.to.trim();
+        let list = |groups: &[Group]| {
+            groups
+                .iter()
+                .map(|g| format!("{} ({})", g.name, g.guid))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if is_connector_guid(wanted) {
+            let all = self.groups(None).await?;
+            return all
+                .iter()
+                .find(|g| g.guid.eq_ignore_ascii_case(wanted))
+                .cloned()
+                .ok_or_else(|| {
+                    self.err(ProviderError::input(format!(
+                        "no group has GUID {wanted}; groups: {}",
+                        list(&all)
+                    )))
+                });
+        }
+        let candidates = self.groups(Some(wanted)).await?;
+        let exact: Vec<&Group> = candidates
+            .iter()
+            .filter(|g| g.name.to_lowercase() == wanted.to_lowercase())
+            .collect();
+        match exact.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => {
+                let all = self.groups(None).await?;
+                Err(self.err(ProviderError::input(format!(
+                    "no group is named '{wanted}'; groups: {}",
+                    list(&all)
+                ))))
+            }
+            many => Err(self.err(ProviderError::input(format!(
+                "{} groups are named '{wanted}'; use one GUID: {}",
+                many.len(),
+                list(&many.iter().map(|g| (*g).clone()).collect::<Vec<_>>())
+            )))),
+        }
+    }
+
+    /// `PATCH /v1/computers/{guid}` with a form-encoded `group_guid` (as Cisco's own
+    /// sample sends it).
+    async fn move_to_group(
+        &self,
+        target: &RelocateTarget,
+        agent: &AgentRef,
+    ) -> Result<ActionOutcome> {
+        let group = target.resolved_id.as_deref().ok_or_else(|| {
+            self.err(ProviderError::input(
+                "relocate target was not resolved (prepare not run)",
+            ))
+        })?;
+        let url = self.computer_url(&agent.agent_id);
+        let resp = self
+            .http
+            .send(&self.v1, |c| {
+                c.patch(url.clone())
+                    .header(http::header::ACCEPT, "application/json")
+                    .form(&[("group_guid", group)])
+            })
+            .await
+            .map_err(|e| self.err(e))?;
+        let rid = resp
+            .request_id
+            .clone()
+            .map(|r| format!(" (request id {r})"))
+            .unwrap_or_default();
+        match resp.status.as_u16() {
+            200..=299 => Ok(ActionOutcome::Requested {
+                detail: format!("moved to group {} ({group}){rid}", target.to),
+            }),
+            404 => Ok(ActionOutcome::Skipped {
+                why: "gone".into(),
+                detail: format!("HTTP 404: {}{rid}", crate::error::vendor_message(&resp)),
+            }),
+            _ => Err(self.err(api_error("move computer to group", &resp))),
+        }
+    }
+
+    fn computer_url(&self, guid: &str) -> Url {
+        self.url(&format!("/v1/computers/{guid}"))
+    }
+
     fn uninstall_url(&self, org: &str, guid: &str) -> Url {
         self.url(&format!(
             "/v3/organizations/{org}/computers/{guid}/uninstall_request"
@@ -279,8 +391,9 @@ impl Provider for SecureEndpoint {
 
     fn supports(&self, op: Operation) -> Result<(), NotSupported> {
         let reason = match op {
-            Operation::List | Operation::Stale | Operation::Uninstall => return Ok(()),
-            Operation::Relocate => "moving computers to another group is not implemented yet",
+            Operation::List | Operation::Stale | Operation::Uninstall | Operation::Relocate => {
+                return Ok(());
+            }
             Operation::Clients => {
                 "the Secure Endpoint API has no API-client management (create API credentials in the console)"
             }
@@ -322,8 +435,7 @@ impl Provider for SecureEndpoint {
     }
 
     async fn recheck(&self, agent_id: &str) -> Result<Recheck> {
-        let url = self.url(&format!("/v1/computers/{agent_id}"));
-        let resp = self.v1_get(url).await?;
+        let resp = self.v1_get(self.computer_url(agent_id)).await?;
         match resp.status.as_u16() {
             200 => {
                 let item: V1Item<Value> = resp.json().map_err(|e| self.err(e))?;
@@ -336,10 +448,22 @@ impl Provider for SecureEndpoint {
 
     async fn prepare(&self, action: &Action) -> Result<Action> {
         self.supports(action.operation())?;
-        // Obtain the v3 token and the organization now, so credential problems stop the run
-        // before the first change.
-        self.organization().await?;
-        Ok(action.clone())
+        match action {
+            Action::Uninstall => {
+                // Obtain the v3 token and the organization now, so credential problems stop
+                // the run before the first change.
+                self.organization().await?;
+                Ok(Action::Uninstall)
+            }
+            Action::Relocate(target) => {
+                let group = self.resolve_group(target).await?;
+                Ok(Action::Relocate(RelocateTarget {
+                    to: group.name,
+                    resolved_id: Some(group.guid),
+                    ..target.clone()
+                }))
+            }
+        }
     }
 
     fn describe(&self, action: &Action, agent: &AgentRef) -> String {
@@ -348,13 +472,17 @@ impl Provider for SecureEndpoint {
                 let org = self.org.get().map_or("{organization}", String::as_str);
                 format!("PUT {}", self.uninstall_url(org, &agent.agent_id))
             }
-            other => format!("{} is not supported by {KIND}", other.name()),
+            Action::Relocate(t) => format!(
+                "PATCH {} group_guid={}",
+                self.computer_url(&agent.agent_id),
+                t.resolved_id.as_deref().unwrap_or("{group}")
+            ),
         }
     }
 
     async fn act(&self, action: &Action, agent: &AgentRef) -> Result<ActionOutcome> {
-        if !matches!(action, Action::Uninstall) {
-            return Err(self.not_supported(action.operation()));
+        if let Action::Relocate(target) = action {
+            return self.move_to_group(target, agent).await;
         }
         let org = self.organization().await?;
         let auth = self.v3_auth()?;

@@ -65,6 +65,14 @@ pub struct GroupRef {
     pub name: Option<String>,
 }
 
+/// A group from `GET /v1/groups` (name ↔ GUID, for moving computers).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Group {
+    pub guid: String,
+    #[serde(default)]
+    pub name: String,
+}
+
 /// v1 / v3 error envelope entry: `{"error_code", "description", "details": [..]}`.
 #[derive(Debug, Deserialize)]
 pub struct V1Error {

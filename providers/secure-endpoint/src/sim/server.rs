@@ -783,7 +783,7 @@ impl Inner {
         c["groups"] = json!([{"guid": group["guid"], "name": group["name"]}]);
         let rendered = fleet::render(&self.base_url, c);
         json_response(
-            StatusCode::ACCEPTED,
+            StatusCode::OK,
             json!({"version": V1_VERSION, "metadata": {"links": {"self": self.self_link(req)}}, "data": rendered}),
         )
     }

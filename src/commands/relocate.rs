@@ -1,0 +1,28 @@
+//! `agentctl relocate (--from FILE | --id ID | --host PATTERN) --to-server ID|HOSTNAME`:
+//! move agents through the bulk safety flow. The provider resolves the destination before
+//! anything is sent (unknown or ambiguous → exit 2 listing the candidates).
+
+use agentctl_core::{Action, RelocateTarget};
+
+use crate::app::App;
+use crate::bulk::{self, Source};
+use crate::cli::RelocateArgs;
+use crate::error::CliResult;
+
+pub async fn run(app: &App, args: &RelocateArgs) -> CliResult {
+    let source = match (&args.from, &args.id, &args.host) {
+        (Some(path), _, _) => Source::Plan(path.clone()),
+        (None, Some(id), _) => Source::Single { id: id.clone() },
+        (None, None, Some(pattern)) => Source::Host {
+            pattern: pattern.clone(),
+        },
+        (None, None, None) => unreachable!("clap requires --from, --id or --host"),
+    };
+    let action = Action::Relocate(RelocateTarget {
+        to: args.to_server.clone(),
+        resolved_id: None,
+        folder: args.folder.clone(),
+        allow_multiple: args.allow_multiple,
+    });
+    bulk::run(app, action, source, (&args.safety).into()).await
+}
