@@ -114,6 +114,30 @@ impl App {
         providers::build(&self.config, name, self.readable_by_others)
     }
 
+    /// The one provider a command addresses (`--id`, `--host`, `clients`): the single `-p`,
+    /// or under a kind namespace (`agentctl apex …`) the only provider of that kind.
+    pub fn single(&self, op: Operation, what: &str) -> CliResult<Configured> {
+        let names = if self.global.providers.is_empty() && self.kind_scope.is_none() {
+            Vec::new()
+        } else {
+            self.requested_names()
+        };
+        let name = match names.as_slice() {
+            [one] => one.clone(),
+            _ => {
+                return Err(CliError::usage(
+                    op.name(),
+                    format!("{what} needs exactly one -p/--provider naming the provider"),
+                ));
+            }
+        };
+        let c = self.provider(&name)?;
+        c.provider
+            .supports(op)
+            .map_err(|ns| CliError::usage(op.name(), ns.reason).provider(&name))?;
+        Ok(c)
+    }
+
     /// The providers a command runs on: `-p` names, else every provider in scope. Those that
     /// cannot do `op` are skipped with one line saying why; none left is a usage error.
     pub fn select(&self, op: Operation) -> CliResult<Vec<Configured>> {

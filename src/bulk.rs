@@ -61,30 +61,6 @@ struct Target {
     kind: &'static str,
 }
 
-/// The one provider `--id` / `--host` address: the single `-p`, or under a kind namespace
-/// (`agentctl apex …`) the only provider of that kind.
-fn single_provider(app: &App, action: &Action, flag: &str) -> CliResult<Configured> {
-    let names = if app.global.providers.is_empty() && app.kind_scope.is_none() {
-        Vec::new()
-    } else {
-        app.requested_names()
-    };
-    let name = match names.as_slice() {
-        [one] => one.clone(),
-        _ => {
-            return Err(CliError::usage(
-                action.name(),
-                format!("{flag} needs exactly one -p/--provider naming the agent's provider"),
-            ));
-        }
-    };
-    let c = app.provider(&name)?;
-    c.provider
-        .supports(action.operation())
-        .map_err(|ns| CliError::usage(action.name(), ns.reason).provider(&name))?;
-    Ok(c)
-}
-
 /// Step 1: read and validate everything before anything is sent.
 async fn load_targets(
     app: &App,
@@ -103,7 +79,7 @@ async fn load_targets(
     };
     match source {
         Source::Single { id } => {
-            let c = single_provider(app, action, "--id")?;
+            let c = app.single(action.operation(), "--id")?;
             c.provider
                 .validate_agent_id(id)
                 .map_err(|why| CliError::usage(action.name(), why).provider(&c.name))?;
@@ -119,7 +95,7 @@ async fn load_targets(
             Ok((vec![target], HashMap::from([(c.name.clone(), c)])))
         }
         Source::Host { pattern } => {
-            let c = single_provider(app, action, "--host")?;
+            let c = app.single(action.operation(), "--host")?;
             let host = HostPattern::new(pattern);
             let query = ListQuery {
                 host: Some(host.clone()),

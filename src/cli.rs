@@ -88,6 +88,11 @@ pub enum CommonCommand {
     Uninstall(UninstallArgs),
     /// Move agents to another server / group (providers that support it)
     Relocate(RelocateArgs),
+    /// Manage API client credentials (providers that support it)
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,4 +184,44 @@ pub struct SafetyArgs {
     /// Do not fetch each agent again just before acting
     #[arg(long)]
     pub no_recheck: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// List API clients
+    List,
+    /// Show one API client
+    Get { id: String },
+    /// Create an API client; its secret is shown once (or saved with --save)
+    Create {
+        name: String,
+        /// Role or scope (repeatable)
+        #[arg(long = "role", visible_alias = "scope", value_name = "ROLE")]
+        roles: Vec<String>,
+        /// Expiry (RFC 3339, e.g. 2027-06-30T00:00:00Z), where the vendor supports one
+        #[arg(long, value_name = "TIME")]
+        expire_at: Option<jiff::Timestamp>,
+        /// Write the credentials to this new file (mode 0600) instead of stdout
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
+    },
+    /// Issue a new secret for an API client; the old one stops working
+    Rotate {
+        id: String,
+        /// Write the credentials to this new file (mode 0600) instead of stdout
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
+    },
+    /// Delete an API client (asks for confirmation)
+    Delete {
+        id: String,
+        /// Do not ask for confirmation
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Delete every API client the credentials can see (lists them first; needs --yes)
+    DeleteAll {
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }

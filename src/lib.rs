@@ -26,6 +26,7 @@ async fn run_common(app: &App, command: &CommonCommand) -> CliResult {
         CommonCommand::Stale(args) => commands::stale::run(app, args).await,
         CommonCommand::Uninstall(args) => commands::uninstall::run(app, args).await,
         CommonCommand::Relocate(args) => commands::relocate::run(app, args).await,
+        CommonCommand::Clients { command } => commands::clients::run(app, command).await,
     }
 }
 

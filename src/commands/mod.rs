@@ -1,5 +1,6 @@
 //! One file per command.
 
+pub mod clients;
 pub mod completions;
 pub mod doctor;
 pub mod list;
