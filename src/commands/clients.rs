@@ -121,6 +121,27 @@ fn deliver(
     Ok(())
 }
 
+/// Deliver a secret the vendor issued; when it refused, remove the unused `--save` file.
+fn issue(
+    app: &App,
+    c: &Configured,
+    what: &str,
+    result: agentctl_core::Result<NewClientSecret>,
+    save: Option<&Path>,
+    file: Option<std::fs::File>,
+) -> CliResult {
+    match result {
+        Ok(issued) => deliver(app, &c.name, &issued, save.zip(file)),
+        Err(e) => {
+            drop(file);
+            if let Some(path) = save {
+                let _ = std::fs::remove_file(path);
+            }
+            Err(api(c, what)(e))
+        }
+    }
+}
+
 fn confirm(prompt: &str) -> CliResult<bool> {
     let mut err = std::io::stderr();
     write!(err, "{prompt} Type 'yes' to continue: ")?;
@@ -167,29 +188,12 @@ pub async fn run(app: &App, command: &ClientsCommand) -> CliResult {
                 expire_at: *expire_at,
             };
             let created = p.create_client(&new).await;
-            let created = match created {
-                Ok(created) => created,
-                Err(e) => {
-                    if let Some(path) = save {
-                        let _ = std::fs::remove_file(path);
-                    }
-                    return Err(api(&c, "clients create")(e));
-                }
-            };
-            deliver(app, &c.name, &created, save.as_deref().zip(file))?;
+            issue(app, &c, "clients create", created, save.as_deref(), file)?;
         }
         ClientsCommand::Rotate { id, save } => {
             let file = save.as_deref().map(open_save_file).transpose()?;
-            let rotated = match p.rotate_client(id).await {
-                Ok(rotated) => rotated,
-                Err(e) => {
-                    if let Some(path) = save {
-                        let _ = std::fs::remove_file(path);
-                    }
-                    return Err(api(&c, "clients rotate")(e));
-                }
-            };
-            deliver(app, &c.name, &rotated, save.as_deref().zip(file))?;
+            let rotated = p.rotate_client(id).await;
+            issue(app, &c, "clients rotate", rotated, save.as_deref(), file)?;
         }
         ClientsCommand::Delete { id, yes } => {
             let client = p.get_client(id).await.map_err(api(&c, "clients delete"))?;

@@ -81,6 +81,14 @@ impl HttpResponse {
         })
     }
 
+    /// `" (request id …)"` when the vendor sent one, else empty: for outcome details.
+    pub fn request_id_note(&self) -> String {
+        self.request_id
+            .as_deref()
+            .map(|r| format!(" (request id {r})"))
+            .unwrap_or_default()
+    }
+
     pub fn text_snippet(&self) -> String {
         let text = String::from_utf8_lossy(&self.body);
         let text = text.trim();

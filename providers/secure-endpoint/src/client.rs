@@ -252,11 +252,7 @@ impl SecureEndpoint {
             })
             .await
             .map_err(|e| self.err(e))?;
-        let rid = resp
-            .request_id
-            .clone()
-            .map(|r| format!(" (request id {r})"))
-            .unwrap_or_default();
+        let rid = resp.request_id_note();
         match resp.status.as_u16() {
             200..=299 => Ok(ActionOutcome::Requested {
                 detail: format!("moved to group {} ({group}){rid}", target.to),
@@ -492,11 +488,7 @@ impl Provider for SecureEndpoint {
             .send(auth, |c| c.put(url.clone()))
             .await
             .map_err(|e| self.err(e))?;
-        let rid = resp
-            .request_id
-            .clone()
-            .map(|r| format!(" (request id {r})"))
-            .unwrap_or_default();
+        let rid = resp.request_id_note();
         match resp.status.as_u16() {
             200..=299 => Ok(ActionOutcome::Requested {
                 detail: format!("HTTP {}{rid}", resp.status.as_u16()),
