@@ -626,3 +626,121 @@ async fn stale_is_not_supported_and_doctor_passes() {
     assert!(details.iter().any(|d| d.ends_with(&agents)), "{details:?}");
     sim.shutdown().await;
 }
+
+async fn post(sim: &RunningSim, body: &str) -> (u16, i64, Value) {
+    let cfg = sim.config().clone();
+    let auth = ApexAuth::new(
+        &cfg.application_id,
+        &SecretString::from(cfg.api_key.clone()),
+    );
+    let mut req = reqwest::Client::new()
+        .post(format!("{}{AGENTS}", sim.base_url()))
+        .header("content-type", "application/json;charset=utf-8")
+        .body(body.to_string())
+        .build()
+        .unwrap();
+    auth.sign_request(&mut req, now_unix()).unwrap();
+    let resp = reqwest::Client::new().execute(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap();
+    (
+        status,
+        body["result_code"].as_i64().unwrap(),
+        body["result_content"].clone(),
+    )
+}
+
+#[tokio::test]
+async fn simulator_actions_and_their_result_codes() {
+    let sim = start(SimConfig::default()).await;
+    let client = by_host(&sim, sim::FIXED_CLIENT).remove(0);
+    let id = client["entity_id"].as_str().unwrap();
+
+    // Isolate and restore, the sample's Python spacing and the string form of the flag.
+    let (status, code, content) = post(
+        &sim,
+        &format!(r#"{{"act": "cmd_isolate_agent", "allow_multiple_match": "False", "entity_id": "{id}"}}"#),
+    )
+    .await;
+    assert_eq!((status, code), (200, 1));
+    assert_eq!(content[0]["entity_id"], id);
+    assert_eq!(sim.agent(id).unwrap()["isolation_status"], "isolated");
+    let (_, code, _) = post(
+        &sim,
+        &format!(r#"{{"act":"cmd_restore_isolated_agent","allow_multiple_match":false,"entity_id":"{id}"}}"#),
+    )
+    .await;
+    assert_eq!(code, 1);
+    assert_eq!(sim.agent(id).unwrap()["isolation_status"], "normal");
+
+    // Several matches need allow_multiple_match.
+    let twin = format!(
+        r#"{{"act":"cmd_isolate_agent","allow_multiple_match":false,"host_name":"{}"}}"#,
+        sim::FIXED_TWIN
+    );
+    assert_eq!(post(&sim, &twin).await.1, -102);
+    let (_, code, content) = post(&sim, &twin.replace("false", "true")).await;
+    assert_eq!(code, 1);
+    assert_eq!(
+        content.as_array().unwrap().len(),
+        by_host(&sim, sim::FIXED_TWIN).len()
+    );
+
+    // Malformed requests.
+    let bad = [
+        (
+            r#"{"act":"cmd_format_disk","allow_multiple_match":false,"entity_id":"x"}"#,
+            -22,
+        ),
+        (r#"{"act":"cmd_isolate_agent","entity_id":"x"}"#, -21),
+        (
+            r#"{"act":"cmd_isolate_agent","allow_multiple_match":false}"#,
+            -21,
+        ),
+        (
+            r#"{"act":"cmd_isolate_agent","allow_multiple_match":false,"entity_id":"x","force":true}"#,
+            -21,
+        ),
+        (
+            r#"{"act":"cmd_relocate_agent","allow_multiple_match":false,"entity_id":"x"}"#,
+            -21,
+        ),
+        (
+            r#"{"act":"cmd_uninstall_agent","allow_multiple_match":false,"entity_id":"x","relocate_to_folder_path":"a"}"#,
+            -21,
+        ),
+        ("not json", -21),
+    ];
+    for (body, expected) in bad {
+        let (status, code, content) = post(&sim, body).await;
+        assert_eq!((status, code), (400, expected), "{body}");
+        assert_eq!(content, "", "{body}");
+    }
+    // A method the resource does not support.
+    let cfg = sim.config().clone();
+    let auth = ApexAuth::new(
+        &cfg.application_id,
+        &SecretString::from(cfg.api_key.clone()),
+    );
+    let mut req = reqwest::Client::new()
+        .delete(format!("{}{AGENTS}", sim.base_url()))
+        .build()
+        .unwrap();
+    auth.sign_request(&mut req, now_unix()).unwrap();
+    let resp = reqwest::Client::new().execute(req).await.unwrap();
+    assert_eq!(result_code(resp).await.1, -50);
+    let actions: Vec<String> = sim
+        .actions()
+        .iter()
+        .map(|a| a["act"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "cmd_isolate_agent",
+            "cmd_restore_isolated_agent",
+            "cmd_isolate_agent"
+        ]
+    );
+    sim.shutdown().await;
+}
