@@ -75,6 +75,12 @@ pub enum Command {
         #[command(subcommand)]
         command: SeCommand,
     },
+    /// Trend Micro Apex Central commands
+    #[command(name = "apex-central", visible_alias = "apex")]
+    ApexCentral {
+        #[command(subcommand)]
+        command: ApexCommand,
+    },
 }
 
 /// Commands every kind namespace repeats.
@@ -103,6 +109,16 @@ pub enum SeCommand {
     Doctor,
     /// List the v3 organizations the credentials see
     Orgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApexCommand {
+    #[command(flatten)]
+    Common(CommonCommand),
+    /// Check config, credentials and connectivity
+    Doctor,
+    /// List the managed product servers (relocate destinations)
+    Servers,
 }
 
 #[derive(Debug, Args)]

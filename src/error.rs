@@ -96,9 +96,28 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
+/// A closed stdout (`agentctl list | head`), also when the CSV or JSON writer wrapped it.
+fn is_broken_pipe(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    if e.kind() == BrokenPipe {
+        return true;
+    }
+    let Some(inner) = e.get_ref() else {
+        return false;
+    };
+    if let Some(csv_err) = inner.downcast_ref::<csv::Error>()
+        && let csv::ErrorKind::Io(io) = csv_err.kind()
+    {
+        return io.kind() == BrokenPipe;
+    }
+    inner
+        .downcast_ref::<serde_json::Error>()
+        .is_some_and(|j| j.io_error_kind() == Some(BrokenPipe))
+}
+
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
+        if is_broken_pipe(&e) {
             return Self::exit_with(exit::OK, "output", "broken pipe");
         }
         Self::runtime("i/o", e.to_string())

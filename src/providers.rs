@@ -15,10 +15,16 @@ pub struct KindInfo {
     pub aliases: &'static [&'static str],
 }
 
-pub const KINDS: &[KindInfo] = &[KindInfo {
-    name: agentctl_secure_endpoint::KIND,
-    aliases: agentctl_secure_endpoint::ALIASES,
-}];
+pub const KINDS: &[KindInfo] = &[
+    KindInfo {
+        name: agentctl_secure_endpoint::KIND,
+        aliases: agentctl_secure_endpoint::ALIASES,
+    },
+    KindInfo {
+        name: agentctl_apex_central::KIND,
+        aliases: agentctl_apex_central::ALIASES,
+    },
+];
 
 pub fn kind_names() -> Vec<&'static str> {
     KINDS.iter().map(|k| k.name).collect()
@@ -82,6 +88,18 @@ pub fn build(file: &ConfigFile, name: &str, readable_by_others: bool) -> CliResu
                 .try_into()
                 .map_err(|e| vendor_keys_err(name, e))?;
             let p = agentctl_secure_endpoint::SecureEndpoint::new(
+                name,
+                &cfg,
+                http_options(name, &common, None),
+            )
+            .map_err(|e| CliError::from_provider("config", e))?;
+            (Arc::new(p), cfg.literal_secret_keys())
+        }
+        agentctl_apex_central::KIND => {
+            let cfg: agentctl_apex_central::Config = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e| vendor_keys_err(name, e))?;
+            let p = agentctl_apex_central::ApexCentral::new(
                 name,
                 &cfg,
                 http_options(name, &common, None),

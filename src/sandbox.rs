@@ -5,16 +5,22 @@
 
 use std::path::{Path, PathBuf};
 
+use agentctl_apex_central::sim as apex_sim;
 use agentctl_secure_endpoint::sim as se_sim;
 
 use crate::config::ConfigFile;
 use crate::error::{CliError, CliResult};
 
 pub const SE_PROVIDER: &str = "sandbox-se";
+pub const APEX_PROVIDER: &str = "sandbox-apex";
+
+const SE_STATE: &str = "secure-endpoint.json";
+const APEX_STATE: &str = "apex-central.json";
 
 pub struct Sandbox {
     dir: PathBuf,
     se: se_sim::RunningSim,
+    apex: apex_sim::RunningSim,
 }
 
 pub fn dir() -> PathBuf {
@@ -60,44 +66,64 @@ impl Sandbox {
         std::fs::create_dir_all(&dir).map_err(|e| {
             CliError::runtime("sandbox", format!("cannot create {}: {e}", dir.display()))
         })?;
-        let se_path = dir.join("secure-endpoint.json");
-        // A new sandbox generates its fleet relative to now; later runs load what was kept.
+        // A new sandbox generates its fleets relative to now; later runs load what was kept.
         let se_cfg = se_sim::SimConfig {
             now,
             ..se_sim::SimConfig::default()
         };
-        let state: Option<se_sim::SimState> = load_state(&se_path)?;
-        let se = se_sim::start(se_cfg.clone(), state).await.map_err(|e| {
+        let se_state: Option<se_sim::SimState> = load_state(&dir.join(SE_STATE))?;
+        let se = se_sim::start(se_cfg.clone(), se_state).await.map_err(|e| {
             CliError::runtime(
                 "sandbox",
                 format!("cannot start the Secure Endpoint simulator: {e}"),
             )
         })?;
-        let url = se.base_url();
+        let apex_cfg = apex_sim::SimConfig::default();
+        let apex_state: Option<apex_sim::SimState> = load_state(&dir.join(APEX_STATE))?;
+        let apex = apex_sim::start(apex_cfg.clone(), apex_state)
+            .await
+            .map_err(|e| {
+                CliError::runtime(
+                    "sandbox",
+                    format!("cannot start the Apex Central simulator: {e}"),
+                )
+            })?;
         let text = format!(
             r#"
 [providers.{SE_PROVIDER}]
 kind = "secure-endpoint"
-api_url = "{url}"
-token_url = "{url}"
+api_url = "{se_url}"
+token_url = "{se_url}"
 client_id = "{client_id}"
 api_key = "{api_key}"
 xdr_client_id = "{xdr_id}"
 xdr_client_secret = "{xdr_secret}"
+
+[providers.{APEX_PROVIDER}]
+kind = "apex-central"
+url = "{apex_url}"
+application_id = "{apex_app}"
+api_key = "{apex_key}"
 "#,
+            se_url = se.base_url(),
             client_id = se_cfg.client_id,
             api_key = se_cfg.api_key,
             xdr_id = se_cfg.xdr_client_id,
             xdr_secret = se_cfg.xdr_client_secret,
+            apex_url = apex.base_url(),
+            apex_app = apex_cfg.application_id,
+            apex_key = apex_cfg.api_key,
         );
         let config = crate::config::parse(&text).map_err(|e| CliError::runtime("sandbox", e))?;
-        Ok((Self { dir, se }, config))
+        Ok((Self { dir, se, apex }, config))
     }
 
     /// Persist what changed and stop the simulators.
     pub async fn finish(self) -> CliResult {
-        save_state(&self.dir.join("secure-endpoint.json"), &self.se.state())?;
+        save_state(&self.dir.join(SE_STATE), &self.se.state())?;
+        save_state(&self.dir.join(APEX_STATE), &self.apex.state())?;
         self.se.shutdown().await;
+        self.apex.shutdown().await;
         Ok(())
     }
 }

@@ -60,7 +60,7 @@ fn stale_then_uninstall_then_stale_shows_the_change() {
     let after = ok(&sb.cmd(&["stale", "--days", "200", "-o", "csv"]));
     assert!(csv_ids(&after).is_empty(), "{after}");
     // Agents seen recently are still there.
-    let listed = ok(&sb.cmd(&["list", "-o", "csv"]));
+    let listed = ok(&sb.cmd(&["se", "list", "-o", "csv"]));
     assert_eq!(csv_ids(&listed).len(), 1200 - ids.len());
 }
 
@@ -89,4 +89,25 @@ fn a_broken_sandbox_state_is_reported_with_the_way_out() {
         err.contains("is not sandbox state") && err.contains("delete"),
         "{err}"
     );
+}
+
+#[test]
+fn apex_relocation_persists_between_runs() {
+    let sb = Sandbox::new();
+    let out = sb.cmd(&[
+        "apex",
+        "relocate",
+        "--host",
+        "client01",
+        "--to-server",
+        "ApexOne02",
+        "--folder",
+        "\\Moved",
+        "--yes",
+    ]);
+    ok(&out);
+    let listed = ok(&sb.cmd(&["apex", "list", "--host", "client01", "-o", "json"]));
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["group"], "ApexOne02: \\Moved");
 }
