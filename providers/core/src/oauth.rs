@@ -177,3 +177,67 @@ impl ClientCredentials {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::HttpOptions;
+    use axum::http::{HeaderMap, StatusCode};
+
+    /// A token endpoint that refuses with a plain `{"message"}` body unless the extra header
+    /// arrives.
+    async fn serve() -> String {
+        let app = axum::Router::new().route(
+            "/token",
+            axum::routing::post(|headers: HeaderMap| async move {
+                if headers.get("x-org").and_then(|v| v.to_str().ok()) == Some("42") {
+                    (
+                        StatusCode::OK,
+                        [("content-type", "application/json")],
+                        r#"{"token_type":"bearer","access_token":"t1","expires_in":3600}"#,
+                    )
+                } else {
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        [("content-type", "application/json")],
+                        r#"{"message":"Invalid credentials"}"#,
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}/token")
+    }
+
+    #[tokio::test]
+    async fn extra_headers_are_sent_and_a_plain_401_is_an_auth_error() {
+        let url = serve().await;
+        let http = HttpClient::new(HttpOptions::new("t")).unwrap();
+        let source = |with_header: bool| {
+            let cc = ClientCredentials::new(
+                http.clone(),
+                url.clone(),
+                "id".into(),
+                SecretString::from("s".to_string()),
+                "test token",
+            );
+            if with_header {
+                cc.with_header(
+                    http::HeaderName::from_static("x-org"),
+                    http::HeaderValue::from_static("42"),
+                )
+            } else {
+                cc
+            }
+        };
+        let token = source(true).fetch().await.unwrap();
+        assert_eq!(token.secret.expose_secret(), "t1");
+        let e = source(false).fetch().await.unwrap_err();
+        assert_eq!((e.kind, e.status), (ErrorKind::Auth, Some(401)));
+        assert!(e.message.contains("Invalid credentials"), "{}", e.message);
+    }
+}
