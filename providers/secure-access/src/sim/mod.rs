@@ -1,0 +1,246 @@
+//! A local simulator of the Secure Access API, as strict as `shared/vendors/secure-access.md`
+//! describes the real service: OAuth2 client credentials at `/auth/v2/token` (Basic
+//! key:secret, expiring tokens, `{"message"}` errors), roaming computers as bare arrays with
+//! `page` / `limit` validation and the `{statusCode, error, message}` error shape, DELETE
+//! answering 204 / 404, network tunnel groups with `offset` / `limit` / `total` and the
+//! `{error, requestId, validationErrors}` shape, the Key Admin API (whose paths are the
+//! unconfirmed ones in [`crate::unconfirmed`]), OAuth scopes per key, and the published
+//! multi-window quotas enforced per key and scope, answering 429.
+//!
+//! Knobs ([`SimConfig`]) set fleet size, latency, injected 5xx, token lifetime, quotas and the
+//! unconfirmed behaviours. Used by the tests, `agentctl --sandbox` and the benchmarks.
+
+mod fleet;
+mod server;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agentctl_core::ratelimit::RateLimitSpec;
+use jiff::Timestamp;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::Value;
+
+pub use fleet::{SimApiKey, SimState};
+
+/// How the simulator answers a request with an expired or revoked token (unconfirmed for
+/// Secure Access).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiredToken {
+    /// 401 in the API's error shape (what the tunnel-groups spec documents).
+    Unauthorized,
+    /// Umbrella's 400 `{"error":"invalid_request"}`.
+    InvalidRequest400,
+}
+
+/// How the simulated organization looks and misbehaves.
+#[derive(Clone)]
+pub struct SimConfig {
+    /// Roaming computers generated for a new state.
+    pub fleet_size: usize,
+    /// Network tunnel groups generated for a new state.
+    pub tunnel_groups: usize,
+    /// API keys that already exist in the Key Admin API for a new state.
+    pub api_keys: usize,
+    /// Seed of the fleet, ids, secrets and injected faults.
+    pub seed: u64,
+    /// The instant the fleet's `lastSync` times are relative to.
+    pub now: Timestamp,
+    /// Added to every response.
+    pub latency: Duration,
+    /// Share of requests answered 503 (0.0–1.0).
+    pub error_rate: f64,
+    /// Lifetime of access tokens (`expires_in`; 3600 s documented).
+    pub token_ttl: Duration,
+    /// The API key agentctl is configured with, and its scopes.
+    pub api_key: String,
+    pub api_secret: String,
+    pub api_scopes: Vec<String>,
+    /// The separate Key Admin key.
+    pub key_admin_key: String,
+    pub key_admin_secret: String,
+    /// Child organizations the keys may select with `X-Umbrella-OrgId`.
+    pub child_orgs: Vec<String>,
+    /// Deployments and admin quotas, per key and scope (published: 5/s, 14/min, 350/30min).
+    pub quotas: RateLimitSpec,
+    /// Token endpoint quota per key (published: 20/min).
+    pub token_quotas: RateLimitSpec,
+    /// Send `Retry-After` and `X-RateLimit-*` on 429 (their presence is unconfirmed).
+    pub rate_limit_headers: bool,
+    pub expired_token: ExpiredToken,
+}
+
+/// The scopes of the sandbox API key: everything agentctl's commands need.
+pub fn default_api_scopes() -> Vec<String> {
+    [
+        "deployments.roamingcomputers:read",
+        "deployments.roamingcomputers:write",
+        "deployments.networktunnelgroups:read",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+impl Default for SimConfig {
+    /// The sandbox organization.
+    fn default() -> Self {
+        Self {
+            fleet_size: 1500,
+            tunnel_groups: 12,
+            api_keys: 3,
+            seed: 20_240_919,
+            now: Timestamp::now(),
+            latency: Duration::ZERO,
+            error_rate: 0.0,
+            token_ttl: Duration::from_secs(3600),
+            api_key: "5f0c2a9e1b7d4c3a8e6f0d2b4a9c7e1f".into(),
+            api_secret: "sim-sa-secret-8d3e+/=&:odd".into(),
+            api_scopes: default_api_scopes(),
+            key_admin_key: "0a7d3c9b2e4f4b1d9c8e7f6a5b4c3d2e".into(),
+            key_admin_secret: "sim-key-admin-secret-51c2".into(),
+            child_orgs: vec!["8012345".into()],
+            quotas: RateLimitSpec::parse(crate::DEFAULT_RATE_LIMIT).expect("valid quota"),
+            token_quotas: RateLimitSpec::parse(crate::TOKEN_RATE_LIMIT).expect("valid quota"),
+            rate_limit_headers: false,
+            expired_token: ExpiredToken::Unauthorized,
+        }
+    }
+}
+
+impl std::fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("fleet_size", &self.fleet_size)
+            .field("tunnel_groups", &self.tunnel_groups)
+            .field("api_keys", &self.api_keys)
+            .field("seed", &self.seed)
+            .field("latency", &self.latency)
+            .field("error_rate", &self.error_rate)
+            .field("token_ttl", &self.token_ttl)
+            .field("api_key", &self.api_key)
+            .field("api_secret", &"[REDACTED]")
+            .field("key_admin_key", &self.key_admin_key)
+            .field("key_admin_secret", &"[REDACTED]")
+            .field("quotas", &self.quotas)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    cfg: SimConfig,
+    base_url: String,
+    state: Mutex<SimState>,
+    tokens: Mutex<HashMap<String, server::Grant>>,
+    counts: Mutex<HashMap<String, u64>>,
+    rng: Mutex<StdRng>,
+    windows: Mutex<HashMap<(String, &'static str), server::Log>>,
+}
+
+impl Inner {
+    fn count(&self, key: &str) {
+        *self
+            .counts
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_default() += 1;
+    }
+}
+
+/// A simulator serving on loopback until [`RunningSim::shutdown`].
+pub struct RunningSim {
+    inner: Arc<Inner>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Serve `cfg` on `127.0.0.1:<free port>`, from `state` or a newly generated organization.
+pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<RunningSim> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let state = state.unwrap_or_else(|| SimState::generate(&cfg));
+    let inner = Arc::new(Inner {
+        rng: Mutex::new(StdRng::seed_from_u64(cfg.seed ^ 0x5eed)),
+        cfg,
+        base_url: format!("http://{addr}"),
+        state: Mutex::new(state),
+        tokens: Mutex::new(HashMap::new()),
+        counts: Mutex::new(HashMap::new()),
+        windows: Mutex::new(HashMap::new()),
+    });
+    let app = server::router(inner.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    Ok(RunningSim { inner, stop, task })
+}
+
+impl RunningSim {
+    /// `http://127.0.0.1:<port>`: the `api_url` for the provider.
+    pub fn base_url(&self) -> String {
+        self.inner.base_url.clone()
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.inner.cfg
+    }
+
+    pub fn state(&self) -> SimState {
+        self.inner.state.lock().unwrap().clone()
+    }
+
+    /// `deviceId`s removed by accepted DELETEs, in arrival order.
+    pub fn deleted(&self) -> Vec<String> {
+        self.inner.state.lock().unwrap().deleted.clone()
+    }
+
+    /// The roaming computers still registered, in listing order.
+    pub fn roaming_computers(&self) -> Vec<Value> {
+        self.inner.state.lock().unwrap().roaming_computers.clone()
+    }
+
+    /// Requests seen for a route (`"POST /auth/v2/token"`, `"GET /deployments/v2/roamingcomputers"`,
+    /// `"GET /deployments/v2/roamingcomputers/{deviceId}"`, `"DELETE /deployments/v2/roamingcomputers/{deviceId}"`,
+    /// `"GET /deployments/v2/networktunnelgroups"`, `"GET /admin/v2/apiKeys"`, `"POST /admin/v2/apiKeys"`,
+    /// `"GET /admin/v2/apiKeys/{id}"`, `"DELETE /admin/v2/apiKeys/{id}"`,
+    /// `"POST /admin/v2/apiKeys/{id}/refresh"`) or responses with a status (`"401"`, `"429"`, `"503"`).
+    pub fn request_count(&self, key: &str) -> u64 {
+        self.inner
+            .counts
+            .lock()
+            .unwrap()
+            .get(key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Change a device's `lastSync` (a client that checks in again, or goes silent).
+    pub fn set_last_sync(&self, device_id: &str, when: Option<Timestamp>) {
+        let mut state = self.inner.state.lock().unwrap();
+        if let Some(c) = state
+            .roaming_computers
+            .iter_mut()
+            .find(|c| c["deviceId"] == device_id)
+        {
+            c["lastSync"] = when.map_or(Value::Null, |t| Value::String(fleet::wire_time(t)));
+        }
+    }
+
+    /// Invalidate every access token issued so far (as if they expired or were revoked).
+    pub fn revoke_tokens(&self) {
+        self.inner.tokens.lock().unwrap().clear();
+    }
+
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}

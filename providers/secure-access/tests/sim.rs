@@ -1,0 +1,708 @@
+//! The provider driven through the `Provider` trait against the simulator.
+#![cfg(feature = "sim")]
+
+use std::time::{Duration, Instant};
+
+use agentctl_core::http::HttpOptions;
+use agentctl_core::ratelimit::RateLimitSpec;
+use agentctl_core::time::{is_stale, stale_cutoff};
+use agentctl_core::{
+    Action, ActionOutcome, AgentRecord, AgentRef, ErrorKind, ListQuery, NewClient, Operation,
+    Provider, Recheck,
+};
+use agentctl_secure_access::sim::{self, ExpiredToken, RunningSim, SimConfig};
+use agentctl_secure_access::{Config, SecureAccess};
+use futures::{StreamExt, TryStreamExt};
+use jiff::{SignedDuration, Timestamp};
+use secrecy::ExposeSecret;
+
+const ROAMING: &str = "GET /deployments/v2/roamingcomputers";
+const TOKEN: &str = "POST /auth/v2/token";
+
+fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+/// A simulator without quotas (the quota tests set their own).
+fn cfg(fleet: usize) -> SimConfig {
+    SimConfig {
+        fleet_size: fleet,
+        now: now(),
+        quotas: RateLimitSpec::off(),
+        token_quotas: RateLimitSpec::off(),
+        ..SimConfig::default()
+    }
+}
+
+struct Keys<'a> {
+    key: &'a str,
+    secret: &'a str,
+    admin: Option<(&'a str, &'a str)>,
+    org: Option<&'a str>,
+}
+
+fn provider_with(sim: &RunningSim, keys: Keys<'_>, rate_limit: &str) -> SecureAccess {
+    let mut text = format!(
+        "api_url = \"{}\"\napi_key = \"{}\"\napi_secret = '{}'\n",
+        sim.base_url(),
+        keys.key,
+        keys.secret
+    );
+    if let Some((k, s)) = keys.admin {
+        text.push_str(&format!(
+            "key_admin_key = \"{k}\"\nkey_admin_secret = '{s}'\n"
+        ));
+    }
+    if let Some(org) = keys.org {
+        text.push_str(&format!("org_id = \"{org}\"\n"));
+    }
+    let config: Config = toml::from_str(&text).unwrap();
+    let mut opts = HttpOptions::new("sa");
+    opts.rate_limit = RateLimitSpec::parse(rate_limit).unwrap();
+    opts.min_backoff = Duration::from_millis(50);
+    SecureAccess::new("sa", &config, opts).unwrap()
+}
+
+fn provider(sim: &RunningSim) -> SecureAccess {
+    let c = sim.config();
+    provider_with(
+        sim,
+        Keys {
+            key: &c.api_key,
+            secret: &c.api_secret,
+            admin: Some((&c.key_admin_key, &c.key_admin_secret)),
+            org: None,
+        },
+        "off",
+    )
+}
+
+async fn list(p: &SecureAccess, q: &ListQuery) -> Vec<AgentRecord> {
+    p.list(q).try_collect().await.unwrap()
+}
+
+fn agent_ref(r: &AgentRecord) -> AgentRef {
+    AgentRef {
+        provider: r.provider.clone(),
+        agent_id: r.agent_id.clone(),
+        hostname: Some(r.hostname.clone()),
+        last_seen: r.last_seen,
+    }
+}
+
+#[tokio::test]
+async fn paging_handles_exact_multiples_short_pages_and_an_empty_fleet() {
+    for (fleet, requests) in [(300, 4), (250, 3), (0, 1), (100, 2), (1, 1)] {
+        let sim = sim::start(cfg(fleet), None).await.unwrap();
+        let p = provider(&sim);
+        let records = list(&p, &ListQuery::default()).await;
+        assert_eq!(records.len(), fleet, "fleet {fleet}");
+        assert_eq!(sim.request_count(ROAMING), requests, "fleet {fleet}");
+        let expected: Vec<String> = sim
+            .roaming_computers()
+            .iter()
+            .map(|c| c["deviceId"].as_str().unwrap().to_string())
+            .collect();
+        let got: Vec<String> = records.iter().map(|r| r.agent_id.clone()).collect();
+        assert_eq!(got, expected, "every device once, in order");
+        for r in &records {
+            assert_eq!(r.kind, "secure-access");
+            assert!(p.validate_agent_id(&r.agent_id).is_ok());
+            assert!(r.os.is_some() && r.agent_version.is_some());
+            assert!(r.raw["status"].is_string() && r.raw["swgStatus"].is_string());
+        }
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn records_map_the_spec_columns() {
+    let sim = sim::start(cfg(400), None).await.unwrap();
+    let p = provider(&sim);
+    let records = list(&p, &ListQuery::default()).await;
+    assert!(
+        records.iter().any(|r| !r.hostname.is_ascii()),
+        "non-ASCII host names survive"
+    );
+    let never = records.iter().filter(|r| r.last_seen.is_none()).count();
+    assert!(never > 0, "some devices never synced");
+    let raw = &sim.roaming_computers()[0];
+    let r = &records[0];
+    assert_eq!(r.agent_id, raw["deviceId"]);
+    assert_eq!(r.hostname, raw["name"]);
+    assert_eq!(r.os.as_deref(), raw["osVersionName"].as_str());
+    assert_eq!(r.agent_version.as_deref(), raw["version"].as_str());
+    assert_eq!(&r.raw, raw);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn last_sync_before_hint_equals_client_side_filtering() {
+    let sim = sim::start(cfg(1000), None).await.unwrap();
+    let p = provider(&sim);
+    // The API's times carry milliseconds; a cutoff on a whole millisecond makes "exactly at
+    // the cutoff" expressible on the wire.
+    let cutoff = stale_cutoff(
+        Timestamp::from_millisecond(now().as_millisecond()).unwrap(),
+        30,
+    );
+    // Boundary cases: exactly at the cutoff (not stale), one millisecond before (stale).
+    let ids: Vec<String> = sim.roaming_computers()[..2]
+        .iter()
+        .map(|c| c["deviceId"].as_str().unwrap().to_string())
+        .collect();
+    sim.set_last_sync(&ids[0], Some(cutoff));
+    sim.set_last_sync(&ids[1], Some(cutoff - SignedDuration::from_millis(1)));
+
+    let all = list(&p, &ListQuery::default()).await;
+    let full_requests = sim.request_count(ROAMING);
+    let client_side: Vec<String> = all
+        .iter()
+        .filter(|r| is_stale(r.last_seen, cutoff))
+        .map(|r| r.agent_id.clone())
+        .collect();
+    let q = ListQuery {
+        last_seen_before: Some(cutoff),
+        ..ListQuery::default()
+    };
+    let hinted: Vec<String> = list(&p, &q)
+        .await
+        .into_iter()
+        .filter(|r| is_stale(r.last_seen, cutoff))
+        .map(|r| r.agent_id.clone())
+        .collect();
+    assert_eq!(hinted, client_side);
+    assert!(!hinted.contains(&ids[0]) && hinted.contains(&ids[1]));
+    assert!(
+        sim.request_count(ROAMING) - full_requests < full_requests,
+        "the hint fetched fewer pages"
+    );
+
+    // With unknown devices wanted, no hint is sent, so never-synced devices still come back.
+    let q = ListQuery {
+        last_seen_before: Some(cutoff),
+        include_unknown: true,
+        ..ListQuery::default()
+    };
+    let with_unknown = list(&p, &q).await;
+    assert_eq!(with_unknown.len(), all.len());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn uninstall_deletes_and_a_missing_device_is_skipped_as_gone() {
+    let sim = sim::start(cfg(20), None).await.unwrap();
+    let p = provider(&sim);
+    assert!(p.supports(Operation::Uninstall).is_ok());
+    let ns = p.supports(Operation::Relocate).unwrap_err();
+    assert!(ns.reason.contains("no move or relocate"), "{}", ns.reason);
+    assert!(p.validate_agent_id("not/a/device").is_err());
+
+    let records = list(&p, &ListQuery::default()).await;
+    let target = agent_ref(&records[3]);
+    let action = p.prepare(&Action::Uninstall).await.unwrap();
+    assert_eq!(
+        p.describe(&action, &target),
+        format!(
+            "DELETE {}/deployments/v2/roamingcomputers/{}",
+            sim.base_url(),
+            target.agent_id
+        )
+    );
+    match p.recheck(&target.agent_id).await.unwrap() {
+        Recheck::Present(r) => assert_eq!(r.agent_id, target.agent_id),
+        Recheck::Gone => panic!("still registered"),
+    }
+    match p.act(&action, &target).await.unwrap() {
+        ActionOutcome::Requested { detail } => assert!(detail.starts_with("HTTP 204"), "{detail}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sim.deleted(), vec![target.agent_id.clone()]);
+    assert_eq!(p.recheck(&target.agent_id).await.unwrap(), Recheck::Gone);
+    match p.act(&action, &target).await.unwrap() {
+        ActionOutcome::Skipped { why, detail } => {
+            assert_eq!(why, "gone");
+            assert!(
+                detail.contains("404") && detail.contains("not found"),
+                "{detail}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(list(&p, &ListQuery::default()).await.len(), 19);
+    let relocate = Action::Relocate(agentctl_core::RelocateTarget {
+        to: "x".into(),
+        resolved_id: None,
+        folder: None,
+        allow_multiple: false,
+    });
+    let e = p.act(&relocate, &target).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotSupported);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn tunnels_listing_reads_every_page() {
+    let sim = sim::start(
+        SimConfig {
+            tunnel_groups: 450,
+            ..cfg(1)
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let p = provider(&sim);
+    assert_eq!(p.listings(), &["tunnels"]);
+    let listing = p.listing("tunnels").await.unwrap();
+    assert_eq!(listing.rows.len(), 450);
+    assert_eq!(
+        sim.request_count("GET /deployments/v2/networktunnelgroups"),
+        3
+    );
+    let mut ids: Vec<&str> = listing
+        .rows
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 450, "no duplicates across pages");
+    for row in &listing.rows {
+        for col in &listing.columns {
+            assert!(row.contains_key(*col), "{col}");
+        }
+        assert!(
+            ["connected", "disconnected", "warning"].contains(&row["status"].as_str().unwrap())
+        );
+        let hubs = row["hubs"].as_str().unwrap();
+        assert!(
+            hubs.contains(" primary UP") || hubs.contains(" primary DOWN"),
+            "{hubs}"
+        );
+        assert!(row["raw"]["hubs"].is_array());
+    }
+    assert_eq!(
+        p.listing("orgs").await.unwrap_err().kind,
+        ErrorKind::NotSupported
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn clients_list_get_create_rotate_delete() {
+    let sim = sim::start(cfg(5), None).await.unwrap();
+    let p = provider(&sim);
+    let before = p.list_clients().await.unwrap();
+    assert_eq!(before.len(), 3);
+    assert!(before.iter().any(|c| c.name == "Zürich SOC"));
+
+    // Input problems are found before anything is sent.
+    let sent = sim.request_count("POST /admin/v2/apiKeys");
+    for bad in [
+        NewClient {
+            name: "x".into(),
+            roles: vec!["deployments".into()],
+            expire_at: None,
+        },
+        NewClient {
+            name: " ".into(),
+            roles: vec!["a:read".into()],
+            expire_at: None,
+        },
+        NewClient {
+            name: "x".into(),
+            roles: vec![],
+            expire_at: None,
+        },
+        NewClient {
+            name: "x".into(),
+            roles: vec!["a:read".into()],
+            expire_at: Some(now() - SignedDuration::from_hours(1)),
+        },
+    ] {
+        assert_eq!(
+            p.create_client(&bad).await.unwrap_err().kind,
+            ErrorKind::Input
+        );
+    }
+    assert_eq!(sim.request_count("POST /admin/v2/apiKeys"), sent);
+
+    let created = p
+        .create_client(&NewClient {
+            name: "agentctl stale cleanup".into(),
+            roles: vec!["deployments.roamingcomputers:write".into()],
+            expire_at: Some(now() + SignedDuration::from_hours(24 * 90)),
+        })
+        .await
+        .unwrap();
+    let id = created.client.id.clone();
+    assert_eq!(
+        created.client.roles,
+        vec!["deployments.roamingcomputers:write"]
+    );
+    assert!(created.client.created_at.is_some());
+    assert!(
+        created.client.raw.get("clientSecret").is_none(),
+        "no secret kept in raw"
+    );
+    let first_secret = created.client_secret.expose_secret().to_string();
+    assert!(
+        !format!("{created:?}").contains(&first_secret),
+        "Debug hides the secret"
+    );
+
+    // The new key works for the token endpoint and its scope.
+    let as_new = |secret: &str| {
+        provider_with(
+            &sim,
+            Keys {
+                key: &created.client.client_id,
+                secret,
+                admin: None,
+                org: None,
+            },
+            "off",
+        )
+    };
+    let p_new = as_new(&first_secret);
+    assert_eq!(list(&p_new, &ListQuery::default()).await.len(), 5);
+    // It lacks the tunnel-groups scope: 403 with a hint naming the scope.
+    let e = p_new.listing("tunnels").await.unwrap_err();
+    assert_eq!((e.kind, e.status), (ErrorKind::Auth, Some(403)));
+    assert!(e.hint.unwrap().contains("networktunnelgroups:read"));
+    // Without the Key Admin credential, clients commands name the keys to set.
+    let e = p_new.list_clients().await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Config);
+    assert!(e.message.contains("key_admin_key") && e.message.contains("key_admin_secret"));
+
+    let got = p.get_client(&id).await.unwrap();
+    assert_eq!(got.name, "agentctl stale cleanup");
+    assert_eq!(got.client_id, created.client.client_id);
+    assert_eq!(p.list_clients().await.unwrap().len(), 4);
+
+    let rotated = p.rotate_client(&id).await.unwrap();
+    let second_secret = rotated.client_secret.expose_secret().to_string();
+    assert_ne!(second_secret, first_secret);
+    let e = as_new(&first_secret).doctor().await;
+    assert!(
+        !e[0].ok,
+        "the old secret no longer gets a token: {:?}",
+        e[0]
+    );
+    let stale = as_new(&first_secret);
+    let err = stale
+        .list(&ListQuery::default())
+        .next()
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!((err.kind, err.status), (ErrorKind::Auth, Some(401)));
+    assert_eq!(
+        list(&as_new(&second_secret), &ListQuery::default())
+            .await
+            .len(),
+        5
+    );
+
+    p.delete_client(&id).await.unwrap();
+    assert_eq!(p.list_clients().await.unwrap().len(), 3);
+    let e = p.get_client(&id).await.unwrap_err();
+    assert_eq!(e.status, Some(404));
+    let e = p.delete_client(&id).await.unwrap_err();
+    assert_eq!(e.status, Some(404));
+    assert_eq!(
+        p.get_client("../x").await.unwrap_err().kind,
+        ErrorKind::Input
+    );
+    // The deleted key's tokens stop working; the next token request is refused.
+    let device = sim.roaming_computers()[0]["deviceId"].clone();
+    let err = p_new.recheck(device.as_str().unwrap()).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Auth);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn tokens_are_reused_refreshed_before_expiry_and_after_a_401() {
+    let sim = sim::start(
+        SimConfig {
+            token_ttl: Duration::from_secs(2),
+            ..cfg(150)
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let p = provider(&sim);
+    list(&p, &ListQuery::default()).await;
+    list(&p, &ListQuery::default()).await;
+    assert_eq!(sim.request_count(TOKEN), 1, "one token for several calls");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    list(&p, &ListQuery::default()).await;
+    assert_eq!(
+        sim.request_count(TOKEN),
+        2,
+        "refreshed before use after expiry"
+    );
+    assert_eq!(sim.request_count("401"), 0);
+    // A token revoked server-side: one 401, one refresh, success.
+    sim.revoke_tokens();
+    assert_eq!(list(&p, &ListQuery::default()).await.len(), 150);
+    assert_eq!(sim.request_count("401"), 1);
+    assert_eq!(sim.request_count(TOKEN), 3);
+    sim.shutdown().await;
+
+    // Umbrella's answer to an expired token (400 invalid_request) also refreshes once.
+    let sim = sim::start(
+        SimConfig {
+            expired_token: ExpiredToken::InvalidRequest400,
+            ..cfg(10)
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let p = provider(&sim);
+    list(&p, &ListQuery::default()).await;
+    sim.revoke_tokens();
+    assert_eq!(list(&p, &ListQuery::default()).await.len(), 10);
+    assert_eq!(sim.request_count("400"), 1);
+    assert_eq!(sim.request_count(TOKEN), 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_credentials_and_child_orgs() {
+    let sim = sim::start(cfg(10), None).await.unwrap();
+    let c = sim.config().clone();
+    let wrong = provider_with(
+        &sim,
+        Keys {
+            key: &c.api_key,
+            secret: "not-the-secret",
+            admin: None,
+            org: None,
+        },
+        "off",
+    );
+    let e = wrong
+        .list(&ListQuery::default())
+        .next()
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!((e.kind, e.status), (ErrorKind::Auth, Some(401)));
+    assert!(
+        e.to_string()
+            .starts_with("sa: HTTP 401: token for api_key refused"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("not-the-secret"));
+    assert_eq!(
+        wrong.prepare(&Action::Uninstall).await.unwrap_err().kind,
+        ErrorKind::Auth
+    );
+    let checks = wrong.doctor().await;
+    assert!(!checks[0].ok);
+
+    let child = provider_with(
+        &sim,
+        Keys {
+            key: &c.api_key,
+            secret: &c.api_secret,
+            admin: None,
+            org: Some("8012345"),
+        },
+        "off",
+    );
+    assert_eq!(list(&child, &ListQuery::default()).await.len(), 10);
+    let other = provider_with(
+        &sim,
+        Keys {
+            key: &c.api_key,
+            secret: &c.api_secret,
+            admin: None,
+            org: Some("999"),
+        },
+        "off",
+    );
+    let e = other
+        .list(&ListQuery::default())
+        .next()
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!((e.kind, e.status), (ErrorKind::Auth, Some(403)));
+
+    let checks = provider(&sim).doctor().await;
+    assert_eq!(checks.len(), 4);
+    assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn server_errors_are_retried() {
+    let sim = sim::start(
+        SimConfig {
+            error_rate: 0.25,
+            latency: Duration::from_millis(2),
+            ..cfg(700)
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let p = provider(&sim);
+    assert_eq!(list(&p, &ListQuery::default()).await.len(), 700);
+    assert!(sim.request_count("503") > 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_simulator_enforces_quotas_and_the_plumbing_backs_off() {
+    let sim = sim::start(
+        SimConfig {
+            quotas: RateLimitSpec::parse("3/200ms, 6/s").unwrap(),
+            rate_limit_headers: true,
+            ..cfg(30)
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    // No client-side limiter: the server's windows push back with 429s, which are retried.
+    let p = provider(&sim);
+    let ids: Vec<String> = sim
+        .roaming_computers()
+        .iter()
+        .take(10)
+        .map(|c| c["deviceId"].as_str().unwrap().to_string())
+        .collect();
+    for id in &ids {
+        assert!(matches!(p.recheck(id).await.unwrap(), Recheck::Present(_)));
+    }
+    assert!(
+        sim.request_count("429") > 0,
+        "over the quota the server answers 429"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_long_bulk_run_stays_inside_every_quota_window() {
+    // The published 5/s, 14/min, 350/30min scaled down so the run takes seconds; the client
+    // gets the same quotas, as the binary passes DEFAULT_RATE_LIMIT for the real service.
+    let quotas = "5/250ms, 14/s, 100/10s";
+    let sim = sim::start(
+        SimConfig {
+            quotas: RateLimitSpec::parse(quotas).unwrap(),
+            token_quotas: RateLimitSpec::parse("20/min").unwrap(),
+            ..cfg(150)
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let c = sim.config().clone();
+    let p = provider_with(
+        &sim,
+        Keys {
+            key: &c.api_key,
+            secret: &c.api_secret,
+            admin: None,
+            org: None,
+        },
+        quotas,
+    );
+    let started = Instant::now();
+    let cutoff = stale_cutoff(now(), 14);
+    let stale: Vec<AgentRef> = list(
+        &p,
+        &ListQuery {
+            last_seen_before: Some(cutoff),
+            ..ListQuery::default()
+        },
+    )
+    .await
+    .iter()
+    .filter(|r| is_stale(r.last_seen, cutoff))
+    .take(60)
+    .map(agent_ref)
+    .collect();
+    assert_eq!(stale.len(), 60);
+    let action = p.prepare(&Action::Uninstall).await.unwrap();
+    let outcomes: Vec<_> = futures::stream::iter(stale.iter())
+        .map(|a| {
+            let p = &p;
+            let action = &action;
+            async move {
+                match p.recheck(&a.agent_id).await? {
+                    Recheck::Gone => Ok(None),
+                    Recheck::Present(_) => p.act(action, a).await.map(Some),
+                }
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    for o in &outcomes {
+        assert!(
+            matches!(o, Ok(Some(ActionOutcome::Requested { .. }))),
+            "{o:?}"
+        );
+    }
+    assert_eq!(sim.deleted().len(), 60);
+    assert_eq!(
+        sim.request_count("429"),
+        0,
+        "the limiter kept inside all windows"
+    );
+    assert_eq!(sim.request_count("503"), 0);
+    // 120 + list requests through a 100/10s window cannot finish in under 10 s.
+    assert!(
+        started.elapsed() >= Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn state_persists_through_serde() {
+    let sim = sim::start(cfg(12), None).await.unwrap();
+    let p = provider(&sim);
+    let first = list(&p, &ListQuery::default()).await;
+    let action = p.prepare(&Action::Uninstall).await.unwrap();
+    p.act(&action, &agent_ref(&first[0])).await.unwrap();
+    let created = p
+        .create_client(&NewClient {
+            name: "kept".into(),
+            roles: vec!["deployments.roamingcomputers:read".into()],
+            expire_at: None,
+        })
+        .await
+        .unwrap();
+    let saved = serde_json::to_vec(&sim.state()).unwrap();
+    sim.shutdown().await;
+
+    let state: sim::SimState = serde_json::from_slice(&saved).unwrap();
+    let sim = sim::start(cfg(12), Some(state)).await.unwrap();
+    let p = provider(&sim);
+    let again = list(&p, &ListQuery::default()).await;
+    assert_eq!(again.len(), 11);
+    assert!(again.iter().all(|r| r.agent_id != first[0].agent_id));
+    assert_eq!(sim.deleted(), vec![first[0].agent_id.clone()]);
+    // The created key and its secret survive a restart.
+    let kept = provider_with(
+        &sim,
+        Keys {
+            key: &created.client.client_id,
+            secret: created.client_secret.expose_secret(),
+            admin: None,
+            org: None,
+        },
+        "off",
+    );
+    assert_eq!(list(&kept, &ListQuery::default()).await.len(), 11);
+    sim.shutdown().await;
+}
