@@ -75,6 +75,12 @@ pub enum Command {
         #[command(subcommand)]
         command: SeCommand,
     },
+    /// Cisco Secure Access commands
+    #[command(name = "secure-access", visible_alias = "sa")]
+    SecureAccess {
+        #[command(subcommand)]
+        command: SaCommand,
+    },
     /// Trend Micro Apex Central commands
     #[command(name = "apex-central", visible_alias = "apex")]
     ApexCentral {
@@ -109,6 +115,16 @@ pub enum SeCommand {
     Doctor,
     /// List the v3 organizations the credentials see
     Orgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SaCommand {
+    #[command(flatten)]
+    Common(CommonCommand),
+    /// Check config, credentials and connectivity
+    Doctor,
+    /// List network tunnel groups with status and hubs
+    Tunnels,
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,7 +17,7 @@ pub mod providers;
 pub mod sandbox;
 
 use app::App;
-use cli::{ApexCommand, Cli, Command, CommonCommand, SeCommand};
+use cli::{ApexCommand, Cli, Command, CommonCommand, SaCommand, SeCommand};
 use error::CliResult;
 
 async fn run_common(app: &App, command: &CommonCommand) -> CliResult {
@@ -41,6 +41,14 @@ async fn dispatch(app: &mut App, command: &Command) -> CliResult {
                 SeCommand::Common(c) => run_common(app, c).await,
                 SeCommand::Doctor => commands::doctor::run(app).await,
                 SeCommand::Orgs => commands::listing::run(app, "orgs").await,
+            }
+        }
+        Command::SecureAccess { command } => {
+            app.kind_scope = Some(agentctl_secure_access::KIND);
+            match command {
+                SaCommand::Common(c) => run_common(app, c).await,
+                SaCommand::Doctor => commands::doctor::run(app).await,
+                SaCommand::Tunnels => commands::listing::run(app, "tunnels").await,
             }
         }
         Command::ApexCentral { command } => {

@@ -21,6 +21,10 @@ pub const KINDS: &[KindInfo] = &[
         aliases: agentctl_secure_endpoint::ALIASES,
     },
     KindInfo {
+        name: agentctl_secure_access::KIND,
+        aliases: agentctl_secure_access::ALIASES,
+    },
+    KindInfo {
         name: agentctl_apex_central::KIND,
         aliases: agentctl_apex_central::ALIASES,
     },
@@ -95,6 +99,20 @@ pub fn build(file: &ConfigFile, name: &str, readable_by_others: bool) -> CliResu
             .map_err(|e| CliError::from_provider("config", e))?;
             (Arc::new(p), cfg.literal_secret_keys())
         }
+        agentctl_secure_access::KIND => {
+            let cfg: agentctl_secure_access::Config = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e| vendor_keys_err(name, e))?;
+            // The published per-key quotas unless the config says otherwise.
+            let opts = http_options(
+                name,
+                &common,
+                Some(agentctl_secure_access::DEFAULT_RATE_LIMIT),
+            );
+            let p = agentctl_secure_access::SecureAccess::new(name, &cfg, opts)
+                .map_err(|e| CliError::from_provider("config", e))?;
+            (Arc::new(p), cfg.literal_secret_keys())
+        }
         agentctl_apex_central::KIND => {
             let cfg: agentctl_apex_central::Config = toml::Value::Table(table)
                 .try_into()
@@ -154,4 +172,55 @@ pub fn resolve_kind(name: &str) -> Option<&'static str> {
         .iter()
         .find(|k| k.name == name || k.aliases.contains(&name))
         .map(|k| k.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Check a provider table's keys without building it (no secrets read, nothing sent).
+    fn check_keys(file: &ConfigFile, name: &str) -> CliResult<&'static str> {
+        let mut table = file
+            .providers
+            .get(name)
+            .cloned()
+            .ok_or_else(|| unknown_provider(file, name))?;
+        let common = split_common(name, &mut table, &file.defaults)?;
+        let value = toml::Value::Table(table);
+        macro_rules! keys {
+            ($krate:ident) => {{
+                let _: $krate::Config = value.try_into().map_err(|e| vendor_keys_err(name, e))?;
+                Ok($krate::KIND)
+            }};
+        }
+        match common.kind.as_str() {
+            agentctl_secure_endpoint::KIND => keys!(agentctl_secure_endpoint),
+            agentctl_secure_access::KIND => keys!(agentctl_secure_access),
+            agentctl_apex_central::KIND => keys!(agentctl_apex_central),
+            other => Err(CliError::usage(
+                "config",
+                format!(
+                    "kind: unknown kind '{other}'; expected one of {}",
+                    kind_names().join(", ")
+                ),
+            )
+            .provider(name)),
+        }
+    }
+
+    #[test]
+    fn config_example_is_valid_for_every_kind() {
+        let text = include_str!("../config.example.toml");
+        let file = crate::config::parse(text).unwrap();
+        let mut kinds: Vec<&str> = file
+            .providers
+            .keys()
+            .map(|name| check_keys(&file, name).unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        let mut all = kind_names();
+        all.sort();
+        assert_eq!(kinds, all, "config.example.toml shows every kind");
+    }
 }

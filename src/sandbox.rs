@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use agentctl_apex_central::sim as apex_sim;
+use agentctl_core::ratelimit::RateLimitSpec;
+use agentctl_secure_access::sim as sa_sim;
 use agentctl_secure_endpoint::sim as se_sim;
 
 use crate::config::ConfigFile;
@@ -13,14 +15,21 @@ use crate::error::{CliError, CliResult};
 
 pub const SE_PROVIDER: &str = "sandbox-se";
 pub const APEX_PROVIDER: &str = "sandbox-apex";
+pub const SA_PROVIDER: &str = "sandbox-sa";
+
+/// Secure Access quotas in the sandbox: the published shape (three windows per key), scaled
+/// up so a walk-through does not wait minutes; the simulator enforces the same.
+const SA_SANDBOX_QUOTA: &str = "50/s, 600/min, 20000/30min";
 
 const SE_STATE: &str = "secure-endpoint.json";
 const APEX_STATE: &str = "apex-central.json";
+const SA_STATE: &str = "secure-access.json";
 
 pub struct Sandbox {
     dir: PathBuf,
     se: se_sim::RunningSim,
     apex: apex_sim::RunningSim,
+    sa: sa_sim::RunningSim,
 }
 
 pub fn dir() -> PathBuf {
@@ -88,6 +97,18 @@ impl Sandbox {
                     format!("cannot start the Apex Central simulator: {e}"),
                 )
             })?;
+        let sa_cfg = sa_sim::SimConfig {
+            now,
+            quotas: RateLimitSpec::parse(SA_SANDBOX_QUOTA).expect("valid quota"),
+            ..sa_sim::SimConfig::default()
+        };
+        let sa_state: Option<sa_sim::SimState> = load_state(&dir.join(SA_STATE))?;
+        let sa = sa_sim::start(sa_cfg.clone(), sa_state).await.map_err(|e| {
+            CliError::runtime(
+                "sandbox",
+                format!("cannot start the Secure Access simulator: {e}"),
+            )
+        })?;
         let text = format!(
             r#"
 [providers.{SE_PROVIDER}]
@@ -98,6 +119,15 @@ client_id = "{client_id}"
 api_key = "{api_key}"
 xdr_client_id = "{xdr_id}"
 xdr_client_secret = "{xdr_secret}"
+
+[providers.{SA_PROVIDER}]
+kind = "secure-access"
+api_url = "{sa_url}"
+api_key = '{sa_key}'
+api_secret = '{sa_secret}'
+key_admin_key = '{sa_admin_key}'
+key_admin_secret = '{sa_admin_secret}'
+rate_limit = "{SA_SANDBOX_QUOTA}"
 
 [providers.{APEX_PROVIDER}]
 kind = "apex-central"
@@ -113,17 +143,24 @@ api_key = "{apex_key}"
             apex_url = apex.base_url(),
             apex_app = apex_cfg.application_id,
             apex_key = apex_cfg.api_key,
+            sa_url = sa.base_url(),
+            sa_key = sa_cfg.api_key,
+            sa_secret = sa_cfg.api_secret,
+            sa_admin_key = sa_cfg.key_admin_key,
+            sa_admin_secret = sa_cfg.key_admin_secret,
         );
         let config = crate::config::parse(&text).map_err(|e| CliError::runtime("sandbox", e))?;
-        Ok((Self { dir, se, apex }, config))
+        Ok((Self { dir, se, apex, sa }, config))
     }
 
     /// Persist what changed and stop the simulators.
     pub async fn finish(self) -> CliResult {
         save_state(&self.dir.join(SE_STATE), &self.se.state())?;
         save_state(&self.dir.join(APEX_STATE), &self.apex.state())?;
+        save_state(&self.dir.join(SA_STATE), &self.sa.state())?;
         self.se.shutdown().await;
         self.apex.shutdown().await;
+        self.sa.shutdown().await;
         Ok(())
     }
 }
