@@ -40,12 +40,19 @@ fn ok(out: &std::process::Output) -> String {
 fn stale_then_uninstall_then_stale_shows_the_change() {
     let sb = Sandbox::new();
     let plan = sb.dir.path().join("plan.csv");
-    ok(&sb.cmd(&["stale", "--days", "200", "--out", plan.to_str().unwrap()]));
+    ok(&sb.cmd(&[
+        "se",
+        "stale",
+        "--days",
+        "200",
+        "--out",
+        plan.to_str().unwrap(),
+    ]));
     let ids = csv_ids(&std::fs::read_to_string(&plan).unwrap());
     assert!(ids.len() > 50, "{} stale", ids.len());
 
     // The same fleet on the next run (state is kept, not regenerated).
-    let again = ok(&sb.cmd(&["stale", "--days", "200", "-o", "csv"]));
+    let again = ok(&sb.cmd(&["se", "stale", "--days", "200", "-o", "csv"]));
     assert_eq!(csv_ids(&again), ids);
 
     let out = sb.cmd(&["uninstall", "--yes", "--from", plan.to_str().unwrap()]);
@@ -57,7 +64,7 @@ fn stale_then_uninstall_then_stale_shows_the_change() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let after = ok(&sb.cmd(&["stale", "--days", "200", "-o", "csv"]));
+    let after = ok(&sb.cmd(&["se", "stale", "--days", "200", "-o", "csv"]));
     assert!(csv_ids(&after).is_empty(), "{after}");
     // Agents seen recently are still there.
     let listed = ok(&sb.cmd(&["se", "list", "-o", "csv"]));
@@ -67,7 +74,7 @@ fn stale_then_uninstall_then_stale_shows_the_change() {
 #[test]
 fn sandbox_output_is_deterministic() {
     let sb = Sandbox::new();
-    let csv = ok(&sb.cmd(&["stale", "--days", "238", "-o", "csv"]));
+    let csv = ok(&sb.cmd(&["se", "stale", "--days", "238", "-o", "csv"]));
     insta::assert_snapshot!("sandbox_stale_238_days_csv", csv);
     let orgs = ok(&sb.cmd(&["se", "orgs", "-o", "csv"]));
     insta::assert_snapshot!("sandbox_orgs_csv", orgs);
@@ -110,4 +117,39 @@ fn apex_relocation_persists_between_runs() {
     let rows: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["group"], "ApexOne02: \\Moved");
+}
+
+#[test]
+fn secure_access_keys_and_removals_persist_between_runs() {
+    let sb = Sandbox::new();
+    let before = ok(&sb.cmd(&["sa", "clients", "list", "-o", "csv"]));
+    ok(&sb.cmd(&[
+        "sa",
+        "clients",
+        "create",
+        "sandbox-key",
+        "--scope",
+        "deployments.roamingcomputers:read",
+        "-o",
+        "json",
+    ]));
+    let after = ok(&sb.cmd(&["sa", "clients", "list", "-o", "csv"]));
+    assert_eq!(after.lines().count(), before.lines().count() + 1);
+    assert!(after.contains("sandbox-key"));
+
+    let stale = ok(&sb.cmd(&["sa", "stale", "--days", "235", "-o", "csv"]));
+    let ids = csv_ids(&stale);
+    assert!(!ids.is_empty());
+    ok(&sb.cmd(&[
+        "sa",
+        "uninstall",
+        "--yes",
+        "-p",
+        "sandbox-sa",
+        "--id",
+        &ids[0],
+    ]));
+    let again = csv_ids(&ok(&sb.cmd(&["sa", "stale", "--days", "235", "-o", "csv"])));
+    assert_eq!(again.len(), ids.len() - 1);
+    assert!(!again.contains(&ids[0]));
 }
