@@ -153,3 +153,50 @@ fn secure_access_keys_and_removals_persist_between_runs() {
     assert_eq!(again.len(), ids.len() - 1);
     assert!(!again.contains(&ids[0]));
 }
+
+#[test]
+fn no_secret_of_any_vendor_reaches_trace_output() {
+    let sb = Sandbox::new();
+    let mut all = String::new();
+    for args in [
+        &["-vvv", "list", "-o", "json"][..],
+        &["-vvv", "doctor"],
+        &["-vvv", "sa", "tunnels"],
+        &["-vvv", "sa", "clients", "list"],
+        &["-vvv", "apex", "servers"],
+        &[
+            "-vvv",
+            "apex",
+            "relocate",
+            "--host",
+            "client01",
+            "--to-server",
+            "ApexOne02",
+            "--folder",
+            "\\X",
+            "--yes",
+        ],
+    ] {
+        let out = sb.cmd(args);
+        all.push_str(&ok(&out));
+        all.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(all.contains("/WebApp/API/"), "-vvv logs the HTTP exchanges");
+    let se = agentctl_secure_endpoint::sim::SimConfig::default();
+    let sa = agentctl_secure_access::sim::SimConfig::default();
+    let apex = agentctl_apex_central::sim::SimConfig::default();
+    for secret in [
+        &se.api_key,
+        &se.xdr_client_secret,
+        &sa.api_secret,
+        &sa.key_admin_secret,
+        &apex.api_key,
+    ] {
+        assert!(!all.contains(secret.as_str()), "a secret leaked");
+    }
+    assert!(
+        !all.contains("Bearer ") && !all.contains("Basic "),
+        "an Authorization header leaked"
+    );
+    assert!(!all.contains("eyJ"), "a token leaked");
+}
