@@ -215,7 +215,8 @@ impl HttpClient {
     /// Send a request built by `build` (called again for every attempt), authenticated by
     /// `auth`. Retries 429, 502-504 (and 500 for idempotent methods) and connection errors
     /// with backoff, honouring `Retry-After` and reset headers; on 401 asks `auth` for fresh
-    /// credentials (once in a row, [`MAX_REAUTHS`] times per request). Any other status is returned to the caller as it is.
+    /// credentials (at most [`MAX_REAUTHS`] times per request). Any other status is returned
+    /// to the caller as it is.
     pub async fn send<F>(&self, auth: &dyn Auth, build: F) -> Result<HttpResponse>
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync,
@@ -226,11 +227,13 @@ impl HttpClient {
             .with_jitter()
             .with_max_times(self.opts.max_attempts.saturating_sub(1))
             .build();
-        // A 401 refreshes the credentials and retries. A 401 right after a refresh means the
-        // fresh credentials are refused: final. A later 401 (the token expired or was revoked
-        // while this request waited out 429s or 5xx) may refresh again, a few times at most.
+        // A 401 refreshes the credentials and retries, a bounded number of times. A second
+        // refresh is not a sign of refused credentials by itself: under concurrency the
+        // token a request retries with may have been fetched by another request before a
+        // revocation, and the request never used a token fetched for it. Refused
+        // credentials cost at most MAX_REAUTHS extra requests each, and concurrent requests
+        // share one refetch per token generation.
         let mut reauths = 0;
-        let mut just_refreshed = false;
         loop {
             self.wait_turn().await;
             let mut request = build(&self.inner)
@@ -256,18 +259,13 @@ impl HttpClient {
                     );
                     self.observe_rate_headers(&headers).await;
                     let decision = retry::decide(status, &method);
-                    if decision == Decision::Reauthenticate
-                        && !just_refreshed
-                        && reauths < MAX_REAUTHS
-                    {
+                    if decision == Decision::Reauthenticate && reauths < MAX_REAUTHS {
                         reauths += 1;
                         if auth.refresh(generation).await? {
                             tracing::info!(provider = %self.opts.provider, "credentials refused (401); refreshed and retrying");
-                            just_refreshed = true;
                             continue;
                         }
                     }
-                    just_refreshed = false;
                     if decision == Decision::Retry
                         && let Some(delay) = backoff.next()
                     {
@@ -304,7 +302,6 @@ impl HttpClient {
                     });
                 }
                 Err(e) => {
-                    just_refreshed = false;
                     // A refused connection never reached the server: always safe to resend.
                     // Other failures (timeouts, resets) may have been processed: resend only
                     // idempotent requests.
@@ -326,7 +323,7 @@ impl HttpClient {
 }
 
 /// How often one request may refresh its credentials after a 401.
-pub const MAX_REAUTHS: u32 = 3;
+pub const MAX_REAUTHS: u32 = 2;
 
 /// reqwest's error text plus its causes (TLS failures hide the reason in the chain), without
 /// the URL's query string.

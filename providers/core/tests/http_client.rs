@@ -1,5 +1,5 @@
 //! The shared HTTP client against a scripted local server: retries, Retry-After, reset
-//! headers, refresh on 401 (never twice in a row), and no retry of a POST whose outcome is unknown.
+//! headers, refresh on 401 (a bounded number of times), and no retry of a POST whose outcome is unknown.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -126,7 +126,7 @@ impl TokenSource for Counting {
 }
 
 #[tokio::test]
-async fn a_401_refreshes_the_token_once() {
+async fn a_401_refreshes_the_token_a_bounded_number_of_times() {
     let script = Script::default();
     *script.replies.lock().unwrap() = vec![(401, vec![]), (401, vec![]), (401, vec![])];
     let url = serve(script.clone()).await;
@@ -136,13 +136,13 @@ async fn a_401_refreshes_the_token_once() {
         .send(&auth, |c| c.get(format!("{url}/x")))
         .await
         .unwrap();
-    // One refresh, then the second 401 is final.
+    // Two refreshes, then the third 401 is final: the request is not sent a fourth time.
     assert_eq!(resp.status.as_u16(), 401);
-    assert_eq!(script.hits.load(Ordering::SeqCst), 2);
-    assert_eq!(source.0.load(Ordering::SeqCst), 2);
+    assert_eq!(script.hits.load(Ordering::SeqCst), 3);
+    assert_eq!(source.0.load(Ordering::SeqCst), 3);
     assert_eq!(
         *script.seen_auth.lock().unwrap(),
-        vec!["Bearer t1", "Bearer t2"]
+        vec!["Bearer t1", "Bearer t2", "Bearer t3"]
     );
 }
 
