@@ -263,6 +263,9 @@ fn faults_429_5xx_and_revoked_tokens_end_with_nothing_failed() {
     let mut cfg = sim_config(150);
     cfg.error_rate = 0.15;
     cfg.throttle_rate = 0.1;
+    // Fewer faults per request than the client's attempts: the run must get through every
+    // time (independent faults would fail an agent now and then, correctly).
+    cfg.faults_per_path = Some(3);
     cfg.revoke_tokens_every = Some(25);
     cfg.se_token_ttl = Duration::from_secs(3);
     let env = Env::with_extra(cfg, "");

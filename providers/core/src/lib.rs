@@ -18,6 +18,8 @@ pub mod ratelimit;
 pub mod record;
 pub mod retry;
 pub mod secret;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod time;
 
 pub use error::{ErrorKind, NotSupported, ProviderError, Result};

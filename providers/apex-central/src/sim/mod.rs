@@ -14,8 +14,9 @@
 mod fleet;
 mod server;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use agentctl_core::sim::{Counters, Serving};
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -74,50 +75,36 @@ pub(crate) struct Inner {
     cfg: SimConfig,
     base_url: String,
     state: Mutex<SimState>,
-    counts: Mutex<HashMap<String, u64>>,
+    counts: Counters,
     rng: Mutex<StdRng>,
 }
 
 impl Inner {
     fn count(&self, key: &str) {
-        *self
-            .counts
-            .lock()
-            .unwrap()
-            .entry(key.to_string())
-            .or_default() += 1;
+        self.counts.hit(key);
     }
 }
 
 /// A simulator serving on loopback until [`RunningSim::shutdown`].
 pub struct RunningSim {
     inner: Arc<Inner>,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
+    server: Serving,
 }
 
 /// Serve `cfg` on `127.0.0.1:<free port>`, from `state` or a newly generated fleet.
 pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<RunningSim> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
+    let listener = agentctl_core::sim::listen().await?;
     let state = state.unwrap_or_else(|| SimState::generate(&cfg));
     let inner = Arc::new(Inner {
         rng: Mutex::new(StdRng::seed_from_u64(cfg.seed ^ 0xa9e3)),
         cfg,
-        base_url: format!("http://{addr}"),
+        base_url: listener.base_url().to_string(),
         state: Mutex::new(state),
-        counts: Mutex::new(HashMap::new()),
+        counts: Counters::default(),
     });
     let app = server::router(inner.clone());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    Ok(RunningSim { inner, stop, task })
+    let server = listener.serve(app);
+    Ok(RunningSim { inner, server })
 }
 
 impl RunningSim {
@@ -139,13 +126,7 @@ impl RunningSim {
     /// `"GET ProductServers"`), responses per status (`"200"`, `"401"`, `"503"`), answers per
     /// result code (`"result_code -6"`) and applied actions (`"act cmd_relocate_agent"`).
     pub fn request_count(&self, key: &str) -> u64 {
-        self.inner
-            .counts
-            .lock()
-            .unwrap()
-            .get(key)
-            .copied()
-            .unwrap_or(0)
+        self.inner.counts.get(key)
     }
 
     /// Accepted actions, in arrival order (see [`SimState::actions`]).
@@ -189,7 +170,6 @@ impl RunningSim {
     }
 
     pub async fn shutdown(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
+        self.server.shutdown().await;
     }
 }

@@ -13,6 +13,8 @@ mod server;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
+
+use agentctl_core::sim::{Counters, Serving};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -37,6 +39,10 @@ pub struct SimConfig {
     pub error_rate: f64,
     /// Share of requests answered 429 with budget still left (a burst limit).
     pub throttle_rate: f64,
+    /// At most this many injected faults in all for the same method and path (`None`:
+    /// faults are independent, as on a real service). A retrying client then always gets
+    /// through, whatever else (401s, other requests) happens between its attempts.
+    pub faults_per_path: Option<u32>,
     /// Requests per window across v1 and v3 (3000 per hour observed).
     pub rate_limit: u64,
     pub rate_window: Duration,
@@ -74,6 +80,7 @@ impl Default for SimConfig {
             latency: Duration::ZERO,
             error_rate: 0.0,
             throttle_rate: 0.0,
+            faults_per_path: None,
             rate_limit: 3000,
             rate_window: Duration::from_secs(3600),
             send_retry_after: false,
@@ -96,55 +103,43 @@ pub(crate) struct Inner {
     base_url: String,
     state: Mutex<SimState>,
     tokens: Mutex<HashMap<String, server::Grant>>,
-    counts: Mutex<HashMap<String, u64>>,
+    counts: Counters,
     rng: Mutex<StdRng>,
     window: Mutex<server::Window>,
     v3_calls: AtomicU64,
+    fault_counts: Mutex<HashMap<String, u32>>,
 }
 
 impl Inner {
     fn count(&self, key: &str) {
-        *self
-            .counts
-            .lock()
-            .unwrap()
-            .entry(key.to_string())
-            .or_default() += 1;
+        self.counts.hit(key);
     }
 }
 
 /// A simulator serving on loopback until [`RunningSim::shutdown`].
 pub struct RunningSim {
     inner: Arc<Inner>,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
+    server: Serving,
 }
 
 /// Serve `cfg` on `127.0.0.1:<free port>`, from `state` or a newly generated fleet.
 pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<RunningSim> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
+    let listener = agentctl_core::sim::listen().await?;
     let state = state.unwrap_or_else(|| SimState::generate(&cfg));
     let inner = Arc::new(Inner {
         rng: Mutex::new(StdRng::seed_from_u64(cfg.seed ^ 0x5eed)),
         window: Mutex::new(server::Window::new()),
         cfg,
-        base_url: format!("http://{addr}"),
+        base_url: listener.base_url().to_string(),
         state: Mutex::new(state),
         tokens: Mutex::new(HashMap::new()),
-        counts: Mutex::new(HashMap::new()),
+        counts: Counters::default(),
         v3_calls: AtomicU64::new(0),
+        fault_counts: Mutex::new(HashMap::new()),
     });
     let app = server::router(inner.clone());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    Ok(RunningSim { inner, stop, task })
+    let server = listener.serve(app);
+    Ok(RunningSim { inner, server })
 }
 
 impl RunningSim {
@@ -166,13 +161,7 @@ impl RunningSim {
     /// `"PUT uninstall_request"`, `"POST /v3/access_tokens"`, `"GET /v3/organizations"`,
     /// `"POST /iroh/oauth2/token"`, …) or responses with a status (`"401"`, `"429"`, `"503"`).
     pub fn request_count(&self, key: &str) -> u64 {
-        self.inner
-            .counts
-            .lock()
-            .unwrap()
-            .get(key)
-            .copied()
-            .unwrap_or(0)
+        self.inner.counts.get(key)
     }
 
     /// Change a computer's last-seen time (an agent that checks in again, or goes silent).
@@ -196,7 +185,6 @@ impl RunningSim {
     }
 
     pub async fn shutdown(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
+        self.server.shutdown().await;
     }
 }

@@ -281,7 +281,7 @@ impl Inner {
         let mut resp = if api && !self.spend() {
             self.over_budget()
         } else {
-            self.injected_fault()
+            self.injected_fault(req)
                 .unwrap_or_else(|| self.route(resource, req))
         };
         if api {
@@ -347,11 +347,23 @@ impl Inner {
         resp
     }
 
-    fn injected_fault(&self) -> Option<Response> {
+    /// A random 503 or burst 429, at most `faults_per_path` times for the same method and
+    /// path (so a test can rely on a retrying client getting through).
+    fn injected_fault(&self, req: &Req<'_>) -> Option<Response> {
         if self.cfg.error_rate <= 0.0 && self.cfg.throttle_rate <= 0.0 {
             return None;
         }
         let roll: f64 = self.rng.lock().unwrap().random();
+        let faulty = roll < self.cfg.error_rate + self.cfg.throttle_rate;
+        if let Some(limit) = self.cfg.faults_per_path {
+            let key = format!("{} {}", req.method, req.uri.path());
+            let mut counts = self.fault_counts.lock().unwrap();
+            let count = counts.entry(key).or_default();
+            if !faulty || *count >= limit {
+                return None;
+            }
+            *count += 1;
+        }
         if roll < self.cfg.error_rate {
             Some(v1_error(
                 StatusCode::SERVICE_UNAVAILABLE,
