@@ -217,13 +217,14 @@ async fn process(
     action: &Action,
     agent: &AgentRef,
     recheck: bool,
-) -> (Outcome, String) {
+) -> (Outcome, String, Option<String>) {
     if recheck {
         match c.provider.recheck(&agent.agent_id).await {
             Ok(Recheck::Gone) => {
                 return (
                     Outcome::Skipped("gone".into()),
                     "not found on re-check".into(),
+                    None,
                 );
             }
             Ok(Recheck::Present(current)) => {
@@ -236,6 +237,7 @@ async fn process(
                     return (
                         Outcome::Skipped("seen-again".into()),
                         format!("last seen {now_seen} on re-check, plan recorded {recorded}"),
+                        None,
                     );
                 }
             }
@@ -243,14 +245,17 @@ async fn process(
                 return (
                     Outcome::Failed(slug(&e)),
                     format!("re-check: {}", e.reason()),
+                    None,
                 );
             }
         }
     }
     match c.provider.act(action, agent).await {
-        Ok(ActionOutcome::Requested { detail }) => (Outcome::Requested, detail),
-        Ok(ActionOutcome::Skipped { why, detail }) => (Outcome::Skipped(why), detail),
-        Err(e) => (Outcome::Failed(slug(&e)), e.reason()),
+        Ok(ActionOutcome::Requested { detail, request_id }) => {
+            (Outcome::Requested, detail, request_id)
+        }
+        Ok(ActionOutcome::Skipped { why, detail }) => (Outcome::Skipped(why), detail, None),
+        Err(e) => (Outcome::Failed(slug(&e)), e.reason(), None),
     }
 }
 
@@ -457,8 +462,8 @@ pub async fn run(app: &App, action: Action, source: Source, opts: BulkOptions) -
                 let c = c.clone();
                 let a = a.clone();
                 async move {
-                    let (outcome, detail) = process(&c, &a, &t.agent, recheck).await;
-                    (t, outcome, detail)
+                    let (outcome, detail, request_id) = process(&c, &a, &t.agent, recheck).await;
+                    (t, outcome, detail, request_id)
                 }
             })
             .buffer_unordered(providers[name].concurrency)
@@ -474,7 +479,7 @@ pub async fn run(app: &App, action: Action, source: Source, opts: BulkOptions) -
             item = merged.next() => item,
             _ = &mut ctrl_c => { interrupted = true; None }
         };
-        let Some((t, outcome, detail)) = next else {
+        let Some((t, outcome, detail, request_id)) = next else {
             break;
         };
         let mut entry = JournalEntry::new(
@@ -485,6 +490,7 @@ pub async fn run(app: &App, action: Action, source: Source, opts: BulkOptions) -
             &detail,
         );
         entry.hostname = t.agent.hostname.clone();
+        entry.request_id = request_id;
         journal.append(&entry).map_err(|e| {
             CliError::runtime(
                 "journal",

@@ -144,6 +144,9 @@ fn uninstall_happy_path_then_stale_is_clean() {
         assert!(first.get(key).is_some(), "journal line has {key}");
     }
     assert_eq!(first["outcome"], "requested");
+    // The vendor's request id is kept for the audit trail.
+    let rid = first["request_id"].as_str().expect("request_id recorded");
+    assert!(first["detail"].as_str().unwrap().contains(rid));
     // Running it again sends nothing: the journal says they are done.
     env.cmd()
         .args(["uninstall", "--yes", "--from"])

@@ -507,11 +507,7 @@ impl Provider for ApexCentral {
         let resp = self.post_agents(&body).await?;
         let content = success(what, &resp).map_err(|e| self.err(e))?;
         let affected = self.items(what, content)?;
-        let rid = resp
-            .request_id
-            .as_deref()
-            .map(|r| format!(" (request id {r})"))
-            .unwrap_or_default();
+        let rid = resp.request_id_note();
         if affected.is_empty() && unconfirmed::EMPTY_RESULT_MEANS_NOT_APPLICABLE {
             return Err(self.err(ProviderError::new(
                 ErrorKind::Api,
@@ -540,7 +536,10 @@ impl Provider for ApexCentral {
                 affected.len()
             ),
         };
-        Ok(ActionOutcome::Requested { detail })
+        Ok(ActionOutcome::Requested {
+            detail,
+            request_id: resp.request_id.clone(),
+        })
     }
 
     async fn listing(&self, name: &str) -> Result<Listing> {

@@ -202,7 +202,9 @@ async fn relocate_by_server_id_and_by_server_name() {
     };
     assert_eq!(t.resolved_id.as_deref(), Some(target_id.as_str()));
     let out = p.act(&action, &agent_ref(id)).await.unwrap();
-    assert!(matches!(out, ActionOutcome::Requested { ref detail } if detail.contains(&target_id)));
+    assert!(
+        matches!(out, ActionOutcome::Requested { ref detail, .. } if detail.contains(&target_id))
+    );
     let moved = sim.agent(id).unwrap();
     assert_eq!(moved["managing_server_id"], target_id.as_str());
     assert_eq!(moved["folder_path"], r"\NewDomain\NewFolder");

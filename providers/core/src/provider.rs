@@ -120,8 +120,13 @@ impl Action {
 /// The result of one change request the vendor accepted or declined without error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActionOutcome {
-    /// The vendor accepted the request.
-    Requested { detail: String },
+    /// The vendor accepted the request. `request_id` identifies it for the vendor's support
+    /// and audit trail (a vendor request id header, or an id agentctl sent with the request)
+    /// and is recorded in the journal.
+    Requested {
+        detail: String,
+        request_id: Option<String>,
+    },
     /// Nothing was done for a reason that is not a failure (e.g. the agent is already gone).
     Skipped { why: String, detail: String },
 }

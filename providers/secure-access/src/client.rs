@@ -578,6 +578,7 @@ impl Provider for SecureAccess {
         match resp.status.as_u16() {
             200..=299 => Ok(ActionOutcome::Requested {
                 detail: format!("HTTP {}{}", resp.status.as_u16(), rid(&resp)),
+                request_id: resp.request_id.clone(),
             }),
             404 => Ok(ActionOutcome::Skipped {
                 why: "gone".into(),

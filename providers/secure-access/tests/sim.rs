@@ -214,7 +214,9 @@ async fn uninstall_deletes_and_a_missing_device_is_skipped_as_gone() {
         Recheck::Gone => panic!("still registered"),
     }
     match p.act(&action, &target).await.unwrap() {
-        ActionOutcome::Requested { detail } => assert!(detail.starts_with("HTTP 204"), "{detail}"),
+        ActionOutcome::Requested { detail, .. } => {
+            assert!(detail.starts_with("HTTP 204"), "{detail}")
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(sim.deleted(), vec![target.agent_id.clone()]);

@@ -256,6 +256,7 @@ impl SecureEndpoint {
         match resp.status.as_u16() {
             200..=299 => Ok(ActionOutcome::Requested {
                 detail: format!("moved to group {} ({group}){rid}", target.to),
+                request_id: resp.request_id.clone(),
             }),
             404 => Ok(ActionOutcome::Skipped {
                 why: "gone".into(),
@@ -492,6 +493,7 @@ impl Provider for SecureEndpoint {
         match resp.status.as_u16() {
             200..=299 => Ok(ActionOutcome::Requested {
                 detail: format!("HTTP {}{rid}", resp.status.as_u16()),
+                request_id: resp.request_id.clone(),
             }),
             404 if unconfirmed::UNINSTALL_404_MEANS_GONE => Ok(ActionOutcome::Skipped {
                 why: "gone".into(),
