@@ -1,0 +1,766 @@
+//! The Taegis provider: endpoint assets (list, stale, re-check, `markForUninstall`) and API
+//! clients, over the GraphQL gateway.
+
+use std::time::{Instant, SystemTime};
+
+use agentctl_core::http::{HttpClient, HttpOptions, HttpResponse};
+use agentctl_core::provider::Check;
+use agentctl_core::{
+    Action, ActionOutcome, AgentRecord, AgentRef, ApiClient, ErrorKind, ListQuery, NewClient,
+    NewClientSecret, NotSupported, Operation, Provider, ProviderError, Recheck, Result,
+};
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use jiff::Timestamp;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use crate::auth::{TaegisAuth, jwt_exp, until_exp};
+use crate::config::{Config, Credentials};
+use crate::documents;
+use crate::error::{graphql_error, http_error};
+use crate::model::{
+    Asset, AssetsPage, Client, ClientSearchResults, CommandResult, GraphQlResponse, role_ids,
+};
+use crate::unconfirmed;
+
+pub const KIND: &str = "taegis";
+
+pub const GRAPHQL_PATH: &str = "/graphql";
+
+/// The tenant header every GraphQL call carries.
+pub const TENANT_HEADER: &str = "X-Tenant-Context";
+
+/// The `reason` sent with every uninstall request (shown in Taegis' audit trail).
+pub const UNINSTALL_REASON: &str = "agentctl: stale agent uninstall";
+
+pub struct Taegis {
+    name: String,
+    api: Url,
+    region: Option<&'static str>,
+    tenant_id: String,
+    http: HttpClient,
+    auth: TaegisAuth,
+    credential_label: String,
+}
+
+/// Is `id` usable as a Taegis asset id (non-empty, no whitespace or control characters)?
+pub fn is_asset_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 256 && !id.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// `lastSeenAt_lt` for a cutoff, rounded up to the whole second, so the server returns a
+/// superset of what the client-side rule keeps whatever precision it compares at.
+pub fn last_seen_lt_param(cutoff: Timestamp) -> String {
+    let secs = cutoff.as_second() + i64::from(cutoff.subsec_nanosecond() > 0);
+    Timestamp::from_second(secs).unwrap_or(cutoff).to_string()
+}
+
+/// The server-side host filter for a pattern: a `(field, value)` for `where`, or `None` when
+/// no filter is certain to return every asset the client-side match keeps.
+pub fn host_hint(pattern: &agentctl_core::HostPattern) -> Option<(&'static str, String)> {
+    if unconfirmed::HOSTNAME_FILTER_IGNORES_CASE {
+        if let Some(exact) = pattern.exact() {
+            return Some(("hostname", exact.to_string()));
+        }
+        let prefix = pattern.literal_prefix();
+        return (!prefix.is_empty()).then(|| ("hostname_contains", prefix.to_string()));
+    }
+    // Case may matter on the server: only a run without cased letters is safe to send.
+    let caseless = |c: char| c.to_lowercase().eq(c.to_uppercase());
+    let mut best = String::new();
+    for segment in pattern.as_str().split(['*', '?']) {
+        let mut run = String::new();
+        for c in segment.chars().chain(std::iter::once('A')) {
+            if caseless(c) {
+                run.push(c);
+            } else {
+                if run.chars().count() > best.chars().count() {
+                    best = std::mem::take(&mut run);
+                }
+                run.clear();
+            }
+        }
+    }
+    (best.chars().count() >= unconfirmed::HOSTNAME_HINT_MIN_LEN)
+        .then_some(("hostname_contains", best))
+}
+
+/// The `filter` variable for a listing.
+pub fn list_filter(query: &ListQuery) -> Option<Value> {
+    let mut filter = Map::new();
+    if let Some(before) = query.last_seen_before
+        && !(unconfirmed::SEND_LAST_SEEN_FILTER_ONLY_WITHOUT_UNKNOWN && query.include_unknown)
+    {
+        filter.insert("lastSeenAt_lt".into(), json!(last_seen_lt_param(before)));
+    }
+    if let Some((field, value)) = query.host.as_ref().and_then(host_hint) {
+        filter.insert(field.into(), json!(value));
+    }
+    (!filter.is_empty()).then(|| json!({ "where": filter }))
+}
+
+/// A v4 UUID for `markForUninstall`'s `requestID`.
+pub fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl Taegis {
+    pub fn new(name: &str, config: &Config, opts: HttpOptions) -> Result<Self> {
+        let resolved = config.resolve().map_err(|e| e.with_provider(name))?;
+        let http = HttpClient::new(opts).map_err(|e| e.with_provider(name))?;
+        let auth = TaegisAuth::new(&http, &resolved.api_url, &resolved.credentials);
+        let credential_label = match &resolved.credentials {
+            Credentials::ClientCredentials { client_id, .. } => {
+                format!("client credentials of {client_id}")
+            }
+            Credentials::Token(_) => "a ready bearer token".to_string(),
+        };
+        Ok(Self {
+            name: name.to_string(),
+            api: resolved.api_url,
+            region: resolved.region,
+            tenant_id: resolved.tenant_id,
+            http,
+            auth,
+            credential_label,
+        })
+    }
+
+    fn graphql_url(&self) -> Url {
+        let mut url = self.api.clone();
+        url.set_path(GRAPHQL_PATH);
+        url
+    }
+
+    fn err(&self, e: ProviderError) -> ProviderError {
+        e.with_provider(&self.name)
+    }
+
+    fn protocol(&self, msg: impl Into<String>) -> ProviderError {
+        self.err(ProviderError::protocol(msg))
+    }
+
+    /// POST one document; the raw HTTP answer.
+    async fn post(&self, document: &str, variables: &Value) -> Result<HttpResponse> {
+        let url = self.graphql_url();
+        let body = json!({ "query": document, "variables": variables });
+        self.http
+            .send(&self.auth.bearer, |c| {
+                c.post(url.clone())
+                    .header(http::header::ACCEPT, "application/json")
+                    .header(TENANT_HEADER, self.tenant_id.as_str())
+                    .json(&body)
+            })
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// Run one document and return `data.<field>` (`Value::Null` when the server has no
+    /// result). `errors[]` and failed statuses become errors carrying the server's messages.
+    async fn call(
+        &self,
+        what: &str,
+        document: &str,
+        field: &str,
+        variables: Value,
+    ) -> Result<Value> {
+        let resp = self.post(document, &variables).await?;
+        if !resp.is_success() {
+            return Err(self.err(http_error(what, &resp, self.auth.fixed)));
+        }
+        let body: GraphQlResponse = resp.json().map_err(|e| self.err(e))?;
+        if let Some(errors) = body.errors.filter(|e| !e.is_empty()) {
+            return Err(self.err(graphql_error(
+                what,
+                resp.status.as_u16(),
+                &errors,
+                resp.request_id.clone(),
+            )));
+        }
+        match body.data {
+            Some(Value::Object(mut data)) => Ok(data.remove(field).unwrap_or(Value::Null)),
+            Some(Value::Null) | None => {
+                Err(self.protocol(format!("{what}: the answer has no data")))
+            }
+            Some(other) => Err(self.protocol(format!("{what}: unexpected data {other}"))),
+        }
+    }
+
+    fn record(&self, raw: Value) -> Result<AgentRecord> {
+        let asset = Asset::deserialize(&raw)
+            .map_err(|e| self.protocol(format!("unexpected asset object: {e}")))?;
+        let c = asset.columns();
+        if let Some(text) = &c.unreadable_last_seen {
+            tracing::warn!(provider = %self.name, "{}: unreadable lastSeenAt {text}; treated as unknown", c.agent_id);
+        }
+        Ok(AgentRecord {
+            provider: self.name.clone(),
+            kind: KIND.to_string(),
+            agent_id: c.agent_id,
+            hostname: c.hostname,
+            last_seen: c.last_seen,
+            os: c.os,
+            agent_version: c.agent_version,
+            ip_addresses: c.ip_addresses,
+            group: c.group,
+            raw,
+        })
+    }
+
+    async fn assets_page(
+        &self,
+        after: Option<&str>,
+        first: i32,
+        filter: Option<&Value>,
+    ) -> Result<AssetsPage> {
+        let variables = json!({ "first": first, "after": after, "filter": filter });
+        let data = self
+            .call(
+                "list assets (assetsV2)",
+                &documents::ASSETS_PAGE,
+                "assetsV2",
+                variables,
+            )
+            .await?;
+        if data.is_null() {
+            return Err(self.protocol("list assets (assetsV2): the answer has no assetsV2"));
+        }
+        AssetsPage::deserialize(&data)
+            .map_err(|e| self.protocol(format!("unexpected assetsV2 answer: {e}")))
+    }
+
+    fn client_object(&self, raw: Value) -> Result<ApiClient> {
+        let c = Client::deserialize(&raw)
+            .map_err(|e| self.protocol(format!("unexpected client object: {e}")))?;
+        Ok(c.into_api_client(raw))
+    }
+
+    fn with_secret(&self, what: &str, data: Value) -> Result<NewClientSecret> {
+        let Value::Object(mut obj) = data else {
+            return Err(self.protocol(format!("{what}: the answer has no NewClient")));
+        };
+        let secret = obj
+            .remove("clientSecret")
+            .and_then(|v| v.as_str().map(str::to_string))
+            .filter(|s| !s.is_empty())
+            .map(SecretString::from);
+        let client = match obj.remove("client") {
+            Some(raw @ Value::Object(_)) => self.client_object(raw)?,
+            _ => return Err(self.protocol(format!("{what}: the answer has no client"))),
+        };
+        match secret {
+            Some(client_secret) => Ok(NewClientSecret {
+                client,
+                client_secret,
+            }),
+            None => Err(self.protocol(format!(
+                "{what} of client {} succeeded but the answer has no clientSecret; rotate it to obtain a secret",
+                client.id
+            ))),
+        }
+    }
+
+    fn check_client_id(&self, id: &str) -> Result<()> {
+        if is_asset_id(id) {
+            Ok(())
+        } else {
+            Err(self.err(ProviderError::input(format!(
+                "{id:?} is not a Taegis client id"
+            ))))
+        }
+    }
+
+    fn not_found(&self, what: String) -> ProviderError {
+        let mut e = self.err(ProviderError::new(ErrorKind::Api, what));
+        e.status = None;
+        e
+    }
+
+    async fn timed_check(
+        &self,
+        name: &str,
+        f: impl std::future::Future<Output = std::result::Result<String, String>>,
+    ) -> Check {
+        let started = Instant::now();
+        let result = f.await;
+        let latency_ms = Some(started.elapsed().as_millis() as u64);
+        let (ok, detail) = match result {
+            Ok(d) => (true, d),
+            Err(d) => (false, d),
+        };
+        Check {
+            name: name.into(),
+            ok,
+            detail,
+            latency_ms,
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for Taegis {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn supports(&self, op: Operation) -> Result<(), NotSupported> {
+        match op {
+            Operation::List | Operation::Stale | Operation::Uninstall | Operation::Clients => {
+                Ok(())
+            }
+            Operation::Relocate => Err(NotSupported {
+                provider: self.name.clone(),
+                operation: op.name().to_string(),
+                reason: "Taegis has no relocate operation".into(),
+            }),
+        }
+    }
+
+    fn list<'a>(&'a self, query: &'a ListQuery) -> BoxStream<'a, Result<AgentRecord>> {
+        let filter = list_filter(query);
+        // State: the cursor to continue after (None = first page), or done.
+        futures::stream::try_unfold(Some(None::<String>), move |state| {
+            let filter = filter.clone();
+            async move {
+                let Some(after) = state else {
+                    return Ok::<_, ProviderError>(None);
+                };
+                let page = self
+                    .assets_page(
+                        after.as_deref(),
+                        unconfirmed::ASSETS_PAGE_SIZE,
+                        filter.as_ref(),
+                    )
+                    .await?;
+                if page.assets.len() > unconfirmed::ASSETS_PAGE_SIZE as usize {
+                    return Err(self.protocol(format!(
+                        "assetsV2 returned {} assets for first={}",
+                        page.assets.len(),
+                        unconfirmed::ASSETS_PAGE_SIZE
+                    )));
+                }
+                let next = match page.page_info {
+                    Some(info) if info.has_next_page => match info.end_cursor {
+                        Some(c) if Some(&c) != after.as_ref() && !page.assets.is_empty() => {
+                            Some(Some(c))
+                        }
+                        _ => {
+                            return Err(self.protocol(
+                                "assetsV2 reports a next page but its endCursor does not advance",
+                            ));
+                        }
+                    },
+                    _ => None,
+                };
+                let mut records = Vec::with_capacity(page.assets.len());
+                for raw in page.assets {
+                    let r = self.record(raw)?;
+                    if query.host.as_ref().is_none_or(|h| h.matches(&r.hostname)) {
+                        records.push(Ok(r));
+                    }
+                }
+                Ok(Some((futures::stream::iter(records), next)))
+            }
+        })
+        .try_flatten()
+        .boxed()
+    }
+
+    fn validate_agent_id(&self, id: &str) -> Result<(), String> {
+        if is_asset_id(id) {
+            Ok(())
+        } else {
+            Err(format!(
+                "'{id}' is not a Taegis asset id (non-empty, without spaces or control characters)"
+            ))
+        }
+    }
+
+    async fn recheck(&self, agent_id: &str) -> Result<Recheck> {
+        self.validate_agent_id(agent_id)
+            .map_err(|e| self.err(ProviderError::input(e)))?;
+        let filter = json!({ "where": { "id": agent_id } });
+        let page = self.assets_page(None, 1, Some(&filter)).await?;
+        match page.assets.into_iter().next() {
+            None => Ok(Recheck::Gone),
+            Some(raw) => {
+                let r = self.record(raw)?;
+                if r.agent_id != agent_id {
+                    return Err(self.protocol(format!(
+                        "re-check of asset {agent_id} returned asset {}",
+                        r.agent_id
+                    )));
+                }
+                Ok(Recheck::Present(Box::new(r)))
+            }
+        }
+    }
+
+    async fn prepare(&self, action: &Action) -> Result<Action> {
+        self.supports(action.operation())
+            .map_err(ProviderError::from)?;
+        // Obtain the token now, so a credential problem stops the run before the first change.
+        self.auth.cache.get().await.map_err(|e| self.err(e))?;
+        Ok(action.clone())
+    }
+
+    fn describe(&self, action: &Action, agent: &AgentRef) -> String {
+        match action {
+            Action::Uninstall => format!(
+                "POST {} ({TENANT_HEADER}: {}) mutation markForUninstall(input: {})",
+                self.graphql_url(),
+                self.tenant_id,
+                json!({
+                    "endpointID": agent.agent_id,
+                    "reason": UNINSTALL_REASON,
+                    "requestID": "<new UUID>"
+                })
+            ),
+            other => format!("{} is not supported by {KIND}", other.name()),
+        }
+    }
+
+    async fn act(&self, action: &Action, agent: &AgentRef) -> Result<ActionOutcome> {
+        if !matches!(action, Action::Uninstall) {
+            return Err(self.not_supported(action.operation()));
+        }
+        self.validate_agent_id(&agent.agent_id)
+            .map_err(|e| self.err(ProviderError::input(e)))?;
+        let request_id = new_request_id();
+        let variables = json!({ "input": {
+            "endpointID": agent.agent_id,
+            "reason": UNINSTALL_REASON,
+            "requestID": request_id,
+        }});
+        let data = self
+            .call(
+                "uninstall (markForUninstall)",
+                documents::MARK_FOR_UNINSTALL,
+                "markForUninstall",
+                variables,
+            )
+            .await?;
+        if data.is_null() {
+            return Err(self.protocol("markForUninstall returned no result"));
+        }
+        let result = CommandResult::deserialize(&data)
+            .map_err(|e| self.protocol(format!("unexpected markForUninstall result: {e}")))?;
+        let reason = result.reason.unwrap_or_default();
+        let echoed = result
+            .request_id
+            .filter(|r| !r.is_empty())
+            .unwrap_or(request_id);
+        match result.success {
+            Some(true) => Ok(ActionOutcome::Requested {
+                detail: if reason.is_empty() {
+                    format!("markForUninstall accepted (requestID {echoed})")
+                } else {
+                    format!("markForUninstall accepted: {reason} (requestID {echoed})")
+                },
+                request_id: Some(echoed),
+            }),
+            _ if reason
+                .to_lowercase()
+                .contains(unconfirmed::DUPLICATE_REQUEST_REASON) =>
+            {
+                // A retry of a request the server had already taken.
+                Ok(ActionOutcome::Requested {
+                    detail: format!(
+                        "markForUninstall already accepted: {reason} (requestID {echoed})"
+                    ),
+                    request_id: Some(echoed),
+                })
+            }
+            _ => Err(self.err(ProviderError::new(
+                ErrorKind::Api,
+                format!(
+                    "markForUninstall refused: {} (requestID {echoed})",
+                    if reason.is_empty() {
+                        "no reason given"
+                    } else {
+                        &reason
+                    }
+                ),
+            ))),
+        }
+    }
+
+    async fn doctor(&self) -> Vec<Check> {
+        let mut checks = vec![Check {
+            name: "config".into(),
+            ok: true,
+            detail: format!(
+                "{} ({}), tenant {}, {}",
+                self.api.as_str().trim_end_matches('/'),
+                self.region.unwrap_or("api_url"),
+                self.tenant_id,
+                self.credential_label
+            ),
+            latency_ms: None,
+        }];
+        let token = self
+            .timed_check("token", async {
+                let (token, _) = self.auth.cache.get().await.map_err(|e| self.err(e).reason())?;
+                let exp = jwt_exp(token.expose_secret());
+                let left = exp.map(|e| until_exp(e, SystemTime::now()));
+                if self.auth.fixed {
+                    match left {
+                        Some(d) if d.is_zero() => Err("the bearer token has expired (its exp claim is in the past); get a new one".into()),
+                        Some(d) => Ok(format!("ready bearer token, valid for another {} min", d.as_secs() / 60)),
+                        None => Ok("ready bearer token (not a JWT; its expiry is unknown)".into()),
+                    }
+                } else {
+                    Ok(format!(
+                        "POST {}{}",
+                        crate::auth::TOKEN_PATH,
+                        left.map(|d| format!(": valid for {} min", d.as_secs() / 60)).unwrap_or_default()
+                    ))
+                }
+            })
+            .await;
+        let token_ok = token.ok;
+        checks.push(token);
+        if token_ok {
+            checks.push(
+                self.timed_check("assets (read) and tenant", async {
+                    let data = self
+                        .call(
+                            "assetsV2",
+                            documents::ASSETS_COUNT,
+                            "assetsV2",
+                            json!({"first": 1}),
+                        )
+                        .await
+                        .map_err(|e| e.reason())?;
+                    let total = data.get("totalCount").and_then(Value::as_i64);
+                    Ok(format!(
+                        "assetsV2 for tenant {}: {} assets",
+                        self.tenant_id,
+                        total.map_or("?".into(), |t| t.to_string())
+                    ))
+                })
+                .await,
+            );
+        }
+        checks
+    }
+
+    async fn list_clients(&self) -> Result<Vec<ApiClient>> {
+        let mut out: Vec<ApiClient> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let per_page = unconfirmed::CLIENTS_PER_PAGE;
+        let mut offset = unconfirmed::CLIENTS_FIRST_PAGE_OFFSET;
+        loop {
+            let variables = json!({ "filters": { "pageOffset": offset, "perPage": per_page } });
+            let data = self
+                .call(
+                    "list clients (clientsSearch)",
+                    &documents::CLIENTS_SEARCH,
+                    "clientsSearch",
+                    variables,
+                )
+                .await?;
+            if data.is_null() {
+                return Err(self.protocol("clientsSearch returned no result"));
+            }
+            let page = ClientSearchResults::deserialize(&data)
+                .map_err(|e| self.protocol(format!("unexpected clientsSearch answer: {e}")))?;
+            let results = page.results.unwrap_or_default();
+            let got = results.len();
+            let mut new = 0;
+            for raw in results {
+                let c = self.client_object(raw)?;
+                if seen.insert(c.id.clone()) {
+                    new += 1;
+                    out.push(c);
+                }
+            }
+            let total = page.total_count.map(|t| t.max(0) as usize);
+            let done = match total {
+                Some(t) => out.len() >= t,
+                None => got < per_page as usize,
+            };
+            if done || got == 0 || new == 0 {
+                if let Some(t) = total
+                    && out.len() < t
+                {
+                    return Err(self.protocol(format!(
+                        "clientsSearch reports {t} clients but paging returned {}",
+                        out.len()
+                    )));
+                }
+                return Ok(out);
+            }
+            offset += if unconfirmed::CLIENTS_PAGE_OFFSET_COUNTS_PAGES {
+                1
+            } else {
+                got as i32
+            };
+        }
+    }
+
+    async fn get_client(&self, id: &str) -> Result<ApiClient> {
+        self.check_client_id(id)?;
+        let data = self
+            .call(
+                "get client",
+                &documents::CLIENT,
+                "client",
+                json!({ "id": id }),
+            )
+            .await?;
+        if data.is_null() {
+            return Err(self.not_found(format!("client {id} not found")));
+        }
+        self.client_object(data)
+    }
+
+    async fn create_client(&self, new: &NewClient) -> Result<NewClientSecret> {
+        let name = new.name.trim();
+        if name.is_empty() {
+            return Err(self.err(ProviderError::input("the API client needs a name")));
+        }
+        if new.expire_at.is_some() {
+            return Err(self.err(ProviderError::input(
+                "Taegis API clients do not expire; drop --expire-at (delete the client when it is no longer needed)",
+            )));
+        }
+        let roles = role_ids(&new.roles).map_err(|e| self.err(ProviderError::input(e)))?;
+        // No roles: the server assigns Tenant Analyst.
+        let variables = if roles.is_empty() {
+            json!({ "name": name })
+        } else {
+            json!({ "name": name, "roles": roles })
+        };
+        let data = self
+            .call(
+                "create client",
+                &documents::CREATE_CLIENT,
+                "createClient",
+                variables,
+            )
+            .await?;
+        self.with_secret("create client", data)
+    }
+
+    async fn rotate_client(&self, id: &str) -> Result<NewClientSecret> {
+        self.check_client_id(id)?;
+        let data = self
+            .call(
+                "rotate client secret",
+                &documents::ROTATE_CLIENT_SECRET,
+                "rotateClientSecret",
+                json!({ "id": id }),
+            )
+            .await?;
+        if data.is_null() {
+            return Err(self.not_found(format!("client {id} not found")));
+        }
+        self.with_secret("rotate client secret", data)
+    }
+
+    async fn delete_client(&self, id: &str) -> Result<()> {
+        self.check_client_id(id)?;
+        let data = self
+            .call(
+                "delete client",
+                &documents::DELETE_CLIENT,
+                "deleteClient",
+                json!({ "id": id }),
+            )
+            .await?;
+        if data.is_null() {
+            return Err(self.not_found(format!("client {id} not found")));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentctl_core::HostPattern;
+
+    #[test]
+    fn asset_ids() {
+        assert!(is_asset_id("0b5d8e2a-3c41-4f7e-9a10-2d6c8b4e1f00"));
+        assert!(is_asset_id("abc"));
+        assert!(!is_asset_id(""));
+        assert!(!is_asset_id("a b"));
+        assert!(!is_asset_id("a\tb"));
+        assert!(!is_asset_id(&"x".repeat(257)));
+    }
+
+    #[test]
+    fn cutoff_is_rounded_up_to_the_second() {
+        let t: Timestamp = "2026-10-01T12:00:00Z".parse().unwrap();
+        assert_eq!(last_seen_lt_param(t), "2026-10-01T12:00:00Z");
+        let t: Timestamp = "2026-10-01T12:00:00.000001Z".parse().unwrap();
+        assert_eq!(last_seen_lt_param(t), "2026-10-01T12:00:01Z");
+    }
+
+    #[test]
+    fn host_hints_are_case_free_runs() {
+        let h = |p: &str| host_hint(&HostPattern::new(p));
+        assert_eq!(
+            h("büro-pc-0042"),
+            Some(("hostname_contains", "-0042".into()))
+        );
+        assert_eq!(h("*-10.2*"), Some(("hostname_contains", "-10.2".into())));
+        assert_eq!(
+            h("ws-fin-1?3"),
+            None,
+            "runs shorter than the minimum are not sent"
+        );
+        assert_eq!(h("wkst*"), None);
+        assert_eq!(h("東京-lt-12"), Some(("hostname_contains", "東京-".into())));
+    }
+
+    #[test]
+    fn filters_follow_the_query() {
+        let cutoff: Timestamp = "2026-10-01T12:00:00.5Z".parse().unwrap();
+        let q = ListQuery {
+            last_seen_before: Some(cutoff),
+            ..ListQuery::default()
+        };
+        assert_eq!(
+            list_filter(&q),
+            Some(json!({"where": {"lastSeenAt_lt": "2026-10-01T12:00:01Z"}}))
+        );
+        let q = ListQuery {
+            include_unknown: true,
+            ..q
+        };
+        assert_eq!(
+            list_filter(&q),
+            None,
+            "assets without lastSeenAt are wanted"
+        );
+        let q = ListQuery {
+            host: Some(HostPattern::new("*-0042")),
+            ..ListQuery::default()
+        };
+        assert_eq!(
+            list_filter(&q),
+            Some(json!({"where": {"hostname_contains": "-0042"}}))
+        );
+        assert_eq!(list_filter(&ListQuery::default()), None);
+    }
+
+    #[test]
+    fn request_ids_are_unique_v4_uuids() {
+        let a = new_request_id();
+        let b = new_request_id();
+        assert_ne!(a, b);
+        assert!(crate::model::is_uuid(&a));
+        assert_eq!(&a[14..15], "4");
+    }
+}

@@ -1,0 +1,187 @@
+//! Every GraphQL document agentctl sends, in one place. Each asks only for current
+//! (camelCase, non-deprecated) fields the vendor file lists, names the operation after its
+//! field (as the official SDK does), and declares a variable non-null wherever a value is
+//! always sent: a non-null variable is valid in a nullable argument position, so the document
+//! validates whether the real argument is nullable or not (vendor file §5).
+
+use std::sync::LazyLock;
+
+use crate::unconfirmed;
+
+/// The asset fields a record is made from.
+fn asset_fields() -> String {
+    format!(
+        "id hostId sensorId lastSeenAt sensorVersion osFamily osVersion osDistributor endpointType pendingUninstall hostnames {{ hostname }} ipAddresses {{ ip }} {}",
+        unconfirmed::ENDPOINT_GROUP_SELECTION
+    )
+}
+
+/// One page of assets (list, stale, and the single-asset re-check with `where: {id}`).
+pub static ASSETS_PAGE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "query assetsV2($first: Int!, $after: String, $filter: AssetFilter) {{ assetsV2(first: $first, after: $after, filter: $filter) {{ totalCount assets {{ {} }} pageInfo {{ endCursor hasNextPage }} }} }}",
+        asset_fields()
+    )
+});
+
+/// The cheapest read (`doctor`).
+pub const ASSETS_COUNT: &str =
+    "query assetsV2($first: Int!) { assetsV2(first: $first) { totalCount } }";
+
+/// Uninstall one endpoint (the endpoint command manager).
+pub const MARK_FOR_UNINSTALL: &str = "mutation markForUninstall($input: CommandRequestInput!) { markForUninstall(input: $input) { Success Reason requestID } }";
+
+/// The client fields an `ApiClient` is made from.
+const CLIENT_FIELDS: &str =
+    "id clientID name tenantID createdAt updatedAt roleAssignments { roleID roleName }";
+
+pub static CLIENTS_SEARCH: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "query clientsSearch($filters: ClientsSearchInput!) {{ clientsSearch(filters: $filters) {{ totalCount results {{ {CLIENT_FIELDS} }} }} }}"
+    )
+});
+
+pub static CLIENT: LazyLock<String> =
+    LazyLock::new(|| format!("query client($id: ID!) {{ client(id: $id) {{ {CLIENT_FIELDS} }} }}"));
+
+pub static CREATE_CLIENT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "mutation createClient($name: String!, $roles: [String!]) {{ createClient(name: $name, roles: $roles) {{ clientSecret client {{ {CLIENT_FIELDS} }} }} }}"
+    )
+});
+
+pub static ROTATE_CLIENT_SECRET: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "mutation rotateClientSecret($id: ID!) {{ rotateClientSecret(id: $id) {{ clientSecret client {{ {CLIENT_FIELDS} }} }} }}"
+    )
+});
+
+pub static DELETE_CLIENT: LazyLock<String> = LazyLock::new(|| {
+    format!("mutation deleteClient($id: ID!) {{ deleteClient(id: $id) {{ {CLIENT_FIELDS} }} }}")
+});
+
+/// Every document with the top-level field its answer is read from.
+pub fn all() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("assetsV2", ASSETS_PAGE.as_str()),
+        ("assetsV2", ASSETS_COUNT),
+        ("markForUninstall", MARK_FOR_UNINSTALL),
+        ("clientsSearch", CLIENTS_SEARCH.as_str()),
+        ("client", CLIENT.as_str()),
+        ("createClient", CREATE_CLIENT.as_str()),
+        ("rotateClientSecret", ROTATE_CLIENT_SECRET.as_str()),
+        ("deleteClient", DELETE_CLIENT.as_str()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::parser::parse_query;
+    use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
+
+    fn top_level_field(doc: &ExecutableDocument) -> (OperationType, String, String) {
+        let (name, op) = doc.operations.iter().next().expect("one operation");
+        let op = &op.node;
+        let field = match &op.selection_set.node.items[0].node {
+            Selection::Field(f) => f.node.name.node.to_string(),
+            other => panic!("{other:?}"),
+        };
+        (
+            op.ty,
+            name.map(|n| n.to_string()).unwrap_or_default(),
+            field,
+        )
+    }
+
+    #[test]
+    fn every_document_parses_and_is_named_after_its_field() {
+        for (field, text) in all() {
+            let doc = parse_query(text).unwrap_or_else(|e| panic!("{field}: {e}\n{text}"));
+            assert_eq!(doc.operations.iter().count(), 1, "{field}");
+            let (ty, name, top) = top_level_field(&doc);
+            assert_eq!(top, field);
+            assert_eq!(name, field, "operation name equals the field name");
+            let mutation = matches!(
+                field,
+                "markForUninstall" | "createClient" | "rotateClientSecret" | "deleteClient"
+            );
+            assert_eq!(ty == OperationType::Mutation, mutation, "{field}");
+        }
+    }
+
+    #[test]
+    fn no_deprecated_or_snake_case_fields() {
+        for (field, text) in all() {
+            for banned in [
+                "connectionStatus",
+                " status ",
+                "client_id",
+                "client_secret",
+                "tenant_id",
+                "created_at",
+                "updated_at",
+                "role_assignments",
+            ] {
+                assert!(!text.contains(banned), "{field} asks for {banned}");
+            }
+        }
+        assert!(ASSETS_PAGE.contains(unconfirmed::ENDPOINT_GROUP_SELECTION));
+    }
+
+    /// The documents against the simulator's schema: the strongest check available here that
+    /// they ask only for fields and arguments that exist, with compatible variable types.
+    #[cfg(feature = "sim")]
+    #[test]
+    fn every_document_validates_against_the_simulated_schema() {
+        use serde_json::json;
+        let sdl = crate::sim::schema_sdl();
+        // The variables the provider sends with each document.
+        let variables = |field: &str, text: &str| match field {
+            "assetsV2" if text.contains("$filter") => json!({
+                "first": unconfirmed::ASSETS_PAGE_SIZE,
+                "after": "YXNzZXQ6NQ==",
+                "filter": {"where": {"lastSeenAt_lt": "2026-10-01T12:00:00Z", "hostname_contains": "-0042", "id": "x"}}
+            }),
+            "assetsV2" => json!({"first": 1}),
+            "markForUninstall" => {
+                json!({"input": {"endpointID": "a", "reason": "r", "requestID": "q"}})
+            }
+            "clientsSearch" => {
+                json!({"filters": {"pageOffset": 0, "perPage": unconfirmed::CLIENTS_PER_PAGE}})
+            }
+            "createClient" => {
+                json!({"name": "n", "roles": ["ba0fdcbd-e87d-4bdd-ae7d-ca6118b25068"]})
+            }
+            _ => json!({"id": "c-1"}),
+        };
+        for (field, text) in all() {
+            let errors = crate::sim::validate_document(text, variables(field, text));
+            assert!(errors.is_empty(), "{field}: {errors:?}\n{text}");
+        }
+        // The schema carries the deprecated aliases the documents avoid.
+        assert!(sdl.contains("client_id"), "{sdl}");
+        let errors = crate::sim::validate_document(
+            "query assetsV2($first: Int!) { assetsV2(first: $first) { assets { hostname } } }",
+            json!({"first": 1}),
+        );
+        // A variable of the wrong type is rejected too.
+        let wrong = crate::sim::validate_document(
+            "query assetsV2($first: String!) { assetsV2(first: $first) { totalCount } }",
+            json!({"first": "1"}),
+        );
+        assert!(!wrong.is_empty(), "String in an Int position");
+        let bad_time = crate::sim::validate_document(
+            ASSETS_PAGE.as_str(),
+            json!({"first": 1, "filter": {"where": {"lastSeenAt_lt": "last tuesday"}}}),
+        );
+        assert!(
+            bad_time.iter().any(|e| e.contains("RFC 3339")),
+            "{bad_time:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.contains("hostname")),
+            "a wrong field is rejected: {errors:?}"
+        );
+    }
+}

@@ -1,0 +1,229 @@
+//! A local simulator of the Taegis API, as strict as `shared/vendors/taegis.md` describes the
+//! real service: OAuth2 client credentials at `/auth/api/v2/auth/token` (Basic id:secret,
+//! form `grant_type=client_credentials`) issuing HS256 JWTs with `exp` and the tenant-ids
+//! claim; `/graphql` with a real GraphQL schema (async-graphql), so unknown fields and wrong
+//! argument types are rejected with `errors[]`; the bearer token and `X-Tenant-Context`
+//! checked on every call; cursor-paged `assetsV2` with `filter.where`; `markForUninstall`
+//! recording each request; API clients changed by create / rotate / delete.
+//!
+//! Knobs ([`SimConfig`]) set fleet size, latency, injected 503 / 429 faults, token lifetime,
+//! page-size limits and the static bearer tokens it accepts. Used by the tests, `agentctl
+//! --sandbox` and the benchmarks.
+
+mod fleet;
+mod schema;
+mod server;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agentctl_core::sim::{Counters, Serving};
+use jiff::Timestamp;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+pub use fleet::{SimAsset, SimClient, SimState, UninstallRequest};
+pub use server::TENANT_IDS_CLAIM;
+
+use crate::unconfirmed;
+
+/// How the simulated tenant looks and misbehaves.
+#[derive(Clone)]
+pub struct SimConfig {
+    /// Assets generated for a new state.
+    pub fleet_size: usize,
+    /// API clients that already exist in a new state (at most 2).
+    pub clients: usize,
+    /// Seed of the fleet, ids, secrets and injected faults.
+    pub seed: u64,
+    /// The instant the fleet's `lastSeenAt` times are relative to.
+    pub now: Timestamp,
+    /// Added to every response.
+    pub latency: Duration,
+    /// Share of GraphQL requests answered 503 (0.0–1.0).
+    pub error_rate: f64,
+    /// Share of GraphQL requests answered 429 with `Retry-After` (0.0–1.0).
+    pub throttle_rate: f64,
+    /// At most this many injected faults in all for the same top-level GraphQL field (`None`:
+    /// faults are independent, as on a real service), so a retrying client always gets through.
+    pub faults_per_path: Option<u32>,
+    /// `Retry-After` seconds on injected 429s.
+    pub retry_after_secs: u64,
+    /// Lifetime of issued tokens (the JWT's `exp`; unconfirmed for the real service).
+    pub token_ttl: Duration,
+    /// Put `expires_in` in token answers (its presence is unconfirmed; without it a client
+    /// must read the JWT's `exp`).
+    pub send_expires_in: bool,
+    /// The API credential agentctl is configured with.
+    pub client_id: String,
+    pub client_secret: String,
+    /// The tenant (`X-Tenant-Context`, and the tenant-ids claim of issued tokens).
+    pub tenant_id: String,
+    /// Ready bearer tokens accepted as they are (the seed script's `bearer_token.txt`).
+    pub static_tokens: Vec<String>,
+    /// HS256 key of issued tokens.
+    pub jwt_key: String,
+    /// Largest `first` / `last` of `assetsV2`.
+    pub max_page_size: usize,
+    /// Largest `perPage` of `clientsSearch`.
+    pub max_clients_per_page: usize,
+}
+
+impl Default for SimConfig {
+    /// The sandbox tenant.
+    fn default() -> Self {
+        Self {
+            fleet_size: 1200,
+            clients: 2,
+            seed: 20_261_001,
+            now: Timestamp::now(),
+            latency: Duration::ZERO,
+            error_rate: 0.0,
+            throttle_rate: 0.0,
+            faults_per_path: None,
+            retry_after_secs: unconfirmed::SIM_RETRY_AFTER_SECS,
+            token_ttl: Duration::from_secs(unconfirmed::SIM_TOKEN_LIFETIME_SECS),
+            send_expires_in: true,
+            client_id: "sim-taegis-client-7Qm2".into(),
+            client_secret: "sim-taegis-secret-9f4e+/=&:odd".into(),
+            tenant_id: "50530".into(),
+            static_tokens: vec!["sim-taegis-ready-bearer-token-3c1d".into()],
+            jwt_key: "sim-taegis-jwt-signing-key".into(),
+            max_page_size: unconfirmed::ASSETS_PAGE_SIZE as usize,
+            max_clients_per_page: unconfirmed::CLIENTS_PER_PAGE as usize,
+        }
+    }
+}
+
+impl std::fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("fleet_size", &self.fleet_size)
+            .field("seed", &self.seed)
+            .field("latency", &self.latency)
+            .field("error_rate", &self.error_rate)
+            .field("throttle_rate", &self.throttle_rate)
+            .field("faults_per_path", &self.faults_per_path)
+            .field("token_ttl", &self.token_ttl)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[REDACTED]")
+            .field("tenant_id", &self.tenant_id)
+            .field("static_tokens", &"[REDACTED]")
+            .field("max_page_size", &self.max_page_size)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    cfg: SimConfig,
+    base_url: String,
+    state: Mutex<SimState>,
+    /// `jti`s of issued tokens still valid (revocation clears them).
+    issued: Mutex<HashSet<String>>,
+    counts: Counters,
+    rng: Mutex<StdRng>,
+    fault_counts: Mutex<HashMap<String, u32>>,
+}
+
+/// A simulator serving on loopback until [`RunningSim::shutdown`].
+pub struct RunningSim {
+    inner: Arc<Inner>,
+    server: Serving,
+}
+
+/// Serve `cfg` on `127.0.0.1:<free port>`, from `state` or a newly generated tenant.
+pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<RunningSim> {
+    let listener = agentctl_core::sim::listen().await?;
+    let state = state.unwrap_or_else(|| SimState::generate(&cfg));
+    let inner = Arc::new(Inner {
+        rng: Mutex::new(StdRng::seed_from_u64(cfg.seed ^ 0x7ae9)),
+        cfg,
+        base_url: listener.base_url().to_string(),
+        state: Mutex::new(state),
+        issued: Mutex::new(HashSet::new()),
+        counts: Counters::default(),
+        fault_counts: Mutex::new(HashMap::new()),
+    });
+    let app = server::router(inner.clone(), schema::build(Some(inner.clone())));
+    let server = listener.serve(app);
+    Ok(RunningSim { inner, server })
+}
+
+/// The simulated schema in SDL (for review and tests).
+pub fn schema_sdl() -> String {
+    schema::build(None).sdl()
+}
+
+/// Parse and validate `document` with `variables` against the simulated schema without
+/// touching any state; the request-level errors (parse, validation, variable coercion), as
+/// the server would report them. Empty when the document is valid.
+pub fn validate_document(document: &str, variables: serde_json::Value) -> Vec<String> {
+    let schema = schema::build(None);
+    let request = async_graphql::Request::new(document)
+        .variables(async_graphql::Variables::from_json(variables));
+    let response = futures::executor::block_on(schema.execute(request));
+    response
+        .errors
+        .into_iter()
+        // Without state every resolver fails with this one error; anything else is the
+        // document's or its variables' fault.
+        .filter(|e| e.message != schema::NO_STATE)
+        .map(|e| e.message)
+        .collect()
+}
+
+impl RunningSim {
+    /// `http://127.0.0.1:<port>`: the `api_url` for the provider.
+    pub fn base_url(&self) -> String {
+        self.inner.base_url.clone()
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.inner.cfg
+    }
+
+    /// Everything that persists (for `--sandbox`).
+    pub fn state(&self) -> SimState {
+        self.inner.state.lock().unwrap().clone()
+    }
+
+    /// The assets still registered, in cursor order.
+    pub fn assets(&self) -> Vec<SimAsset> {
+        self.inner.state.lock().unwrap().assets.clone()
+    }
+
+    /// Accepted `markForUninstall` requests, in arrival order.
+    pub fn uninstall_requests(&self) -> Vec<UninstallRequest> {
+        self.inner.state.lock().unwrap().uninstall_requests.clone()
+    }
+
+    pub fn clients(&self) -> Vec<SimClient> {
+        self.inner.state.lock().unwrap().clients.clone()
+    }
+
+    /// Requests seen: by route (`"POST /auth/api/v2/auth/token"`, `"POST /graphql"`), by
+    /// top-level GraphQL field (`"graphql assetsV2"`, `"graphql markForUninstall"`,
+    /// `"graphql clientsSearch"`, …) or responses by status (`"400"`, `"401"`, `"403"`,
+    /// `"429"`, `"503"`).
+    pub fn request_count(&self, key: &str) -> u64 {
+        self.inner.counts.get(key)
+    }
+
+    /// Change an asset's `lastSeenAt` (a sensor that checks in again, or goes silent).
+    pub fn set_last_seen(&self, asset_id: &str, when: Option<Timestamp>) {
+        let mut state = self.inner.state.lock().unwrap();
+        if let Some(a) = state.assets.iter_mut().find(|a| a.id == asset_id) {
+            a.last_seen_at = when;
+        }
+    }
+
+    /// Invalidate every token issued so far (as if they expired or were revoked).
+    pub fn revoke_tokens(&self) {
+        self.inner.issued.lock().unwrap().clear();
+    }
+
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
