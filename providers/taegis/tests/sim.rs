@@ -1,0 +1,709 @@
+//! The provider driven through the `Provider` trait against the simulator.
+#![cfg(feature = "sim")]
+
+use std::time::Duration;
+
+use agentctl_core::http::{HttpOptions, HttpResponse};
+use agentctl_core::time::{is_stale, stale_cutoff};
+use agentctl_core::{
+    Action, ActionOutcome, AgentRecord, AgentRef, ErrorKind, HostPattern, ListQuery, NewClient,
+    Operation, Provider, Recheck,
+};
+use agentctl_taegis::client::UNINSTALL_REASON;
+use agentctl_taegis::sim::{self, RunningSim, SimConfig};
+use agentctl_taegis::{Config, Taegis};
+use base64::Engine;
+use futures::TryStreamExt;
+use jiff::{SignedDuration, Timestamp};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "POST /auth/api/v2/auth/token";
+const ASSETS: &str = "graphql assetsV2";
+
+fn cfg(fleet: usize) -> SimConfig {
+    SimConfig {
+        fleet_size: fleet,
+        now: Timestamp::now(),
+        ..SimConfig::default()
+    }
+}
+
+fn opts() -> HttpOptions {
+    let mut o = HttpOptions::new("tg");
+    o.min_backoff = Duration::from_millis(20);
+    o.max_backoff = Duration::from_millis(200);
+    o
+}
+
+fn provider_from(text: &str) -> Taegis {
+    let config: Config = toml::from_str(text).unwrap();
+    Taegis::new("tg", &config, opts()).unwrap()
+}
+
+fn provider(sim: &RunningSim) -> Taegis {
+    let c = sim.config();
+    provider_from(&format!(
+        "api_url = \"{}\"\nclient_id = \"{}\"\nclient_secret = '{}'\ntenant_id = \"{}\"\n",
+        sim.base_url(),
+        c.client_id,
+        c.client_secret,
+        c.tenant_id
+    ))
+}
+
+fn token_provider(sim: &RunningSim, token_file_text: &str, tag: &str) -> Taegis {
+    let dir = std::env::temp_dir().join(format!("agentctl-taegis-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bearer_token.txt");
+    std::fs::write(&file, token_file_text).unwrap();
+    provider_from(&format!(
+        "api_url = \"{}\"\ntoken = \"file:{}\"\ntenant_id = \"{}\"\n",
+        sim.base_url(),
+        file.display(),
+        sim.config().tenant_id
+    ))
+}
+
+async fn list(p: &Taegis, q: &ListQuery) -> Vec<AgentRecord> {
+    p.list(q).try_collect().await.unwrap()
+}
+
+fn ids(records: &[AgentRecord]) -> Vec<String> {
+    records.iter().map(|r| r.agent_id.clone()).collect()
+}
+
+/// A token from the simulator, fetched the way the seed script's users would not: by hand.
+async fn fetch_token(sim: &RunningSim) -> String {
+    let c = sim.config();
+    let resp: Value = reqwest::Client::new()
+        .post(format!("{}/auth/api/v2/auth/token", sim.base_url()))
+        // Each part form-urlencoded, as OAuth2 clients send them (RFC 6749 §2.3.1).
+        .basic_auth(
+            url::form_urlencoded::byte_serialize(c.client_id.as_bytes()).collect::<String>(),
+            Some(
+                url::form_urlencoded::byte_serialize(c.client_secret.as_bytes())
+                    .collect::<String>(),
+            ),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    resp["access_token"].as_str().unwrap().to_string()
+}
+
+/// POST a raw GraphQL request, returning the answer as the provider's plumbing sees it.
+async fn raw_graphql(
+    sim: &RunningSim,
+    token: &str,
+    tenant: Option<&str>,
+    query: &str,
+) -> HttpResponse {
+    let mut b = reqwest::Client::new()
+        .post(format!("{}/graphql", sim.base_url()))
+        .bearer_auth(token)
+        .json(&json!({"query": query, "variables": {"first": 1}}));
+    if let Some(t) = tenant {
+        b = b.header("X-Tenant-Context", t);
+    }
+    let resp = b.send().await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    HttpResponse {
+        status,
+        headers,
+        body: resp.bytes().await.unwrap(),
+        request_id,
+    }
+}
+
+#[tokio::test]
+async fn listing_follows_cursors_across_pages_and_maps_the_spec_columns() {
+    for (fleet, pages) in [(1203, 3), (500, 1), (0, 1), (501, 2)] {
+        let sim = sim::start(cfg(fleet), None).await.unwrap();
+        let p = provider(&sim);
+        let records = list(&p, &ListQuery::default()).await;
+        assert_eq!(sim.request_count(ASSETS), pages, "fleet {fleet}");
+        let expected: Vec<String> = sim.assets().iter().map(|a| a.id.clone()).collect();
+        assert_eq!(
+            ids(&records),
+            expected,
+            "every asset once, in order (fleet {fleet})"
+        );
+        sim.shutdown().await;
+    }
+    let sim = sim::start(cfg(400), None).await.unwrap();
+    let p = provider(&sim);
+    let records = list(&p, &ListQuery::default()).await;
+    assert!(
+        records.iter().any(|r| !r.hostname.is_ascii()),
+        "non-ASCII host names survive"
+    );
+    assert!(
+        records.iter().any(|r| r.last_seen.is_none()),
+        "some assets never seen"
+    );
+    let assets = sim.assets();
+    for (r, a) in records.iter().zip(&assets) {
+        assert_eq!(r.kind, "taegis");
+        assert_eq!(r.agent_id, a.id);
+        assert_eq!(r.hostname, a.hostnames[0]);
+        assert_eq!(r.last_seen, a.last_seen_at, "fractions kept");
+        assert_eq!(r.agent_version.as_deref(), Some(a.sensor_version.as_str()));
+        assert_eq!(
+            r.group,
+            a.endpoint_group.as_ref().map(|(_, name)| name.clone())
+        );
+        let mut sorted = a.ip_addresses.clone();
+        sorted.sort();
+        let mut got = r.ip_addresses.clone();
+        got.sort();
+        assert_eq!(got, sorted);
+        let first_external = r
+            .ip_addresses
+            .iter()
+            .position(|ip| !agentctl_taegis::model::is_internal(ip));
+        if let Some(i) = first_external {
+            assert!(
+                r.ip_addresses[i..]
+                    .iter()
+                    .all(|ip| !agentctl_taegis::model::is_internal(ip)),
+                "internal first: {:?}",
+                r.ip_addresses
+            );
+        }
+        assert!(r.os.as_deref().is_some_and(|o| o.contains(&a.os_version)));
+        assert_eq!(r.raw["id"], json!(a.id));
+        assert!(p.validate_agent_id(&r.agent_id).is_ok());
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_stale_hint_equals_client_side_filtering() {
+    let sim = sim::start(cfg(1500), None).await.unwrap();
+    let p = provider(&sim);
+    let cutoff = stale_cutoff(Timestamp::now(), 180);
+    // Boundary cases: exactly at the cutoff (not stale), one microsecond before (stale).
+    let assets = sim.assets();
+    let with_seen: Vec<&str> = assets
+        .iter()
+        .filter(|a| a.last_seen_at.is_some())
+        .map(|a| a.id.as_str())
+        .take(2)
+        .collect();
+    sim.set_last_seen(with_seen[0], Some(cutoff));
+    sim.set_last_seen(with_seen[1], Some(cutoff - SignedDuration::from_micros(1)));
+
+    let all = list(&p, &ListQuery::default()).await;
+    let full_pages = sim.request_count(ASSETS);
+    let client_side: Vec<String> = all
+        .iter()
+        .filter(|r| is_stale(r.last_seen, cutoff))
+        .map(|r| r.agent_id.clone())
+        .collect();
+    let q = ListQuery {
+        last_seen_before: Some(cutoff),
+        ..ListQuery::default()
+    };
+    let fetched = list(&p, &q).await;
+    assert!(fetched.len() < all.len(), "the hint fetched less");
+    let hinted: Vec<String> = fetched
+        .iter()
+        .filter(|r| is_stale(r.last_seen, cutoff))
+        .map(|r| r.agent_id.clone())
+        .collect();
+    assert_eq!(hinted, client_side);
+    assert!(!hinted.contains(&with_seen[0].to_string()));
+    assert!(hinted.contains(&with_seen[1].to_string()));
+    assert!(
+        sim.request_count(ASSETS) - full_pages < full_pages,
+        "fewer pages"
+    );
+
+    // With unknown assets wanted no hint is sent, so never-seen assets come back.
+    let q = ListQuery {
+        include_unknown: true,
+        ..q
+    };
+    let with_unknown = list(&p, &q).await;
+    assert_eq!(with_unknown.len(), all.len());
+    assert!(with_unknown.iter().any(|r| r.last_seen.is_none()));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn host_patterns_match_on_the_client_whatever_the_server_narrows() {
+    let sim = sim::start(cfg(800), None).await.unwrap();
+    let p = provider(&sim);
+    let all = list(&p, &ListQuery::default()).await;
+    let target = all
+        .iter()
+        .find(|r| !r.hostname.is_ascii())
+        .unwrap()
+        .hostname
+        .clone();
+    for pattern in [
+        target.clone(),
+        target.to_uppercase(),
+        "*-004?".to_string(),
+        "WKST-00*".to_string(),
+        "nohost-*".to_string(),
+    ] {
+        let host = HostPattern::new(&pattern);
+        let expected: Vec<String> = all
+            .iter()
+            .filter(|r| host.matches(&r.hostname))
+            .map(|r| r.agent_id.clone())
+            .collect();
+        let q = ListQuery {
+            host: Some(host),
+            ..ListQuery::default()
+        };
+        assert_eq!(ids(&list(&p, &q).await), expected, "{pattern}");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn uninstall_sends_a_unique_request_id_and_the_asset_goes_away() {
+    let sim = sim::start(cfg(30), None).await.unwrap();
+    let p = provider(&sim);
+    assert!(p.supports(Operation::Uninstall).is_ok());
+    let ns = p.supports(Operation::Relocate).unwrap_err();
+    assert_eq!(ns.reason, "Taegis has no relocate operation");
+    assert!(p.validate_agent_id("has space").is_err());
+    assert!(p.validate_agent_id("").is_err());
+
+    let records = list(&p, &ListQuery::default()).await;
+    let targets: Vec<AgentRef> = records[..3].iter().map(AgentRecord::to_ref).collect();
+    match p.recheck(&targets[0].agent_id).await.unwrap() {
+        Recheck::Present(r) => assert_eq!(*r, records[0]),
+        Recheck::Gone => panic!("present"),
+    }
+    let plan = p.describe(&Action::Uninstall, &targets[0]);
+    assert!(
+        plan.contains("markForUninstall") && plan.contains(&targets[0].agent_id),
+        "{plan}"
+    );
+    assert!(plan.contains("X-Tenant-Context"));
+    assert!(!plan.contains(&sim.config().client_secret));
+
+    p.prepare(&Action::Uninstall).await.unwrap();
+    let mut request_ids = Vec::new();
+    for t in &targets {
+        match p.act(&Action::Uninstall, t).await.unwrap() {
+            ActionOutcome::Requested { detail, request_id } => {
+                let rid = request_id.expect("a request id");
+                assert!(detail.contains(&rid), "{detail}");
+                request_ids.push(rid);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let recorded = sim.uninstall_requests();
+    assert_eq!(recorded.len(), 3);
+    for ((req, t), rid) in recorded.iter().zip(&targets).zip(&request_ids) {
+        assert_eq!(&req.endpoint_id, &t.agent_id);
+        assert_eq!(&req.request_id, rid);
+        assert_eq!(req.reason, UNINSTALL_REASON);
+    }
+    let mut unique = request_ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 3, "one request id per agent");
+
+    assert_eq!(
+        p.recheck(&targets[0].agent_id).await.unwrap(),
+        Recheck::Gone
+    );
+    assert_eq!(list(&p, &ListQuery::default()).await.len(), 27);
+    // A second request for an asset that is gone is refused with the server's reason.
+    let e = p.act(&Action::Uninstall, &targets[0]).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Api);
+    assert!(e.message.contains("not found"), "{}", e.message);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn clients_list_get_create_rotate_delete() {
+    let sim = sim::start(cfg(1), None).await.unwrap();
+    let p = provider(&sim);
+    let seeded = p.list_clients().await.unwrap();
+    assert_eq!(seeded.len(), 2);
+    assert_eq!(seeded[0].id, sim.clients()[0].id);
+    assert_eq!(seeded[0].client_id, sim.clients()[0].client_id);
+    assert_eq!(seeded[0].roles, vec!["Tenant Analyst"]);
+    assert!(seeded[0].created_at.is_some());
+
+    let got = p.get_client(&seeded[1].id).await.unwrap();
+    assert_eq!(got.name, "SOAR responder");
+    // `client(id:)` also takes the client_id.
+    assert_eq!(
+        p.get_client(&seeded[1].client_id).await.unwrap().id,
+        seeded[1].id
+    );
+    let e = p.get_client("no-such-client").await.unwrap_err();
+    assert!(e.message.contains("not found"), "{}", e.message);
+
+    let created = p
+        .create_client(&NewClient {
+            name: "agentctl-test".into(),
+            roles: vec!["Responder".into(), "auditor".into()],
+            expire_at: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        created.client.roles,
+        vec!["Tenant Responder", "Tenant Auditor"]
+    );
+    let stored = sim
+        .clients()
+        .into_iter()
+        .find(|c| c.id == created.client.id)
+        .unwrap();
+    assert_eq!(created.client_secret.expose_secret(), stored.secret);
+    assert!(
+        !format!("{created:?}").contains(&stored.secret),
+        "secret never in Debug"
+    );
+    assert!(created.client.raw.get("clientSecret").is_none());
+
+    let default_role = p
+        .create_client(&NewClient {
+            name: "analyst-by-default".into(),
+            ..NewClient::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(default_role.client.roles, vec!["Tenant Analyst"]);
+
+    let before = sim.request_count("graphql createClient");
+    let e = p
+        .create_client(&NewClient {
+            name: "x".into(),
+            roles: vec!["superuser".into()],
+            expire_at: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Input);
+    assert!(
+        e.message
+            .contains("administrator, analyst, responder, auditor"),
+        "{}",
+        e.message
+    );
+    let e = p
+        .create_client(&NewClient {
+            name: "x".into(),
+            roles: vec![],
+            expire_at: Some(Timestamp::now() + SignedDuration::from_hours(24)),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Input);
+    assert_eq!(
+        sim.request_count("graphql createClient"),
+        before,
+        "nothing sent"
+    );
+
+    let rotated = p.rotate_client(&created.client.id).await.unwrap();
+    assert_ne!(
+        rotated.client_secret.expose_secret(),
+        created.client_secret.expose_secret()
+    );
+    let stored = sim
+        .clients()
+        .into_iter()
+        .find(|c| c.id == created.client.id)
+        .unwrap();
+    assert_eq!(rotated.client_secret.expose_secret(), stored.secret);
+
+    p.delete_client(&created.client.id).await.unwrap();
+    assert!(sim.clients().iter().all(|c| c.id != created.client.id));
+    let e = p.delete_client(&created.client.id).await.unwrap_err();
+    assert!(e.message.contains("not found"), "{}", e.message);
+    let e = p.rotate_client(&created.client.id).await.unwrap_err();
+    assert!(e.message.contains("not found"), "{}", e.message);
+    assert_eq!(p.list_clients().await.unwrap().len(), 3);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn clients_are_paged_until_the_total() {
+    let sim = sim::start(cfg(1), None).await.unwrap();
+    let p = provider(&sim);
+    for i in 0..(agentctl_taegis::unconfirmed::CLIENTS_PER_PAGE as usize) {
+        p.create_client(&NewClient {
+            name: format!("bulk-{i:03}"),
+            ..NewClient::default()
+        })
+        .await
+        .unwrap();
+    }
+    let all = p.list_clients().await.unwrap();
+    assert_eq!(all.len(), sim.clients().len());
+    assert_eq!(all.len(), 102);
+    assert_eq!(sim.request_count("graphql clientsSearch"), 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_wrong_field_is_refused_with_the_servers_message() {
+    let sim = sim::start(cfg(3), None).await.unwrap();
+    let token = fetch_token(&sim).await;
+    let tenant = sim.config().tenant_id.clone();
+    let resp = raw_graphql(
+        &sim,
+        &token,
+        Some(&tenant),
+        "query assetsV2($first: Int!) { assetsV2(first: $first) { assets { hostname } } }",
+    )
+    .await;
+    assert_eq!(resp.status.as_u16(), 400);
+    let e = agentctl_taegis::error::http_error("list assets", &resp, false);
+    assert_eq!(e.kind, ErrorKind::Protocol);
+    assert!(
+        e.message
+            .contains("Unknown field \"hostname\" on type \"AssetV2\""),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message.contains("GRAPHQL_VALIDATION_FAILED"),
+        "{}",
+        e.message
+    );
+    // The same token and tenant with a valid document work.
+    let ok = raw_graphql(
+        &sim,
+        &token,
+        Some(&tenant),
+        "query assetsV2($first: Int!) { assetsV2(first: $first) { totalCount } }",
+    )
+    .await;
+    assert_eq!(ok.status.as_u16(), 200);
+    let body: Value = serde_json::from_slice(&ok.body).unwrap();
+    assert_eq!(body["data"]["assetsV2"]["totalCount"], 3);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn tokens_carry_exp_and_the_tenant_claim_and_are_refreshed() {
+    let sim = sim::start(
+        SimConfig {
+            token_ttl: Duration::from_secs(3),
+            send_expires_in: false,
+            ..cfg(5)
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let token = fetch_token(&sim).await;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(claims["exp"].as_u64().is_some());
+    assert_eq!(
+        claims[sim::TENANT_IDS_CLAIM],
+        json!([sim.config().tenant_id])
+    );
+    let fetched_by_hand = sim.request_count(TOKEN);
+
+    let p = provider(&sim);
+    list(&p, &ListQuery::default()).await;
+    list(&p, &ListQuery::default()).await;
+    assert_eq!(
+        sim.request_count(TOKEN) - fetched_by_hand,
+        1,
+        "the token is reused"
+    );
+    // Past the JWT's exp (there is no expires_in): a new token before the next call, no 401.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    list(&p, &ListQuery::default()).await;
+    assert_eq!(sim.request_count(TOKEN) - fetched_by_hand, 2);
+    assert_eq!(sim.request_count("401"), 0);
+    // A revoked token: 401, one refresh, success.
+    sim.revoke_tokens();
+    assert_eq!(list(&p, &ListQuery::default()).await.len(), 5);
+    assert_eq!(sim.request_count("401"), 1);
+    assert_eq!(sim.request_count(TOKEN) - fetched_by_hand, 3);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_client_credentials_are_an_auth_error() {
+    let sim = sim::start(cfg(2), None).await.unwrap();
+    let p = provider_from(&format!(
+        "api_url = \"{}\"\nclient_id = \"{}\"\nclient_secret = 'wrong'\ntenant_id = \"{}\"\n",
+        sim.base_url(),
+        sim.config().client_id,
+        sim.config().tenant_id
+    ));
+    let e = p
+        .list(&ListQuery::default())
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Auth);
+    assert!(e.message.contains("invalid_client"), "{}", e.message);
+    assert!(!e.to_string().contains("wrong"));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_ready_bearer_token_works_and_a_refused_one_is_an_auth_error() {
+    let sim = sim::start(cfg(4), None).await.unwrap();
+    let good = format!("Bearer {}\n", sim.config().static_tokens[0]);
+    let p = token_provider(&sim, &good, "good");
+    assert_eq!(list(&p, &ListQuery::default()).await.len(), 4);
+    assert_eq!(
+        sim.request_count(TOKEN),
+        0,
+        "no token endpoint with a ready token"
+    );
+    let checks = p.doctor().await;
+    assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+    assert!(
+        checks
+            .iter()
+            .any(|c| c.detail.contains("expiry is unknown")),
+        "{checks:?}"
+    );
+
+    let p = token_provider(&sim, "not-the-token", "bad");
+    let e = p
+        .list(&ListQuery::default())
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Auth);
+    assert!(
+        e.message.contains("bearer token was refused"),
+        "{}",
+        e.message
+    );
+    assert!(!e.to_string().contains("not-the-token"));
+    assert_eq!(sim.request_count("401"), 1, "a ready token is not retried");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_missing_or_foreign_tenant_is_a_clear_error() {
+    let sim = sim::start(cfg(2), None).await.unwrap();
+    let c = sim.config();
+    let p = provider_from(&format!(
+        "api_url = \"{}\"\nclient_id = \"{}\"\nclient_secret = '{}'\ntenant_id = \"99999\"\n",
+        sim.base_url(),
+        c.client_id,
+        c.client_secret
+    ));
+    let e = p
+        .list(&ListQuery::default())
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert_eq!((e.kind, e.status), (ErrorKind::Auth, Some(403)));
+    assert!(
+        e.message.contains("tenant 99999 is not accessible"),
+        "{}",
+        e.message
+    );
+    assert!(e.hint.as_deref().unwrap().contains("tenant_id"));
+
+    let token = fetch_token(&sim).await;
+    let resp = raw_graphql(
+        &sim,
+        &token,
+        None,
+        "query assetsV2($first: Int!) { assetsV2(first: $first) { totalCount } }",
+    )
+    .await;
+    assert_eq!(resp.status.as_u16(), 400);
+    let e = agentctl_taegis::error::http_error("list assets", &resp, false);
+    assert!(
+        e.message.contains("missing tenant context"),
+        "{}",
+        e.message
+    );
+    assert!(e.hint.as_deref().unwrap().contains("tenant_id"));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_are_retried_to_success() {
+    // Every request is faulty until two faults per operation were injected: deterministic.
+    let sim = sim::start(
+        SimConfig {
+            error_rate: 0.5,
+            throttle_rate: 0.5,
+            faults_per_path: Some(2),
+            retry_after_secs: 1,
+            ..cfg(700)
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let p = provider(&sim);
+    assert_eq!(list(&p, &ListQuery::default()).await.len(), 700);
+    assert_eq!(sim.request_count("429") + sim.request_count("503"), 2);
+    let clients = p.list_clients().await.unwrap();
+    assert_eq!(clients.len(), 2);
+    assert_eq!(sim.request_count("429") + sim.request_count("503"), 4);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn doctor_reports_token_and_tenant() {
+    let sim = sim::start(cfg(12), None).await.unwrap();
+    let checks = provider(&sim).doctor().await;
+    assert_eq!(checks.len(), 3, "{checks:?}");
+    assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+    assert!(checks[1].latency_ms.is_some());
+    assert!(checks[2].detail.contains("12 assets"), "{checks:?}");
+    assert!(checks[2].detail.contains(&sim.config().tenant_id));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn state_persists_through_serde() {
+    let sim = sim::start(cfg(10), None).await.unwrap();
+    let p = provider(&sim);
+    let first = list(&p, &ListQuery::default()).await[0].to_ref();
+    p.act(&Action::Uninstall, &first).await.unwrap();
+    let created = p
+        .create_client(&NewClient {
+            name: "kept".into(),
+            ..NewClient::default()
+        })
+        .await
+        .unwrap();
+    let saved = serde_json::to_string(&sim.state()).unwrap();
+    sim.shutdown().await;
+
+    let state: sim::SimState = serde_json::from_str(&saved).unwrap();
+    let sim = sim::start(cfg(10), Some(state)).await.unwrap();
+    let p = provider(&sim);
+    assert_eq!(list(&p, &ListQuery::default()).await.len(), 9);
+    assert_eq!(p.recheck(&first.agent_id).await.unwrap(), Recheck::Gone);
+    assert_eq!(sim.uninstall_requests().len(), 1);
+    assert_eq!(p.get_client(&created.client.id).await.unwrap().name, "kept");
+    sim.shutdown().await;
+}
