@@ -441,7 +441,7 @@ mod tests {
 
     #[test]
     fn debug_never_shows_secrets() {
-        let c = parse(&format!("{CC}")).unwrap();
+        let c = parse(CC).unwrap();
         let r = c.resolve().unwrap();
         let t = parse("tenant_id = \"1\"\ntoken = \"tok-very-secret\"").unwrap();
         let rt = t.resolve().unwrap();

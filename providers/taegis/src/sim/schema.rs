@@ -60,6 +60,8 @@ impl ScalarType for Time {
 
 // ----- assets ---------------------------------------------------------------------------
 
+/// The variant names give the schema's value names (`ENDPOINT_TAEGIS`, …).
+#[allow(clippy::enum_variant_names)]
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum EndpointTypeV2 {
     EndpointRedcloak,
