@@ -108,6 +108,46 @@ pub fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// What a `markForUninstall` result means for the agent, given the `requestID` sent.
+pub fn uninstall_outcome(
+    result: CommandResult,
+    sent_request_id: String,
+) -> std::result::Result<ActionOutcome, String> {
+    let reason = result.reason.unwrap_or_default();
+    let echoed = result
+        .request_id
+        .filter(|r| !r.is_empty())
+        .unwrap_or(sent_request_id);
+    match result.success {
+        Some(true) => Ok(ActionOutcome::Requested {
+            detail: if reason.is_empty() {
+                format!("markForUninstall accepted (requestID {echoed})")
+            } else {
+                format!("markForUninstall accepted: {reason} (requestID {echoed})")
+            },
+            request_id: Some(echoed),
+        }),
+        // A retry of a request the server had already taken.
+        _ if reason
+            .to_lowercase()
+            .contains(unconfirmed::DUPLICATE_REQUEST_REASON) =>
+        {
+            Ok(ActionOutcome::Requested {
+                detail: format!("markForUninstall already accepted: {reason} (requestID {echoed})"),
+                request_id: Some(echoed),
+            })
+        }
+        _ => Err(format!(
+            "markForUninstall refused: {} (requestID {echoed})",
+            if reason.is_empty() {
+                "no reason given"
+            } else {
+                &reason
+            }
+        )),
+    }
+}
+
 impl Taegis {
     pub fn new(name: &str, config: &Config, opts: HttpOptions) -> Result<Self> {
         let resolved = config.resolve().map_err(|e| e.with_provider(name))?;
@@ -453,44 +493,8 @@ impl Provider for Taegis {
         }
         let result = CommandResult::deserialize(&data)
             .map_err(|e| self.protocol(format!("unexpected markForUninstall result: {e}")))?;
-        let reason = result.reason.unwrap_or_default();
-        let echoed = result
-            .request_id
-            .filter(|r| !r.is_empty())
-            .unwrap_or(request_id);
-        match result.success {
-            Some(true) => Ok(ActionOutcome::Requested {
-                detail: if reason.is_empty() {
-                    format!("markForUninstall accepted (requestID {echoed})")
-                } else {
-                    format!("markForUninstall accepted: {reason} (requestID {echoed})")
-                },
-                request_id: Some(echoed),
-            }),
-            _ if reason
-                .to_lowercase()
-                .contains(unconfirmed::DUPLICATE_REQUEST_REASON) =>
-            {
-                // A retry of a request the server had already taken.
-                Ok(ActionOutcome::Requested {
-                    detail: format!(
-                        "markForUninstall already accepted: {reason} (requestID {echoed})"
-                    ),
-                    request_id: Some(echoed),
-                })
-            }
-            _ => Err(self.err(ProviderError::new(
-                ErrorKind::Api,
-                format!(
-                    "markForUninstall refused: {} (requestID {echoed})",
-                    if reason.is_empty() {
-                        "no reason given"
-                    } else {
-                        &reason
-                    }
-                ),
-            ))),
-        }
+        uninstall_outcome(result, request_id)
+            .map_err(|msg| self.err(ProviderError::new(ErrorKind::Api, msg)))
     }
 
     async fn doctor(&self) -> Vec<Check> {
@@ -753,6 +757,46 @@ mod tests {
             Some(json!({"where": {"hostname_contains": "-0042"}}))
         );
         assert_eq!(list_filter(&ListQuery::default()), None);
+    }
+
+    #[test]
+    fn uninstall_results() {
+        let r = |v: Value| CommandResult::deserialize(&v).unwrap();
+        let ok = uninstall_outcome(
+            r(json!({"Success": true, "Reason": "queued", "requestID": "q1"})),
+            "q1".into(),
+        );
+        assert_eq!(
+            ok,
+            Ok(ActionOutcome::Requested {
+                detail: "markForUninstall accepted: queued (requestID q1)".into(),
+                request_id: Some("q1".into())
+            })
+        );
+        // The server did not echo the id: the one sent is recorded.
+        let ok = uninstall_outcome(r(json!({"Success": true})), "q2".into()).unwrap();
+        assert!(
+            matches!(ok, ActionOutcome::Requested { request_id: Some(ref id), .. } if id == "q2")
+        );
+        let dup = uninstall_outcome(
+            r(json!({"Success": false, "Reason": "Duplicate requestID q3"})),
+            "q3".into(),
+        )
+        .unwrap();
+        assert!(
+            matches!(dup, ActionOutcome::Requested { ref detail, .. } if detail.contains("already accepted"))
+        );
+        let refused = uninstall_outcome(
+            r(json!({"Success": false, "Reason": "sensor offline"})),
+            "q4".into(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            refused,
+            "markForUninstall refused: sensor offline (requestID q4)"
+        );
+        let refused = uninstall_outcome(r(json!({"Success": null})), "q5".into()).unwrap_err();
+        assert!(refused.contains("no reason given"));
     }
 
     #[test]

@@ -334,6 +334,48 @@ async fn uninstall_sends_a_unique_request_id_and_the_asset_goes_away() {
 }
 
 #[tokio::test]
+async fn the_simulator_refuses_a_duplicate_request_id() {
+    let sim = sim::start(cfg(3), None).await.unwrap();
+    let token = fetch_token(&sim).await;
+    let ids: Vec<String> = sim.assets().iter().map(|a| a.id.clone()).collect();
+    let send = |endpoint: String| {
+        let url = format!("{}/graphql", sim.base_url());
+        let token = token.clone();
+        let tenant = sim.config().tenant_id.clone();
+        async move {
+            let body: Value = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .header("X-Tenant-Context", tenant)
+                .json(&json!({
+                    "query": agentctl_taegis::documents::MARK_FOR_UNINSTALL,
+                    "variables": {"input": {"endpointID": endpoint, "reason": "t", "requestID": "same-id"}}
+                }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["data"]["markForUninstall"].clone()
+        }
+    };
+    let first = send(ids[0].clone()).await;
+    assert_eq!(first["Success"], true);
+    let again = send(ids[1].clone()).await;
+    assert_eq!(again["Success"], false);
+    assert!(
+        again["Reason"]
+            .as_str()
+            .unwrap()
+            .contains(agentctl_taegis::unconfirmed::DUPLICATE_REQUEST_REASON)
+    );
+    assert_eq!(sim.uninstall_requests().len(), 1);
+    assert_eq!(sim.assets().len(), 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn clients_list_get_create_rotate_delete() {
     let sim = sim::start(cfg(1), None).await.unwrap();
     let p = provider(&sim);
