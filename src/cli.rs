@@ -87,6 +87,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ApexCommand,
     },
+    /// Secureworks Taegis XDR commands
+    #[command(name = "taegis")]
+    Taegis {
+        #[command(subcommand)]
+        command: TaegisCommand,
+    },
 }
 
 /// Commands every kind namespace repeats.
@@ -135,6 +141,14 @@ pub enum ApexCommand {
     Doctor,
     /// List the managed product servers (relocate destinations)
     Servers,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaegisCommand {
+    #[command(flatten)]
+    Common(CommonCommand),
+    /// Check config, credentials and connectivity
+    Doctor,
 }
 
 #[derive(Debug, Args)]

@@ -17,7 +17,7 @@ pub mod providers;
 pub mod sandbox;
 
 use app::App;
-use cli::{ApexCommand, Cli, Command, CommonCommand, SaCommand, SeCommand};
+use cli::{ApexCommand, Cli, Command, CommonCommand, SaCommand, SeCommand, TaegisCommand};
 use error::CliResult;
 
 async fn run_common(app: &App, command: &CommonCommand) -> CliResult {
@@ -57,6 +57,13 @@ async fn dispatch(app: &mut App, command: &Command) -> CliResult {
                 ApexCommand::Common(c) => run_common(app, c).await,
                 ApexCommand::Doctor => commands::doctor::run(app).await,
                 ApexCommand::Servers => commands::listing::run(app, "servers").await,
+            }
+        }
+        Command::Taegis { command } => {
+            app.kind_scope = Some(agentctl_taegis::KIND);
+            match command {
+                TaegisCommand::Common(c) => run_common(app, c).await,
+                TaegisCommand::Doctor => commands::doctor::run(app).await,
             }
         }
     }

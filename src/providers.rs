@@ -28,6 +28,10 @@ pub const KINDS: &[KindInfo] = &[
         name: agentctl_apex_central::KIND,
         aliases: agentctl_apex_central::ALIASES,
     },
+    KindInfo {
+        name: agentctl_taegis::KIND,
+        aliases: agentctl_taegis::ALIASES,
+    },
 ];
 
 pub fn kind_names() -> Vec<&'static str> {
@@ -125,6 +129,14 @@ pub fn build(file: &ConfigFile, name: &str, readable_by_others: bool) -> CliResu
             .map_err(|e| CliError::from_provider("config", e))?;
             (Arc::new(p), cfg.literal_secret_keys())
         }
+        agentctl_taegis::KIND => {
+            let cfg: agentctl_taegis::Config = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e| vendor_keys_err(name, e))?;
+            let p = agentctl_taegis::Taegis::new(name, &cfg, http_options(name, &common, None))
+                .map_err(|e| CliError::from_provider("config", e))?;
+            (Arc::new(p), cfg.literal_secret_keys())
+        }
         other => {
             return Err(CliError::usage(
                 "config",
@@ -197,6 +209,7 @@ mod tests {
             agentctl_secure_endpoint::KIND => keys!(agentctl_secure_endpoint),
             agentctl_secure_access::KIND => keys!(agentctl_secure_access),
             agentctl_apex_central::KIND => keys!(agentctl_apex_central),
+            agentctl_taegis::KIND => keys!(agentctl_taegis),
             other => Err(CliError::usage(
                 "config",
                 format!(

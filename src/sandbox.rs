@@ -9,6 +9,7 @@ use agentctl_apex_central::sim as apex_sim;
 use agentctl_core::ratelimit::RateLimitSpec;
 use agentctl_secure_access::sim as sa_sim;
 use agentctl_secure_endpoint::sim as se_sim;
+use agentctl_taegis::sim as tg_sim;
 
 use crate::config::ConfigFile;
 use crate::error::{CliError, CliResult};
@@ -16,6 +17,7 @@ use crate::error::{CliError, CliResult};
 pub const SE_PROVIDER: &str = "sandbox-se";
 pub const APEX_PROVIDER: &str = "sandbox-apex";
 pub const SA_PROVIDER: &str = "sandbox-sa";
+pub const TAEGIS_PROVIDER: &str = "sandbox-taegis";
 
 /// Secure Access quotas in the sandbox: the published shape (three windows per key), scaled
 /// up so a walk-through does not wait minutes; the simulator enforces the same.
@@ -24,12 +26,14 @@ const SA_SANDBOX_QUOTA: &str = "50/s, 600/min, 20000/30min";
 const SE_STATE: &str = "secure-endpoint.json";
 const APEX_STATE: &str = "apex-central.json";
 const SA_STATE: &str = "secure-access.json";
+const TAEGIS_STATE: &str = "taegis.json";
 
 pub struct Sandbox {
     dir: PathBuf,
     se: se_sim::RunningSim,
     apex: apex_sim::RunningSim,
     sa: sa_sim::RunningSim,
+    taegis: tg_sim::RunningSim,
 }
 
 pub fn dir() -> PathBuf {
@@ -109,6 +113,14 @@ impl Sandbox {
                 format!("cannot start the Secure Access simulator: {e}"),
             )
         })?;
+        let tg_cfg = tg_sim::SimConfig {
+            now,
+            ..tg_sim::SimConfig::default()
+        };
+        let tg_state: Option<tg_sim::SimState> = load_state(&dir.join(TAEGIS_STATE))?;
+        let taegis = tg_sim::start(tg_cfg.clone(), tg_state).await.map_err(|e| {
+            CliError::runtime("sandbox", format!("cannot start the Taegis simulator: {e}"))
+        })?;
         let text = format!(
             r#"
 [providers.{SE_PROVIDER}]
@@ -134,6 +146,13 @@ kind = "apex-central"
 url = "{apex_url}"
 application_id = "{apex_app}"
 api_key = "{apex_key}"
+
+[providers.{TAEGIS_PROVIDER}]
+kind = "taegis"
+api_url = "{tg_url}"
+client_id = '{tg_id}'
+client_secret = '{tg_secret}'
+tenant_id = '{tg_tenant}'
 "#,
             se_url = se.base_url(),
             client_id = se_cfg.client_id,
@@ -148,9 +167,22 @@ api_key = "{apex_key}"
             sa_secret = sa_cfg.api_secret,
             sa_admin_key = sa_cfg.key_admin_key,
             sa_admin_secret = sa_cfg.key_admin_secret,
+            tg_url = taegis.base_url(),
+            tg_id = tg_cfg.client_id,
+            tg_secret = tg_cfg.client_secret,
+            tg_tenant = tg_cfg.tenant_id,
         );
         let config = crate::config::parse(&text).map_err(|e| CliError::runtime("sandbox", e))?;
-        Ok((Self { dir, se, apex, sa }, config))
+        Ok((
+            Self {
+                dir,
+                se,
+                apex,
+                sa,
+                taegis,
+            },
+            config,
+        ))
     }
 
     /// Persist what changed and stop the simulators.
@@ -158,9 +190,11 @@ api_key = "{apex_key}"
         save_state(&self.dir.join(SE_STATE), &self.se.state())?;
         save_state(&self.dir.join(APEX_STATE), &self.apex.state())?;
         save_state(&self.dir.join(SA_STATE), &self.sa.state())?;
+        save_state(&self.dir.join(TAEGIS_STATE), &self.taegis.state())?;
         self.se.shutdown().await;
         self.apex.shutdown().await;
         self.sa.shutdown().await;
+        self.taegis.shutdown().await;
         Ok(())
     }
 }

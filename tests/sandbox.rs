@@ -155,6 +155,35 @@ fn secure_access_keys_and_removals_persist_between_runs() {
 }
 
 #[test]
+fn taegis_clients_and_uninstalls_persist_between_runs() {
+    let sb = Sandbox::new();
+    let before = ok(&sb.cmd(&["taegis", "clients", "list", "-o", "csv"]));
+    ok(&sb.cmd(&[
+        "taegis",
+        "clients",
+        "create",
+        "sandbox-client",
+        "--role",
+        "analyst",
+        "-o",
+        "json",
+    ]));
+    let after = ok(&sb.cmd(&["taegis", "clients", "list", "-o", "csv"]));
+    assert_eq!(after.lines().count(), before.lines().count() + 1);
+    assert!(after.contains("sandbox-client"));
+
+    let stale = ok(&sb.cmd(&["taegis", "stale", "--days", "200", "-o", "csv"]));
+    let ids = csv_ids(&stale);
+    assert!(!ids.is_empty());
+    ok(&sb.cmd(&["taegis", "uninstall", "--yes", "--id", &ids[0]]));
+    let again = csv_ids(&ok(
+        &sb.cmd(&["taegis", "stale", "--days", "200", "-o", "csv"])
+    ));
+    assert_eq!(again.len(), ids.len() - 1);
+    assert!(!again.contains(&ids[0]));
+}
+
+#[test]
 fn no_secret_of_any_vendor_reaches_trace_output() {
     let sb = Sandbox::new();
     let mut all = String::new();
@@ -164,6 +193,8 @@ fn no_secret_of_any_vendor_reaches_trace_output() {
         &["-vvv", "sa", "tunnels"],
         &["-vvv", "sa", "clients", "list"],
         &["-vvv", "apex", "servers"],
+        &["-vvv", "taegis", "clients", "list"],
+        &["-vvv", "taegis", "stale", "--days", "200"],
         &[
             "-vvv",
             "apex",
@@ -185,7 +216,11 @@ fn no_secret_of_any_vendor_reaches_trace_output() {
     let se = agentctl_secure_endpoint::sim::SimConfig::default();
     let sa = agentctl_secure_access::sim::SimConfig::default();
     let apex = agentctl_apex_central::sim::SimConfig::default();
+    let tg = agentctl_taegis::sim::SimConfig::default();
+    assert!(all.contains("/graphql"), "-vvv logs the Taegis exchanges");
     for secret in [
+        &tg.client_secret,
+        &tg.jwt_key,
         &se.api_key,
         &se.xdr_client_secret,
         &sa.api_secret,

@@ -97,7 +97,11 @@ fn deliver(
                     )
                     .hint("rotate its secret to get a new one")
                 })?;
-            let mut w = app.writer(&CLIENT_COLUMNS)?;
+            // stdout says where the secret went (SPEC), in the same format as the row.
+            let mut columns = CLIENT_COLUMNS.to_vec();
+            columns.push("saved_to");
+            row.insert("saved_to".into(), json!(path.display().to_string()));
+            let mut w = app.writer(&columns)?;
             w.write_row(&row)?;
             w.finish()?;
             app.info(format!(
