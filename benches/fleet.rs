@@ -1,6 +1,6 @@
-//! Speed and memory of the real binary against the Secure Endpoint simulator with injected
-//! latency: listing a large fleet, and bulk uninstall at several concurrency levels (1 is the
-//! sequential behaviour of the scripts agentctl replaces).
+//! Speed and memory of the real binary against the Secure Endpoint and Taegis simulators with
+//! injected latency: listing a large fleet, and bulk uninstall at several concurrency levels
+//! (1 is the sequential behaviour of the scripts agentctl replaces).
 //!
 //! `cargo bench --bench fleet` (env: BENCH_FLEET, BENCH_LATENCY_MS, BENCH_UNINSTALL).
 
@@ -68,6 +68,43 @@ fn agentctl(dir: &Path, config: &Path) -> Command {
     c
 }
 
+/// Print one result line: wall time, peak memory and agents per second.
+fn report(label: &str, wall: Duration, rss_kib: u64, agents: usize) {
+    println!(
+        "{:<44} {:>10.2} {:>9} MiB {:>9.1} ag/s",
+        label,
+        wall.as_secs_f64(),
+        rss_kib / 1024,
+        agents as f64 / wall.as_secs_f64()
+    );
+}
+
+/// Run `args` against `config` and report it over `agents` agents.
+fn run_listing(dir: &Path, config: &Path, label: &str, args: &[&str], agents: usize) {
+    let mut cmd = agentctl(dir, config);
+    cmd.args(args);
+    let (wall, rss, ok) = measure(cmd);
+    assert!(ok, "{label} failed");
+    report(label, wall, rss, agents);
+}
+
+/// Write the first `n` agents of the whole fleet to a plan and time `uninstall --from` it.
+fn run_uninstall(dir: &Path, config: &Path, plan_name: &str, n: usize) -> (Duration, u64) {
+    let plan = dir.join(plan_name);
+    let mut all = agentctl(dir, config);
+    all.args(["list", "-o", "csv", "--out"]).arg(&plan);
+    assert!(all.status().unwrap().success());
+    let text = std::fs::read_to_string(&plan).unwrap();
+    let head: Vec<&str> = text.lines().take(n + 1).collect();
+    std::fs::write(&plan, head.join("\n") + "\n").unwrap();
+    let mut cmd = agentctl(dir, config);
+    cmd.args(["uninstall", "--yes", "--max", "100000", "--from"])
+        .arg(&plan);
+    let (wall, rss, ok) = measure(cmd);
+    assert!(ok, "uninstall from {plan_name} failed");
+    (wall, rss)
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` asks for the bench list; this bench is not a test.
@@ -96,27 +133,14 @@ fn main() {
     let running = runtime.block_on(sim::start(cfg.clone(), None)).unwrap();
     let config = write_config(dir.path(), &running.base_url(), &cfg, 8);
     for (label, args) in [
-        ("list (all pages, csv)", vec!["list", "-o", "csv"]),
+        ("list (all pages, csv)", &["list", "-o", "csv"][..]),
         (
             "stale --days 30 (csv)",
-            vec!["stale", "--days", "30", "-o", "csv"],
+            &["stale", "--days", "30", "-o", "csv"],
         ),
-        (
-            "list -o json (with raw records)",
-            vec!["list", "-o", "json"],
-        ),
+        ("list -o json (with raw records)", &["list", "-o", "json"]),
     ] {
-        let mut cmd = agentctl(dir.path(), &config);
-        cmd.args(&args);
-        let (wall, rss, ok) = measure(cmd);
-        assert!(ok, "{label} failed");
-        println!(
-            "{:<44} {:>10.2} {:>9} MiB {:>9.0} ag/s",
-            label,
-            wall.as_secs_f64(),
-            rss / 1024,
-            fleet as f64 / wall.as_secs_f64()
-        );
+        run_listing(dir.path(), &config, label, args, fleet);
     }
 
     // Bulk uninstall of the same number of agents at several concurrency levels, each
@@ -130,27 +154,70 @@ fn main() {
         };
         let running = runtime.block_on(sim::start(cfg.clone(), None)).unwrap();
         let config = write_config(dir.path(), &running.base_url(), &cfg, concurrency);
-        let plan = dir.path().join(format!("plan-{concurrency}.csv"));
-        let mut all = agentctl(dir.path(), &config);
-        all.args(["list", "-o", "csv", "--out"]).arg(&plan);
-        assert!(all.status().unwrap().success());
-        let text = std::fs::read_to_string(&plan).unwrap();
-        let head: Vec<&str> = text.lines().take(uninstall_n + 1).collect();
-        std::fs::write(&plan, head.join("\n") + "\n").unwrap();
-        let mut cmd = agentctl(dir.path(), &config);
-        cmd.args(["uninstall", "--yes", "--max", "100000", "--from"])
-            .arg(&plan);
-        let (wall, rss, ok) = measure(cmd);
-        assert!(ok, "uninstall at concurrency {concurrency} failed");
+        let (wall, rss) = run_uninstall(
+            dir.path(),
+            &config,
+            &format!("plan-{concurrency}.csv"),
+            uninstall_n,
+        );
         assert_eq!(running.uninstall_requests().len(), uninstall_n);
-        println!(
-            "{:<44} {:>10.2} {:>9} MiB {:>9.1} ag/s",
-            format!("uninstall {uninstall_n} (re-check on), concurrency {concurrency}"),
-            wall.as_secs_f64(),
-            rss / 1024,
-            uninstall_n as f64 / wall.as_secs_f64()
+        report(
+            &format!("uninstall {uninstall_n} (re-check on), concurrency {concurrency}"),
+            wall,
+            rss,
+            uninstall_n,
         );
         runtime.block_on(running.shutdown());
     }
+    runtime.block_on(running.shutdown());
+    taegis(&runtime, dir.path(), fleet, latency, uninstall_n);
+}
+
+/// The same measurements against the Taegis GraphQL simulator (cursor paging, 500 per page;
+/// uninstall = re-check query + markForUninstall per agent).
+fn taegis(
+    runtime: &tokio::runtime::Runtime,
+    dir: &Path,
+    fleet: usize,
+    latency: Duration,
+    uninstall_n: usize,
+) {
+    use agentctl_taegis::sim as tg;
+    let cfg = tg::SimConfig {
+        fleet_size: fleet,
+        latency,
+        now: "2026-11-23T12:00:00Z".parse().unwrap(),
+        ..tg::SimConfig::default()
+    };
+    let running = runtime.block_on(tg::start(cfg.clone(), None)).unwrap();
+    let config = dir.join("config-taegis.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[defaults]\nconcurrency = 8\n\n[providers.tg]\nkind = \"taegis\"\napi_url = \"{}\"\nclient_id = '{}'\nclient_secret = '{}'\ntenant_id = '{}'\n",
+            running.base_url(),
+            cfg.client_id,
+            cfg.client_secret,
+            cfg.tenant_id
+        ),
+    )
+    .unwrap();
+    for (label, args) in [
+        ("taegis list (all pages, csv)", &["list", "-o", "csv"][..]),
+        (
+            "taegis stale --days 30 (csv)",
+            &["stale", "--days", "30", "-o", "csv"],
+        ),
+    ] {
+        run_listing(dir, &config, label, args, fleet);
+    }
+    let (wall, rss) = run_uninstall(dir, &config, "plan-taegis.csv", uninstall_n);
+    assert_eq!(running.uninstall_requests().len(), uninstall_n);
+    report(
+        &format!("taegis uninstall {uninstall_n} (re-check on), conc. 8"),
+        wall,
+        rss,
+        uninstall_n,
+    );
     runtime.block_on(running.shutdown());
 }
