@@ -13,6 +13,11 @@ use crate::error::{ErrorKind, ProviderError, Result};
 use crate::http::HttpClient;
 
 /// `grant_type=client_credentials` with HTTP Basic client authentication.
+///
+/// The Basic header is `base64(client_id ":" client_secret)` with both parts as they are —
+/// what every vendor here documents and what `curl -u` and Python `requests` send. The oauth2
+/// crate would form-urlencode each part first (RFC 6749 §2.3.1), which differs for a secret
+/// with reserved characters (`+ / = & :`) and is refused by a server that does not decode.
 pub struct ClientCredentials {
     http: HttpClient,
     token_url: String,
@@ -74,6 +79,7 @@ impl TokenSource for ClientCredentials {
             .set_token_uri(token_url);
         let http = self.http.clone();
         let extra = self.headers.clone();
+        let basic = basic_header(&self.client_id, &self.client_secret);
         // The status of the last token response, so a refusal with a non-OAuth body (plain
         // `{"message": ...}`) is still reported as an authentication error.
         let last_status = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(0));
@@ -81,6 +87,7 @@ impl TokenSource for ClientCredentials {
         let send = move |req: oauth2::HttpRequest| {
             let http = http.clone();
             let extra = extra.clone();
+            let basic = basic.clone();
             let seen_status = seen_status.clone();
             async move {
                 let (parts, body) = req.into_parts();
@@ -88,12 +95,11 @@ impl TokenSource for ClientCredentials {
                     .send(&NoAuth, |c| {
                         let mut b = c.request(parts.method.clone(), parts.uri.to_string());
                         for (k, v) in &parts.headers {
-                            let mut v = v.clone();
-                            if k == http::header::AUTHORIZATION {
-                                v.set_sensitive(true);
+                            if k != http::header::AUTHORIZATION {
+                                b = b.header(k, v);
                             }
-                            b = b.header(k, v);
                         }
+                        b = b.header(http::header::AUTHORIZATION, basic.clone());
                         for (k, v) in &extra {
                             b = b.header(k, v);
                         }
@@ -123,6 +129,17 @@ impl TokenSource for ClientCredentials {
             expires_in,
         ))
     }
+}
+
+/// `Basic base64(id:secret)`, marked sensitive so it is never logged.
+fn basic_header(client_id: &str, secret: &SecretString) -> http::HeaderValue {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD
+        .encode(format!("{client_id}:{}", secret.expose_secret()));
+    let mut value = http::HeaderValue::from_str(&format!("Basic {encoded}"))
+        .expect("base64 is a valid header value");
+    value.set_sensitive(true);
+    value
 }
 
 impl ClientCredentials {
@@ -190,7 +207,18 @@ mod tests {
         let app = axum::Router::new().route(
             "/token",
             axum::routing::post(|headers: HeaderMap| async move {
-                if headers.get("x-org").and_then(|v| v.to_str().ok()) == Some("42") {
+                // The documented form: base64 of "id:secret" as they are, not form-encoded.
+                let raw_basic = format!(
+                    "Basic {}",
+                    base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        "id:s+/=&:odd"
+                    )
+                );
+                let basic_ok = headers
+                    .get("authorization")
+                    .is_some_and(|v| v.to_str().ok() == Some(raw_basic.as_str()));
+                if basic_ok && headers.get("x-org").and_then(|v| v.to_str().ok()) == Some("42") {
                     (
                         StatusCode::OK,
                         [("content-type", "application/json")],
@@ -214,7 +242,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn extra_headers_are_sent_and_a_plain_401_is_an_auth_error() {
+    async fn raw_basic_and_extra_headers_are_sent_and_a_plain_401_is_an_auth_error() {
         let url = serve().await;
         let http = HttpClient::new(HttpOptions::new("t")).unwrap();
         let source = |with_header: bool| {
@@ -222,7 +250,7 @@ mod tests {
                 http.clone(),
                 url.clone(),
                 "id".into(),
-                SecretString::from("s".to_string()),
+                SecretString::from("s+/=&:odd".to_string()),
                 "test token",
             );
             if with_header {

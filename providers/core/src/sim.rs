@@ -1,5 +1,6 @@
 //! Plumbing every vendor simulator shares (feature `sim`): serving a router on loopback
-//! until shut down, and counting requests by route or status for tests to assert on.
+//! until shut down, counting requests by route or status for tests to assert on, and reading
+//! credentials from request headers.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,6 +10,28 @@ use std::sync::Mutex;
 pub struct Listener {
     listener: tokio::net::TcpListener,
     base_url: String,
+}
+
+/// The credentials of an `Authorization` header with `scheme` (case-insensitive), e.g.
+/// `Bearer`.
+pub fn authorization<'a>(headers: &'a http::HeaderMap, scheme: &str) -> Option<&'a str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (s, rest) = value.split_once(' ')?;
+    s.eq_ignore_ascii_case(scheme).then_some(rest.trim())
+}
+
+/// HTTP Basic credentials as every vendor documents them: `base64(user:password)` with the
+/// parts as they are, split at the first `:`. (A client that form-urlencodes the parts first
+/// does not match when a secret holds reserved characters, as on a server that does not
+/// decode them.)
+pub fn basic_credentials(headers: &http::HeaderMap) -> Option<(String, String)> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(authorization(headers, "Basic")?)
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (user, pass) = text.split_once(':')?;
+    Some((user.to_string(), pass.to_string()))
 }
 
 /// Bind `127.0.0.1:<free port>`.

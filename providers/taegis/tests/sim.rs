@@ -78,14 +78,8 @@ async fn fetch_token(sim: &RunningSim) -> String {
     let c = sim.config();
     let resp: Value = reqwest::Client::new()
         .post(format!("{}/auth/api/v2/auth/token", sim.base_url()))
-        // Each part form-urlencoded, as OAuth2 clients send them (RFC 6749 §2.3.1).
-        .basic_auth(
-            url::form_urlencoded::byte_serialize(c.client_id.as_bytes()).collect::<String>(),
-            Some(
-                url::form_urlencoded::byte_serialize(c.client_secret.as_bytes())
-                    .collect::<String>(),
-            ),
-        )
+        // base64(id:secret) with the parts as they are, as the vendor documents.
+        .basic_auth(&c.client_id, Some(&c.client_secret))
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
@@ -606,6 +600,20 @@ async fn wrong_client_credentials_are_an_auth_error() {
     assert_eq!(e.kind, ErrorKind::Auth);
     assert!(e.message.contains("invalid_client"), "{}", e.message);
     assert!(!e.to_string().contains("wrong"));
+    // The documented header is base64(id:secret) with the parts as they are; form-encoding
+    // them first (what the oauth2 crate would do) does not match a secret with `+/=&:`.
+    let c = sim.config();
+    let encoded = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    assert_ne!(encoded(&c.client_secret), c.client_secret);
+    let status = reqwest::Client::new()
+        .post(format!("{}/auth/api/v2/auth/token", sim.base_url()))
+        .basic_auth(encoded(&c.client_id), Some(encoded(&c.client_secret)))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 401);
     sim.shutdown().await;
 }
 

@@ -12,7 +12,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use http::{HeaderMap, Method, StatusCode, Uri, header};
 use jiff::Timestamp;
 use rand::Rng;
@@ -160,26 +159,11 @@ impl Req<'_> {
     }
 
     fn authorization(&self, scheme: &str) -> Option<&str> {
-        let value = self.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-        let (s, rest) = value.split_once(' ')?;
-        s.eq_ignore_ascii_case(scheme).then_some(rest.trim())
+        agentctl_core::sim::authorization(self.headers, scheme)
     }
 
-    /// Basic credentials; each part is form-urlencoded first (RFC 6749 §2.3.1), which is
-    /// what OAuth2 client libraries send.
     fn basic(&self) -> Option<(String, String)> {
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(self.authorization("Basic")?)
-            .ok()?;
-        let text = String::from_utf8(raw).ok()?;
-        let (user, pass) = text.split_once(':')?;
-        let decode = |s: &str| -> String {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default()
-        };
-        Some((decode(user), decode(pass)))
+        agentctl_core::sim::basic_credentials(self.headers)
     }
 
     fn header(&self, name: &str) -> Option<&str> {

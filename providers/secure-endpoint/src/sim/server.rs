@@ -12,7 +12,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, http::HeaderValue};
-use base64::Engine;
 use http::{HeaderMap, Method, StatusCode, Uri, header};
 use jiff::Timestamp;
 use rand::Rng;
@@ -133,18 +132,11 @@ impl Req<'_> {
     }
 
     fn authorization(&self, scheme: &str) -> Option<&str> {
-        let value = self.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-        let (s, rest) = value.split_once(' ')?;
-        s.eq_ignore_ascii_case(scheme).then_some(rest.trim())
+        agentctl_core::sim::authorization(self.headers, scheme)
     }
 
     fn basic(&self) -> Option<(String, String)> {
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(self.authorization("Basic")?)
-            .ok()?;
-        let text = String::from_utf8(raw).ok()?;
-        let (user, pass) = text.split_once(':')?;
-        Some((user.to_string(), pass.to_string()))
+        agentctl_core::sim::basic_credentials(self.headers)
     }
 
     fn is_form(&self) -> bool {
@@ -477,8 +469,9 @@ impl Inner {
         token
     }
 
-    /// `POST /iroh/oauth2/token`: client credentials in Basic auth (form-encoded per RFC 6749
-    /// §2.3.1, so decoded here), `grant_type=client_credentials` in a form body.
+    /// `POST /iroh/oauth2/token`: client credentials in Basic auth as documented
+    /// (`base64(client_id:client_password)`, not form-encoded), `grant_type=client_credentials`
+    /// in a form body.
     fn xdr_token(&self, req: &Req<'_>) -> Response {
         if !req.is_form() {
             return oauth_error(
@@ -509,15 +502,9 @@ impl Inner {
                 );
             }
         }
-        let decode = |s: &str| -> String {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default()
-        };
-        let ok = req.basic().is_some_and(|(u, p)| {
-            decode(&u) == self.cfg.xdr_client_id && decode(&p) == self.cfg.xdr_client_secret
-        });
+        let ok = req
+            .basic()
+            .is_some_and(|(u, p)| u == self.cfg.xdr_client_id && p == self.cfg.xdr_client_secret);
         if !ok {
             return oauth_error(
                 StatusCode::UNAUTHORIZED,

@@ -13,7 +13,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use http::{HeaderMap, Method, StatusCode, Uri, header};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use rand::Rng;
@@ -101,28 +100,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn authorization<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
-    let value = header_str(headers, header::AUTHORIZATION.as_str())?;
-    let (s, rest) = value.split_once(' ')?;
-    s.eq_ignore_ascii_case(scheme).then_some(rest.trim())
-}
-
-/// Basic credentials; each part form-urlencoded first (RFC 6749 §2.3.1), as OAuth2 client
-/// libraries send them.
-fn basic(headers: &HeaderMap) -> Option<(String, String)> {
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(authorization(headers, "Basic")?)
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (user, pass) = text.split_once(':')?;
-    let decode = |s: &str| -> String {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    Some((decode(user), decode(pass)))
-}
+use agentctl_core::sim::{authorization, basic_credentials as basic};
 
 fn now_secs() -> u64 {
     SystemTime::now()
