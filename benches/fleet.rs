@@ -58,6 +58,12 @@ fn write_config(dir: &Path, url: &str, cfg: &SimConfig, concurrency: usize) -> s
 }
 
 fn agentctl(dir: &Path, config: &Path) -> Command {
+    // The configs hold literal (simulator) secrets: keep them private, as a user would.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let mut c = Command::new(env!("CARGO_BIN_EXE_agentctl"));
     c.env("AGENTCTL_NOW", "2026-11-23T12:00:00Z")
         .env("XDG_STATE_HOME", dir.join("state"))

@@ -235,3 +235,43 @@ fn no_secret_of_any_vendor_reaches_trace_output() {
     );
     assert!(!all.contains("eyJ"), "a token leaked");
 }
+
+#[test]
+fn a_new_client_secret_is_on_stdout_once_and_never_in_the_trace() {
+    let sb = Sandbox::new();
+    for args in [
+        &[
+            "-vvv",
+            "taegis",
+            "clients",
+            "create",
+            "leak-check",
+            "-o",
+            "json",
+        ][..],
+        &[
+            "-vvv",
+            "sa",
+            "clients",
+            "create",
+            "leak-check",
+            "--scope",
+            "deployments.roamingcomputers:read",
+            "-o",
+            "json",
+        ],
+    ] {
+        let out = sb.cmd(args);
+        let stdout = ok(&out);
+        let created: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let secret = created[0]["client_secret"].as_str().unwrap();
+        assert!(secret.len() >= 16, "{args:?}");
+        assert_eq!(stdout.matches(secret).count(), 1, "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains(secret),
+            "{args:?}: the secret reached the log"
+        );
+        assert!(!stderr.is_empty(), "-vvv logs something");
+    }
+}
