@@ -499,7 +499,7 @@ impl Provider for Taegis {
 
     async fn doctor(&self) -> Vec<Check> {
         let mut checks = vec![Check {
-            name: "config".into(),
+            name: "config (api, tenant, credentials)".into(),
             ok: true,
             detail: format!(
                 "{} ({}), tenant {}, {}",
