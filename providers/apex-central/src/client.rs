@@ -605,7 +605,11 @@ impl Provider for ApexCentral {
             Err(e) => Err(e.reason()),
         };
         let servers_ok = servers.is_ok();
-        checks.push(check("signed read (servers)", servers, started));
+        checks.push(Check::from_result(
+            "signed read (servers)",
+            servers,
+            started,
+        ));
         if !servers_ok {
             return checks;
         }
@@ -615,7 +619,7 @@ impl Provider for ApexCentral {
             .await
             .map(|a| format!("GET {AGENTS_PATH}: {} agents", a.len()))
             .map_err(|e| e.reason());
-        checks.push(check("agents", agents, started));
+        checks.push(Check::from_result("agents", agents, started));
         checks
     }
 }
@@ -641,20 +645,6 @@ fn clock_check(resp: &HttpResponse) -> Option<Check> {
         },
         latency_ms: None,
     })
-}
-
-fn check(name: &str, result: std::result::Result<String, String>, started: Instant) -> Check {
-    let latency_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
-    let (ok, detail) = match result {
-        Ok(d) => (true, d),
-        Err(d) => (false, d),
-    };
-    Check {
-        name: name.into(),
-        ok,
-        detail,
-        latency_ms,
-    }
 }
 
 /// The largest offset between this machine's clock and the server's `Date` header that

@@ -155,6 +155,38 @@ pub struct Check {
     pub latency_ms: Option<u64>,
 }
 
+impl Check {
+    /// A check whose outcome is `result` (`Ok(detail)` passes, `Err(detail)` fails), with the
+    /// latency measured from `started`.
+    pub fn from_result(
+        name: impl Into<String>,
+        result: std::result::Result<String, String>,
+        started: std::time::Instant,
+    ) -> Self {
+        let latency_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+        let (ok, detail) = match result {
+            Ok(detail) => (true, detail),
+            Err(detail) => (false, detail),
+        };
+        Check {
+            name: name.into(),
+            ok,
+            detail,
+            latency_ms,
+        }
+    }
+
+    /// Run `work` and time it (see [`Check::from_result`]).
+    pub async fn timed(
+        name: impl Into<String>,
+        work: impl std::future::Future<Output = std::result::Result<String, String>>,
+    ) -> Self {
+        let started = std::time::Instant::now();
+        let result = work.await;
+        Self::from_result(name, result, started)
+    }
+}
+
 /// An API client credential (`clients` command).
 #[derive(Debug, Clone, Serialize)]
 pub struct ApiClient {
@@ -270,5 +302,29 @@ pub trait Provider: Send + Sync {
             reason: format!("{} has no '{name}' listing", self.kind()),
         }
         .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_timed_check_passes_on_ok_fails_on_err_and_measures() {
+        let ok = Check::timed("read", async { Ok("12 agents".to_string()) }).await;
+        assert!(ok.ok);
+        assert_eq!(
+            (ok.name.as_str(), ok.detail.as_str()),
+            ("read", "12 agents")
+        );
+        assert!(ok.latency_ms.is_some());
+        let bad = Check::timed("token", async {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            Err("refused".to_string())
+        })
+        .await;
+        assert!(!bad.ok);
+        assert_eq!(bad.detail, "refused");
+        assert!(bad.latency_ms.unwrap() >= 5);
     }
 }

@@ -12,6 +12,48 @@ pub struct Listener {
     base_url: String,
 }
 
+/// The parts of a request a simulator's handlers look at.
+pub struct Req<'a> {
+    pub method: &'a http::Method,
+    pub uri: &'a http::Uri,
+    pub headers: &'a http::HeaderMap,
+    pub body: &'a bytes::Bytes,
+}
+
+impl Req<'_> {
+    /// Query parameters, decoded, in order (repeated keys repeat).
+    pub fn query(&self) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(self.uri.query().unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    /// A form-urlencoded body, decoded, in order.
+    pub fn form(&self) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(self.body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Whether `Content-Type` starts with `prefix` (parameters such as charset follow).
+    pub fn content_type_is(&self, prefix: &str) -> bool {
+        self.header(http::header::CONTENT_TYPE.as_str())
+            .is_some_and(|v| v.starts_with(prefix))
+    }
+
+    pub fn authorization(&self, scheme: &str) -> Option<&str> {
+        authorization(self.headers, scheme)
+    }
+
+    pub fn basic(&self) -> Option<(String, String)> {
+        basic_credentials(self.headers)
+    }
+}
+
 /// The credentials of an `Authorization` header with `scheme` (case-insensitive), e.g.
 /// `Bearer`.
 pub fn authorization<'a>(headers: &'a http::HeaderMap, scheme: &str) -> Option<&'a str> {

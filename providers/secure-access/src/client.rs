@@ -1,8 +1,6 @@
 //! The Secure Access provider: roaming computers (list, stale, re-check, delete), network
 //! tunnel groups (`tunnels`), and API keys through the Key Admin API (`clients`).
 
-use std::time::Instant;
-
 use agentctl_core::http::{HttpClient, HttpOptions, HttpResponse};
 use agentctl_core::provider::{Check, Listing};
 use agentctl_core::ratelimit::RateLimitSpec;
@@ -441,26 +439,6 @@ impl SecureAccess {
             Err(self.err(api_error(what, Scope::KeyAdmin, &resp)))
         }
     }
-
-    async fn timed_check(
-        &self,
-        name: &str,
-        f: impl std::future::Future<Output = std::result::Result<String, String>>,
-    ) -> Check {
-        let started = Instant::now();
-        let result = f.await;
-        let latency_ms = Some(started.elapsed().as_millis() as u64);
-        let (ok, detail) = match result {
-            Ok(d) => (true, d),
-            Err(d) => (false, d),
-        };
-        Check {
-            name: name.into(),
-            ok,
-            detail,
-            latency_ms,
-        }
-    }
 }
 
 #[async_trait]
@@ -618,31 +596,30 @@ impl Provider for SecureAccess {
 
     async fn doctor(&self) -> Vec<Check> {
         let mut checks = Vec::new();
-        let token = self
-            .timed_check("token (api_key)", async {
-                self.main
-                    .auth
-                    .cache
-                    .get()
-                    .await
-                    .map(|_| {
-                        format!(
-                            "POST /auth/v2/token as {}{}",
-                            self.main.key,
-                            self.org_id
-                                .as_deref()
-                                .map(|o| format!(" for organization {o}"))
-                                .unwrap_or_default()
-                        )
-                    })
-                    .map_err(|e| self.err(e).reason())
-            })
-            .await;
+        let token = Check::timed("token (api_key)", async {
+            self.main
+                .auth
+                .cache
+                .get()
+                .await
+                .map(|_| {
+                    format!(
+                        "POST /auth/v2/token as {}{}",
+                        self.main.key,
+                        self.org_id
+                            .as_deref()
+                            .map(|o| format!(" for organization {o}"))
+                            .unwrap_or_default()
+                    )
+                })
+                .map_err(|e| self.err(e).reason())
+        })
+        .await;
         let token_ok = token.ok;
         checks.push(token);
         if token_ok {
             checks.push(
-                self.timed_check("roaming computers (read)", async {
+                Check::timed("roaming computers (read)", async {
                     let url = self.list_url(1, &ListQuery::default());
                     let mut url = url;
                     url.query_pairs_mut()
@@ -665,7 +642,7 @@ impl Provider for SecureAccess {
                 .await,
             );
             checks.push(
-                self.timed_check("network tunnel groups (read, for `tunnels`)", async {
+                Check::timed("network tunnel groups (read, for `tunnels`)", async {
                     let mut url = self.url(TUNNELS_PATH);
                     url.query_pairs_mut()
                         .append_pair("offset", "0")
@@ -699,7 +676,7 @@ impl Provider for SecureAccess {
                 latency_ms: None,
             }),
             Some(admin) => checks.push(
-                self.timed_check("Key Admin (clients)", async {
+                Check::timed("Key Admin (clients)", async {
                     let mut url = self.url(unconfirmed::API_KEYS_PATH);
                     url.query_pairs_mut()
                         .append_pair("offset", "0")

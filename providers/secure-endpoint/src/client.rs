@@ -552,7 +552,11 @@ impl Provider for SecureEndpoint {
             Ok(resp) => Err(api_error("GET /v1/computers", &resp).reason()),
             Err(e) => Err(e.reason()),
         };
-        checks.push(check("v1 API (client_id + api_key)", v1, started));
+        checks.push(Check::from_result(
+            "v1 API (client_id + api_key)",
+            v1,
+            started,
+        ));
         if self.v3.is_none() {
             checks.push(Check {
                 name: "v3 API (uninstall)".into(),
@@ -567,26 +571,12 @@ impl Provider for SecureEndpoint {
             Ok(org) => Ok(format!("token via {}; organization {org}", self.v3_kind)),
             Err(e) => Err(e.reason()),
         };
-        checks.push(check("v3 API (token, organization)", v3, started));
+        checks.push(Check::from_result(
+            "v3 API (token, organization)",
+            v3,
+            started,
+        ));
         checks
-    }
-}
-
-fn check(name: &str, result: std::result::Result<String, String>, started: Instant) -> Check {
-    let latency_ms = Some(started.elapsed().as_millis() as u64);
-    match result {
-        Ok(detail) => Check {
-            name: name.into(),
-            ok: true,
-            detail,
-            latency_ms,
-        },
-        Err(detail) => Check {
-            name: name.into(),
-            ok: false,
-            detail,
-            latency_ms,
-        },
     }
 }
 

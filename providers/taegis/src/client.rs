@@ -1,7 +1,7 @@
 //! The Taegis provider: endpoint assets (list, stale, re-check, `markForUninstall`) and API
 //! clients, over the GraphQL gateway.
 
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use agentctl_core::http::{HttpClient, HttpOptions, HttpResponse};
 use agentctl_core::provider::Check;
@@ -319,26 +319,6 @@ impl Taegis {
         e.status = None;
         e
     }
-
-    async fn timed_check(
-        &self,
-        name: &str,
-        f: impl std::future::Future<Output = std::result::Result<String, String>>,
-    ) -> Check {
-        let started = Instant::now();
-        let result = f.await;
-        let latency_ms = Some(started.elapsed().as_millis() as u64);
-        let (ok, detail) = match result {
-            Ok(d) => (true, d),
-            Err(d) => (false, d),
-        };
-        Check {
-            name: name.into(),
-            ok,
-            detail,
-            latency_ms,
-        }
-    }
 }
 
 #[async_trait]
@@ -510,8 +490,7 @@ impl Provider for Taegis {
             ),
             latency_ms: None,
         }];
-        let token = self
-            .timed_check("token", async {
+        let token = Check::timed("token", async {
                 let (token, _) = self.auth.cache.get().await.map_err(|e| self.err(e).reason())?;
                 let exp = jwt_exp(token.expose_secret());
                 let left = exp.map(|e| until_exp(e, SystemTime::now()));
@@ -534,7 +513,7 @@ impl Provider for Taegis {
         checks.push(token);
         if token_ok {
             checks.push(
-                self.timed_check("assets (read) and tenant", async {
+                Check::timed("assets (read) and tenant", async {
                     let data = self
                         .call(
                             "assetsV2",

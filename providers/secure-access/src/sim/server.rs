@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use agentctl_core::sim::Req;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -142,38 +143,6 @@ fn has_scope(granted: &[String], needed: &str) -> bool {
             || (needed.ends_with(":read")
                 && g.strip_suffix(":write") == needed.strip_suffix(":read"))
     })
-}
-
-struct Req<'a> {
-    method: &'a Method,
-    uri: &'a Uri,
-    headers: &'a HeaderMap,
-    body: &'a Bytes,
-}
-
-impl Req<'_> {
-    fn query(&self) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(self.uri.query().unwrap_or("").as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
-    }
-
-    fn authorization(&self, scheme: &str) -> Option<&str> {
-        agentctl_core::sim::authorization(self.headers, scheme)
-    }
-
-    fn basic(&self) -> Option<(String, String)> {
-        agentctl_core::sim::basic_credentials(self.headers)
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn content_type_is(&self, prefix: &str) -> bool {
-        self.header(header::CONTENT_TYPE.as_str())
-            .is_some_and(|v| v.starts_with(prefix))
-    }
 }
 
 async fn handle(

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use agentctl_core::sim::Req;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -114,42 +115,6 @@ impl<'a> Resource<'a> {
             self,
             Self::AccessTokens | Self::Organizations | Self::Uninstall { .. }
         )
-    }
-}
-
-struct Req<'a> {
-    method: &'a Method,
-    uri: &'a Uri,
-    headers: &'a HeaderMap,
-    body: &'a Bytes,
-}
-
-impl Req<'_> {
-    fn query(&self) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(self.uri.query().unwrap_or("").as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
-    }
-
-    fn authorization(&self, scheme: &str) -> Option<&str> {
-        agentctl_core::sim::authorization(self.headers, scheme)
-    }
-
-    fn basic(&self) -> Option<(String, String)> {
-        agentctl_core::sim::basic_credentials(self.headers)
-    }
-
-    fn is_form(&self) -> bool {
-        self.headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-    }
-
-    fn form(&self) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(self.body)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
     }
 }
 
@@ -473,7 +438,7 @@ impl Inner {
     /// (`base64(client_id:client_password)`, not form-encoded), `grant_type=client_credentials`
     /// in a form body.
     fn xdr_token(&self, req: &Req<'_>) -> Response {
-        if !req.is_form() {
+        if !req.content_type_is("application/x-www-form-urlencoded") {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
@@ -531,11 +496,14 @@ impl Inner {
             return v3_error(StatusCode::UNAUTHORIZED, &["invalid or expired XDR token"]);
         }
         if !req.body.is_empty() {
-            let grant = req.is_form().then(|| req.form()).and_then(|f| {
-                f.into_iter()
-                    .find(|(k, _)| k == "grant_type")
-                    .map(|(_, v)| v)
-            });
+            let grant = req
+                .content_type_is("application/x-www-form-urlencoded")
+                .then(|| req.form())
+                .and_then(|f| {
+                    f.into_iter()
+                        .find(|(k, _)| k == "grant_type")
+                        .map(|(_, v)| v)
+                });
             if grant.as_deref() != Some("client_credentials") {
                 return v3_error(
                     StatusCode::BAD_REQUEST,
@@ -753,7 +721,7 @@ impl Inner {
 
     /// `PATCH /v1/computers/{guid}` with `group_guid`, as a form (Cisco's sample) or JSON.
     fn move_computer(&self, req: &Req<'_>, guid: &str) -> Response {
-        let group_guid = if req.is_form() {
+        let group_guid = if req.content_type_is("application/x-www-form-urlencoded") {
             req.form()
                 .into_iter()
                 .find(|(k, _)| k == "group_guid")
