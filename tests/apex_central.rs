@@ -3,66 +3,28 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use agentctl_apex_central::sim::{
     self, FIXED_CLIENT, FIXED_NOT_RELOCATABLE, RunningSim, SimConfig,
 };
-use common::{base_env, csv_ids, sorted};
+use common::harness::Harness;
+use common::{csv_ids, sorted};
 use predicates::prelude::*;
 use serde_json::Value;
 
-struct Apex {
-    dir: tempfile::TempDir,
-    sim: Option<RunningSim>,
-    runtime: tokio::runtime::Runtime,
-    config_path: PathBuf,
-}
+type Apex = Harness<RunningSim>;
 
 impl Apex {
     fn new() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
         let cfg = SimConfig::default();
-        let sim = runtime.block_on(sim::start(cfg.clone(), None)).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let config_path = dir.path().join("config.toml");
-        std::fs::write(
-            &config_path,
+        let key = cfg.api_key.clone();
+        Harness::start(sim::start(cfg.clone(), None), |sim, _| {
             format!(
                 "[providers.apex]\nkind = \"apex-central\"\nurl = \"{}\"\napplication_id = \"{}\"\napi_key = \"env:TEST_APEX_KEY\"\n",
                 sim.base_url(),
                 cfg.application_id
-            ),
-        )
-        .unwrap();
-        Self {
-            dir,
-            sim: Some(sim),
-            runtime,
-            config_path,
-        }
-    }
-
-    fn sim(&self) -> &RunningSim {
-        self.sim.as_ref().unwrap()
-    }
-
-    fn cmd(&self) -> assert_cmd::Command {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_agentctl"));
-        base_env(&mut c, self.dir.path());
-        c.env("TEST_APEX_KEY", &self.sim().config().api_key);
-        c.arg("--config").arg(&self.config_path);
-        let mut c = assert_cmd::Command::from_std(c);
-        c.timeout(std::time::Duration::from_secs(120));
-        c
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+            )
+        })
+        .env("TEST_APEX_KEY", key)
     }
 
     fn server_id(&self, host: &str) -> String {
@@ -91,14 +53,6 @@ impl Apex {
             .into_iter()
             .filter(|a| a["act"] == "cmd_relocate_agent")
             .collect()
-    }
-}
-
-impl Drop for Apex {
-    fn drop(&mut self) {
-        if let Some(sim) = self.sim.take() {
-            self.runtime.block_on(sim.shutdown());
-        }
     }
 }
 

@@ -3,20 +3,12 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use agentctl_core::ratelimit::RateLimitSpec;
 use agentctl_secure_access::sim::{self, RunningSim, SimConfig};
-use common::{NOW, base_env, csv_ids, sorted};
+use common::harness::Harness;
+use common::{NOW, csv_ids, sorted};
 use predicates::prelude::*;
 use serde_json::Value;
-
-struct Sa {
-    dir: tempfile::TempDir,
-    sim: Option<RunningSim>,
-    runtime: tokio::runtime::Runtime,
-    config_path: PathBuf,
-}
 
 fn sim_config(fleet: usize) -> SimConfig {
     SimConfig {
@@ -28,52 +20,22 @@ fn sim_config(fleet: usize) -> SimConfig {
     }
 }
 
+type Sa = Harness<RunningSim>;
+
 impl Sa {
     fn new(cfg: SimConfig, rate_limit: &str) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let sim = runtime.block_on(sim::start(cfg.clone(), None)).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let config_path = dir.path().join("config.toml");
-        std::fs::write(dir.path().join("admin-secret"), &cfg.key_admin_secret).unwrap();
-        std::fs::write(
-            &config_path,
+        let secret = cfg.api_secret.clone();
+        Harness::start(sim::start(cfg.clone(), None), |sim, dir| {
+            std::fs::write(dir.join("admin-secret"), &cfg.key_admin_secret).unwrap();
             format!(
                 "[defaults]\nconcurrency = 8\n\n[providers.sa]\nkind = \"secure-access\"\napi_url = \"{}\"\napi_key = \"{}\"\napi_secret = \"env:TEST_SA_SECRET\"\nkey_admin_key = \"{}\"\nkey_admin_secret = \"file:{}\"\nrate_limit = \"{rate_limit}\"\n",
                 sim.base_url(),
                 cfg.api_key,
                 cfg.key_admin_key,
-                dir.path().join("admin-secret").display(),
-            ),
-        )
-        .unwrap();
-        Self {
-            dir,
-            sim: Some(sim),
-            runtime,
-            config_path,
-        }
-    }
-
-    fn sim(&self) -> &RunningSim {
-        self.sim.as_ref().unwrap()
-    }
-
-    fn cmd(&self) -> assert_cmd::Command {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_agentctl"));
-        base_env(&mut c, self.dir.path());
-        c.env("TEST_SA_SECRET", &self.sim().config().api_secret);
-        c.arg("--config").arg(&self.config_path);
-        let mut c = assert_cmd::Command::from_std(c);
-        c.timeout(std::time::Duration::from_secs(300));
-        c
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+                dir.join("admin-secret").display(),
+            )
+        })
+        .env("TEST_SA_SECRET", secret)
     }
 
     fn expected_stale(&self, days: i64) -> Vec<String> {
@@ -91,14 +53,6 @@ impl Sa {
                 .map(|c| c["deviceId"].as_str().unwrap().to_string())
                 .collect(),
         )
-    }
-}
-
-impl Drop for Sa {
-    fn drop(&mut self) {
-        if let Some(sim) = self.sim.take() {
-            self.runtime.block_on(sim.shutdown());
-        }
     }
 }
 

@@ -3,19 +3,11 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use agentctl_taegis::sim::{self, RunningSim, SimConfig};
-use common::{NOW, base_env, csv_ids, sorted};
+use common::harness::Harness;
+use common::{NOW, csv_ids, sorted};
 use predicates::prelude::*;
 use serde_json::Value;
-
-struct Tg {
-    dir: tempfile::TempDir,
-    sim: Option<RunningSim>,
-    runtime: tokio::runtime::Runtime,
-    config_path: PathBuf,
-}
 
 fn sim_config(fleet: usize) -> SimConfig {
     SimConfig {
@@ -33,68 +25,38 @@ enum Auth<'a> {
     TokenFile(&'a str),
 }
 
+type Tg = Harness<RunningSim>;
+
 impl Tg {
     fn new(cfg: SimConfig) -> Self {
         Self::with(cfg, Auth::ClientCredentials, true)
     }
 
     fn with(cfg: SimConfig, auth: Auth<'_>, tenant: bool) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let sim = runtime.block_on(sim::start(cfg.clone(), None)).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let config_path = dir.path().join("config.toml");
-        let credentials = match auth {
-            Auth::ClientCredentials => format!(
-                "client_id = '{}'\nclient_secret = \"env:TEST_TAEGIS_SECRET\"\n",
-                cfg.client_id
-            ),
-            Auth::TokenFile(token) => {
-                let path = dir.path().join("bearer_token.txt");
-                std::fs::write(&path, format!("Bearer {token}\n")).unwrap();
-                format!("token = \"file:{}\"\n", path.display())
-            }
-        };
-        let tenant = if tenant {
-            format!("tenant_id = '{}'\n", cfg.tenant_id)
-        } else {
-            String::new()
-        };
-        std::fs::write(
-            &config_path,
+        let secret = cfg.client_secret.clone();
+        Harness::start(sim::start(cfg.clone(), None), |sim, dir| {
+            let credentials = match auth {
+                Auth::ClientCredentials => format!(
+                    "client_id = '{}'\nclient_secret = \"env:TEST_TAEGIS_SECRET\"\n",
+                    cfg.client_id
+                ),
+                Auth::TokenFile(token) => {
+                    let path = dir.join("bearer_token.txt");
+                    std::fs::write(&path, format!("Bearer {token}\n")).unwrap();
+                    format!("token = \"file:{}\"\n", path.display())
+                }
+            };
+            let tenant = if tenant {
+                format!("tenant_id = '{}'\n", cfg.tenant_id)
+            } else {
+                String::new()
+            };
             format!(
                 "[defaults]\nconcurrency = 8\n\n[providers.tg]\nkind = \"taegis\"\napi_url = \"{}\"\n{credentials}{tenant}",
                 sim.base_url(),
-            ),
-        )
-        .unwrap();
-        Self {
-            dir,
-            sim: Some(sim),
-            runtime,
-            config_path,
-        }
-    }
-
-    fn sim(&self) -> &RunningSim {
-        self.sim.as_ref().unwrap()
-    }
-
-    fn cmd(&self) -> assert_cmd::Command {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_agentctl"));
-        base_env(&mut c, self.dir.path());
-        c.env("TEST_TAEGIS_SECRET", &self.sim().config().client_secret);
-        c.arg("--config").arg(&self.config_path);
-        let mut c = assert_cmd::Command::from_std(c);
-        c.timeout(std::time::Duration::from_secs(300));
-        c
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+            )
+        })
+        .env("TEST_TAEGIS_SECRET", secret)
     }
 
     /// What filtering the simulator's whole fleet on the client gives.
@@ -109,14 +71,6 @@ impl Tg {
                 .map(|a| a.id.clone())
                 .collect(),
         )
-    }
-}
-
-impl Drop for Tg {
-    fn drop(&mut self) {
-        if let Some(sim) = self.sim.take() {
-            self.runtime.block_on(sim.shutdown());
-        }
     }
 }
 

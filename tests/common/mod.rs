@@ -8,6 +8,8 @@ use std::process::Command;
 
 use agentctl_secure_endpoint::sim::{self, RunningSim, SimConfig};
 
+pub mod harness;
+
 /// The fixed "now" every test runs at.
 pub const NOW: &str = "2026-11-23T12:00:00Z";
 
