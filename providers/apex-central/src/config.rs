@@ -90,11 +90,7 @@ impl Config {
 
     /// Keys holding a literal secret (the binary warns when the file is readable by others).
     pub fn literal_secret_keys(&self) -> Vec<&'static str> {
-        if self.api_key.as_ref().is_some_and(SecretRef::is_literal) {
-            vec!["api_key"]
-        } else {
-            Vec::new()
-        }
+        SecretRef::literal_keys(&[("api_key", &self.api_key)])
     }
 }
 

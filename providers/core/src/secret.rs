@@ -51,6 +51,15 @@ impl SecretRef {
         matches!(self, SecretRef::Literal(_))
     }
 
+    /// The config keys among `keys` that hold a literal secret (the binary warns about those
+    /// when the config file is readable by others).
+    pub fn literal_keys(keys: &[(&'static str, &Option<SecretRef>)]) -> Vec<&'static str> {
+        keys.iter()
+            .filter(|(_, value)| value.as_ref().is_some_and(SecretRef::is_literal))
+            .map(|(key, _)| *key)
+            .collect()
+    }
+
     /// Read the secret. The error names where it looked, never the value.
     pub fn resolve(&self) -> Result<SecretString, String> {
         match self {

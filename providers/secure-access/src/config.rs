@@ -140,16 +140,10 @@ impl Config {
 
     /// Keys holding a literal secret (the binary warns when the file is readable by others).
     pub fn literal_secret_keys(&self) -> Vec<&'static str> {
-        let mut keys = Vec::new();
-        for (key, value) in [
+        SecretRef::literal_keys(&[
             ("api_secret", &self.api_secret),
             ("key_admin_secret", &self.key_admin_secret),
-        ] {
-            if value.as_ref().is_some_and(SecretRef::is_literal) {
-                keys.push(key);
-            }
-        }
-        keys
+        ])
     }
 }
 

@@ -164,16 +164,10 @@ impl Config {
 
     /// Keys holding a literal secret (the binary warns when the file is readable by others).
     pub fn literal_secret_keys(&self) -> Vec<&'static str> {
-        let mut keys = Vec::new();
-        for (key, value) in [
+        SecretRef::literal_keys(&[
             ("api_key", &self.api_key),
             ("xdr_client_secret", &self.xdr_client_secret),
             ("access_token", &self.access_token),
-        ] {
-            if value.as_ref().is_some_and(SecretRef::is_literal) {
-                keys.push(key);
-            }
-        }
-        keys
+        ])
     }
 }

@@ -273,16 +273,10 @@ impl Config {
 
     /// Keys holding a literal secret (the binary warns when the file is readable by others).
     pub fn literal_secret_keys(&self) -> Vec<&'static str> {
-        let mut keys = Vec::new();
-        for (key, value) in [
+        SecretRef::literal_keys(&[
             ("client_secret", &self.client_secret),
             ("token", &self.token),
-        ] {
-            if value.as_ref().is_some_and(SecretRef::is_literal) {
-                keys.push(key);
-            }
-        }
-        keys
+        ])
     }
 }
 
