@@ -279,7 +279,7 @@ fn result_row(
 /// What a prepared action does beyond its verb (e.g. the resolved destination).
 fn action_detail(action: &Action) -> String {
     match action {
-        Action::Uninstall => String::new(),
+        Action::Uninstall | Action::Remove | Action::Restore => String::new(),
         Action::Relocate(t) => {
             let id = t
                 .resolved_id

@@ -357,6 +357,9 @@ mod tests {
             agent_version: None,
             ip_addresses: vec!["10.0.0.5".into(), "203.0.113.9".into()],
             group: Some("Servers \"prod\"".into()),
+            mac_addresses: Vec::new(),
+            serial_number: None,
+            pending_uninstall: false,
             raw: json!({"connector_guid": "0f5e8a3c-1111-2222-3333-444455556666", "n": 1}),
         }
     }

@@ -1046,6 +1046,9 @@ mod tests {
                 agent_version: Some("8.4".into()),
                 ip_addresses: vec!["10.0.0.1".into(), "198.51.100.7".into()],
                 group: Some("Grp;1".into()),
+                mac_addresses: Vec::new(),
+                serial_number: None,
+                pending_uninstall: false,
                 raw: serde_json::json!({"x": [1, 2]}),
             },
             AgentRecord {
@@ -1058,6 +1061,9 @@ mod tests {
                 agent_version: None,
                 ip_addresses: vec![],
                 group: None,
+                mac_addresses: Vec::new(),
+                serial_number: None,
+                pending_uninstall: false,
                 raw: Value::Null,
             },
         ];

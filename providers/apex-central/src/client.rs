@@ -229,6 +229,9 @@ impl ApexCentral {
             agent_version: None,
             ip_addresses: order_ips(split_list(a.ip_address_list.as_deref())),
             group,
+            mac_addresses: Vec::new(),
+            serial_number: None,
+            pending_uninstall: false,
             raw,
         })
     }
@@ -327,6 +330,12 @@ impl ApexCentral {
                 body.insert("allow_multiple_match".into(), json!(false));
                 body.insert("entity_id".into(), json!(entity_id));
             }
+            // Not supported (see `supports`): `prepare` and `act` refuse them before a body is
+            // built, so only the dry-run description could get here.
+            Action::Remove | Action::Restore => {
+                body.insert("act".into(), json!(action.name()));
+                body.insert("entity_id".into(), json!(entity_id));
+            }
             Action::Relocate(t) => {
                 body.insert("act".into(), json!(ACT_RELOCATE));
                 body.insert("allow_multiple_match".into(), json!(t.allow_multiple));
@@ -391,6 +400,8 @@ fn truncate(s: &str) -> String {
 fn verb(action: &Action) -> &'static str {
     match action {
         Action::Uninstall => "uninstallable",
+        Action::Remove => "removable",
+        Action::Restore => "restorable",
         Action::Relocate(_) => "relocatable",
     }
 }
@@ -409,6 +420,10 @@ impl Provider for ApexCentral {
         let reason = match op {
             Operation::List | Operation::Uninstall | Operation::Relocate => return Ok(()),
             Operation::Stale => STALE_REASON,
+            Operation::Remove => {
+                "the Apex Central Automation API offers no call that deletes an agent's registration"
+            }
+            Operation::Restore => "Apex Central has no deleted agents to restore",
             Operation::Clients => {
                 "the Apex Central Automation API has no API-client management (register applications under Administration > Settings > Automation API Access Settings)"
             }
@@ -471,6 +486,7 @@ impl Provider for ApexCentral {
                 self.servers().await?;
                 Ok(Action::Uninstall)
             }
+            Action::Remove | Action::Restore => Err(self.not_supported(action.operation())),
         }
     }
 
@@ -490,6 +506,9 @@ impl Provider for ApexCentral {
         let (needed, what) = match action {
             Action::Uninstall => (ACT_UNINSTALL, "uninstall agent"),
             Action::Relocate(_) => (ACT_RELOCATE, "relocate agent"),
+            Action::Remove | Action::Restore => {
+                return Err(self.not_supported(action.operation()));
+            }
         };
         if let Some(gap) = self.capability_gap(id, needed) {
             return Err(self.err(ProviderError::new(
@@ -529,6 +548,9 @@ impl Provider for ApexCentral {
         }
         let detail = match &action {
             Action::Uninstall => format!("{ACT_UNINSTALL} accepted (result_code 1){rid}"),
+            Action::Remove | Action::Restore => {
+                format!("{} accepted (result_code 1){rid}", action.name())
+            }
             Action::Relocate(t) => format!(
                 "{ACT_RELOCATE} to server {} folder {} accepted for {} agent(s) (result_code 1){rid}",
                 t.resolved_id.as_deref().unwrap_or(&t.to),

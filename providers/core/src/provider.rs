@@ -20,6 +20,10 @@ pub enum Operation {
     /// Stale detection needs a last-seen time per agent.
     Stale,
     Uninstall,
+    /// Delete the agent's registration from the console (not an uninstall).
+    Remove,
+    /// Undo a `Remove` where the vendor keeps deleted records (soft delete).
+    Restore,
     Relocate,
     Clients,
 }
@@ -30,6 +34,8 @@ impl Operation {
             Operation::List => "list",
             Operation::Stale => "stale",
             Operation::Uninstall => "uninstall",
+            Operation::Remove => "remove",
+            Operation::Restore => "restore",
             Operation::Relocate => "relocate",
             Operation::Clients => "clients",
         }
@@ -97,7 +103,12 @@ pub struct RelocateTarget {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "lowercase")]
 pub enum Action {
+    /// Ask the agent to uninstall itself (it acts at its next check-in).
     Uninstall,
+    /// Delete the agent's registration from the console.
+    Remove,
+    /// Bring back a removed registration (vendors with soft delete).
+    Restore,
     Relocate(RelocateTarget),
 }
 
@@ -105,6 +116,8 @@ impl Action {
     pub fn name(&self) -> &'static str {
         match self {
             Action::Uninstall => "uninstall",
+            Action::Remove => "remove",
+            Action::Restore => "restore",
             Action::Relocate(_) => "relocate",
         }
     }
@@ -112,6 +125,8 @@ impl Action {
     pub fn operation(&self) -> Operation {
         match self {
             Action::Uninstall => Operation::Uninstall,
+            Action::Remove => Operation::Remove,
+            Action::Restore => Operation::Restore,
             Action::Relocate(_) => Operation::Relocate,
         }
     }
@@ -249,11 +264,50 @@ pub trait Provider: Send + Sync {
         Ok(action.clone())
     }
 
+    /// The action this provider really performs when asked for `action`. A kind whose vendor
+    /// has no such call but documents another one as its equivalent answers that one (e.g. a
+    /// console with no uninstall API whose only clean-up is deleting the record); the caller
+    /// then says so to the user, journals the effective action and prompts for it. Default:
+    /// `action` itself.
+    fn effective_action(&self, action: &Action) -> Action {
+        action.clone()
+    }
+
     /// The HTTP call `action` would make for `agent` (shown by `--dry-run`).
     fn describe(&self, action: &Action, agent: &AgentRef) -> String;
 
     /// Apply `action` to one agent.
     async fn act(&self, action: &Action, agent: &AgentRef) -> Result<ActionOutcome>;
+
+    /// How many agents one [`Provider::act_batch`] call should carry for `action`. 1 (the
+    /// default) means the vendor changes one agent per request and the caller uses
+    /// [`Provider::act`]; a vendor with a bulk job API (one request for many agents) answers
+    /// its batch size, and the caller hands it that many agents at a time. Either way every
+    /// agent goes through the same safety flow and gets its own journal line.
+    fn batch_size(&self, _action: &Action) -> usize {
+        1
+    }
+
+    /// Apply `action` to several agents at once; one result per agent, in the order given.
+    /// The default applies them one after another with [`Provider::act`].
+    async fn act_batch(&self, action: &Action, agents: &[AgentRef]) -> Vec<Result<ActionOutcome>> {
+        let mut out = Vec::with_capacity(agents.len());
+        for agent in agents {
+            out.push(self.act(action, agent).await);
+        }
+        out
+    }
+
+    /// Re-check several agents with fewer requests than one per agent (e.g. one filtered
+    /// listing), where that is cheaper for this vendor. `Ok(None)` means "no cheaper way":
+    /// the caller re-checks each agent with [`Provider::recheck`]. `Ok(Some(map))` answers
+    /// every given agent id (absent from the map = gone).
+    async fn recheck_bulk(
+        &self,
+        _agents: &[AgentRef],
+    ) -> Result<Option<std::collections::HashMap<String, Recheck>>> {
+        Ok(None)
+    }
 
     /// An extra listing by name (see [`Provider::listings`]).
     async fn listing(&self, name: &str) -> Result<Listing> {

@@ -21,6 +21,16 @@ pub struct AgentRecord {
     pub ip_addresses: Vec<String>,
     /// Group name where the vendor has one, else its id.
     pub group: Option<String>,
+    /// MAC addresses where the vendor reports them (lower case, `:`-separated), for matching
+    /// the same machine across providers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mac_addresses: Vec<String>,
+    /// Hardware serial number where the vendor reports one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial_number: Option<String>,
+    /// The vendor already shows an uninstall pending for this agent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending_uninstall: bool,
     /// The vendor's own record, for `-o json`.
     #[serde(default)]
     pub raw: serde_json::Value,

@@ -268,6 +268,9 @@ impl SecureAccess {
             agent_version: c.version.filter(|s| !s.is_empty()),
             ip_addresses: Vec::new(),
             group: None,
+            mac_addresses: Vec::new(),
+            serial_number: None,
+            pending_uninstall: false,
             raw,
         })
     }
@@ -460,6 +463,16 @@ impl Provider for SecureAccess {
                 provider: self.name.clone(),
                 operation: op.name().to_string(),
                 reason: "the Secure Access roaming-computers API has no move or relocate operation (only rename and delete)".into(),
+            }),
+            Operation::Remove => Err(NotSupported {
+                provider: self.name.clone(),
+                operation: op.name().to_string(),
+                reason: "not implemented yet for Secure Access".into(),
+            }),
+            Operation::Restore => Err(NotSupported {
+                provider: self.name.clone(),
+                operation: op.name().to_string(),
+                reason: "Secure Access deletes roaming-computer records for good; there is no restore".into(),
             }),
         }
     }

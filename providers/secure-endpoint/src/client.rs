@@ -313,6 +313,9 @@ impl SecureEndpoint {
             agent_version: c.connector_version,
             ip_addresses: ips,
             group,
+            mac_addresses: Vec::new(),
+            serial_number: None,
+            pending_uninstall: false,
             raw,
         })
     }
@@ -394,6 +397,8 @@ impl Provider for SecureEndpoint {
             Operation::Clients => {
                 "the Secure Endpoint API has no API-client management (create API credentials in the console)"
             }
+            Operation::Remove => "not implemented yet for Secure Endpoint",
+            Operation::Restore => "Secure Endpoint deletes computers for good; there is no restore",
         };
         Err(NotSupported {
             provider: self.name.clone(),
@@ -460,6 +465,7 @@ impl Provider for SecureEndpoint {
                     ..target.clone()
                 }))
             }
+            Action::Remove | Action::Restore => Err(self.not_supported(action.operation())),
         }
     }
 
@@ -474,10 +480,14 @@ impl Provider for SecureEndpoint {
                 self.computer_url(&agent.agent_id),
                 t.resolved_id.as_deref().unwrap_or("{group}")
             ),
+            Action::Remove | Action::Restore => {
+                format!("({} is not supported)", action.name())
+            }
         }
     }
 
     async fn act(&self, action: &Action, agent: &AgentRef) -> Result<ActionOutcome> {
+        self.supports(action.operation())?;
         if let Action::Relocate(target) = action {
             return self.move_to_group(target, agent).await;
         }

@@ -247,6 +247,9 @@ impl Taegis {
             agent_version: c.agent_version,
             ip_addresses: c.ip_addresses,
             group: c.group,
+            mac_addresses: Vec::new(),
+            serial_number: None,
+            pending_uninstall: false,
             raw,
         })
     }
@@ -340,6 +343,11 @@ impl Provider for Taegis {
                 provider: self.name.clone(),
                 operation: op.name().to_string(),
                 reason: "Taegis has no relocate operation".into(),
+            }),
+            Operation::Remove | Operation::Restore => Err(NotSupported {
+                provider: self.name.clone(),
+                operation: op.name().to_string(),
+                reason: format!("{} is not implemented yet for Taegis", op.name()),
             }),
         }
     }
