@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use agentctl_core::{
-    Action, ActionOutcome, AgentRef, ErrorKind, HostPattern, ListQuery, ProviderError, Recheck,
+    Action, ActionOutcome, AgentRef, ErrorKind, HostPattern, ListQuery, NotSupported,
+    ProviderError, Recheck,
 };
 use futures::StreamExt;
 use serde_json::json;
@@ -29,7 +30,34 @@ pub enum Source {
     /// One agent id of one provider.
     Single { id: String },
     /// Every agent of one provider whose host name matches (listed before anything is sent).
-    Host { pattern: String },
+    /// A name without wildcards that matches several agents (duplicate registrations) is
+    /// refused unless `allow_multiple`.
+    Host {
+        pattern: String,
+        allow_multiple: bool,
+    },
+    /// The journal of an earlier run: the agents it `requested` a `remove` for (restore).
+    Journal(PathBuf),
+}
+
+impl Source {
+    /// The source named by `--from`, `--id` or `--host` (clap makes sure one is given).
+    pub fn from_args(
+        from: Option<&PathBuf>,
+        id: Option<&String>,
+        host: Option<&String>,
+        allow_multiple: bool,
+    ) -> Source {
+        match (from, id, host) {
+            (Some(path), _, _) => Source::Plan(path.clone()),
+            (None, Some(id), _) => Source::Single { id: id.clone() },
+            (None, None, Some(pattern)) => Source::Host {
+                pattern: pattern.clone(),
+                allow_multiple,
+            },
+            (None, None, None) => Source::Plan(PathBuf::new()),
+        }
+    }
 }
 
 pub struct BulkOptions {
@@ -94,7 +122,10 @@ async fn load_targets(
             };
             Ok((vec![target], HashMap::from([(c.name.clone(), c)])))
         }
-        Source::Host { pattern } => {
+        Source::Host {
+            pattern,
+            allow_multiple,
+        } => {
             let c = app.single(action.operation(), "--host")?;
             let host = HostPattern::new(pattern);
             let query = ListQuery {
@@ -120,9 +151,37 @@ async fn load_targets(
                 )
                 .hint("`agentctl list --host PATTERN` shows what matches; * and ? are wildcards"));
             }
+            if host.exact().is_some() && targets.len() > 1 && !allow_multiple {
+                let listed: Vec<String> = targets
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "{} ({}, last seen {})",
+                            t.agent.agent_id,
+                            t.agent.hostname.as_deref().unwrap_or(""),
+                            t.agent
+                                .last_seen
+                                .map(agentctl_core::time::format_timestamp)
+                                .unwrap_or_else(|| "never".into())
+                        )
+                    })
+                    .collect();
+                return Err(CliError::usage(
+                    action.name(),
+                    format!(
+                        "--host {pattern} matches {} agents of {} (duplicate registrations): {}",
+                        targets.len(),
+                        c.name,
+                        listed.join("; ")
+                    ),
+                )
+                .hint("pick one with --id, or pass --allow-multiple to act on all of them"));
+            }
             Ok((targets, HashMap::from([(c.name.clone(), c)])))
         }
         Source::Plan(path) => {
+            let unsupported: RefCell<BTreeMap<String, NotSupported>> =
+                RefCell::new(BTreeMap::new());
             let legacy = legacy_provider(app);
             let validate = |provider: &str, kind: Option<&str>, id: &str| -> Result<(), String> {
                 if !app.global.providers.is_empty()
@@ -142,7 +201,14 @@ async fn load_targets(
                         c.kind
                     ));
                 }
-                c.provider.supports(op).map_err(|ns| ns.reason)?;
+                if let Err(ns) = c.provider.supports(op) {
+                    // Said once per provider below, not once per row.
+                    unsupported
+                        .borrow_mut()
+                        .entry(provider.to_string())
+                        .or_insert(ns);
+                    return Ok(());
+                }
                 c.provider.validate_agent_id(id)
             };
             let ctx = PlanContext {
@@ -179,9 +245,105 @@ async fn load_targets(
                     agent: row.agent,
                 })
                 .collect();
+            let targets = drop_unsupported(app, action, targets, unsupported.into_inner())?;
+            Ok((targets, providers))
+        }
+        Source::Journal(path) => {
+            let entries = journal::read_entries(path).map_err(|e| {
+                CliError::usage("input", format!("cannot read {}: {e}", path.display()))
+            })?;
+            let mut seen = std::collections::HashSet::new();
+            let mut providers: HashMap<String, Configured> = HashMap::new();
+            let mut unsupported: BTreeMap<String, NotSupported> = BTreeMap::new();
+            let mut problems = Vec::new();
+            let mut targets = Vec::new();
+            for (line, entry) in entries {
+                if entry.action != "remove" || entry.outcome != "requested" {
+                    continue;
+                }
+                if !seen.insert((entry.provider.clone(), entry.agent_id.clone())) {
+                    continue;
+                }
+                let c = match get(&entry.provider) {
+                    Ok(c) => c,
+                    Err(why) => {
+                        problems.push(format!("line {line}: {why}"));
+                        continue;
+                    }
+                };
+                if let Err(ns) = c.provider.supports(op) {
+                    unsupported.entry(c.name.clone()).or_insert(ns);
+                }
+                if let Err(why) = c.provider.validate_agent_id(&entry.agent_id) {
+                    problems.push(format!("line {line}: {why}"));
+                    continue;
+                }
+                targets.push(Target {
+                    kind: c.kind,
+                    agent: AgentRef {
+                        provider: entry.provider.clone(),
+                        agent_id: entry.agent_id.clone(),
+                        hostname: entry.hostname.clone(),
+                        last_seen: None,
+                    },
+                });
+                providers.insert(c.name.clone(), c);
+            }
+            if !problems.is_empty() {
+                return Err(CliError::usage(
+                    "input",
+                    format!("{}: {}", path.display(), problems.join("; ")),
+                )
+                .hint("nothing was sent"));
+            }
+            if targets.is_empty() {
+                app.info(format!(
+                    "note: {} records no agent a remove run removed",
+                    path.display()
+                ));
+            }
+            let targets = drop_unsupported(app, action, targets, unsupported)?;
             Ok((targets, providers))
         }
     }
+}
+
+/// Plan rows of providers that cannot do `action` are left out with one line per provider
+/// saying why; when no row is left that is a usage error (exit 2) with the same lines.
+fn drop_unsupported(
+    app: &App,
+    action: &Action,
+    targets: Vec<Target>,
+    unsupported: BTreeMap<String, NotSupported>,
+) -> CliResult<Vec<Target>> {
+    if unsupported.is_empty() {
+        return Ok(targets);
+    }
+    let total = targets.len();
+    let (kept, dropped): (Vec<Target>, Vec<Target>) = targets
+        .into_iter()
+        .partition(|t| !unsupported.contains_key(&t.agent.provider));
+    let lines: Vec<String> = unsupported
+        .iter()
+        .map(|(p, ns)| {
+            let n = dropped.iter().filter(|t| &t.agent.provider == p).count();
+            format!("{p}: {} ({n} agent(s) not sent)", ns.reason)
+        })
+        .collect();
+    if kept.is_empty() && total > 0 {
+        let (first, rest) = lines
+            .split_first()
+            .map_or(("", &[][..]), |(f, r)| (f.as_str(), r));
+        let mut err = CliError::usage(action.name(), first.to_string());
+        if !rest.is_empty() {
+            err = err.hint(rest.join("; "));
+        }
+        return Err(err);
+    }
+    for line in lines {
+        app.info(format!("note: skipping {line}"));
+    }
+    Ok(kept)
 }
 
 /// The provider the legacy GUID formats belong to: the one `-p` names, or the only
@@ -229,7 +391,7 @@ async fn process(
             }
             Ok(Recheck::Present(current)) => {
                 // An agent that came back to life is not removed; moving it is still wanted.
-                let removal = matches!(action, Action::Uninstall);
+                let removal = matches!(action, Action::Uninstall | Action::Remove);
                 if removal
                     && let (Some(recorded), Some(now_seen)) = (agent.last_seen, current.last_seen)
                     && now_seen.as_nanosecond() - recorded.as_nanosecond() >= 1_000_000_000
@@ -299,18 +461,14 @@ fn action_detail(action: &Action) -> String {
 
 fn confirm(
     count: usize,
-    action: &Action,
     by_provider: &BTreeMap<String, usize>,
     actions: &HashMap<String, Action>,
 ) -> CliResult<bool> {
     let mut err = std::io::stderr();
-    writeln!(
-        err,
-        "About to request {} of {count} agent(s):",
-        action.name()
-    )?;
+    writeln!(err, "About to change {count} agent(s):")?;
     for (p, n) in by_provider {
-        writeln!(err, "  {p}: {n}{}", action_detail(&actions[p]))?;
+        let a = &actions[p];
+        writeln!(err, "  {p}: {} {n}{}", a.name(), action_detail(a))?;
     }
     write!(err, "Type 'yes' to continue: ")?;
     err.flush()?;
@@ -362,10 +520,29 @@ pub async fn run(app: &App, action: Action, source: Source, opts: BulkOptions) -
         )
         .hint("review the plan (or use --dry-run), then pass --yes"));
     }
+    // What each provider really performs (e.g. a console whose only clean-up is deleting the
+    // record answers `remove` for `uninstall`): prompts, dry-run lines and the journal say that.
+    let mut effective: HashMap<String, Action> = HashMap::new();
+    for name in targets
+        .iter()
+        .map(|t| t.agent.provider.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let eff = providers[&name].provider.effective_action(&action);
+        if eff.name() != action.name() {
+            let what = match eff {
+                Action::Remove => "removes the record (alias of remove)".to_string(),
+                ref other => format!("is performed as {} (alias)", other.name()),
+            };
+            app.info(format!("{name}: {verb} {what}"));
+        }
+        effective.insert(name, eff);
+    }
     // 6 (resume). Agents an earlier run already finished are not sent again.
     let journal_path = opts.journal.clone().unwrap_or_else(|| {
         let from = match &source {
             Source::Plan(p) => Some(p.as_path()),
+            Source::Journal(p) => Some(p.as_path()),
             Source::Single { .. } | Source::Host { .. } => None,
         };
         journal::default_journal_path(verb, from, &state_dir())
@@ -387,7 +564,10 @@ pub async fn run(app: &App, action: Action, source: Source, opts: BulkOptions) -
             ));
         }
         let before = targets.len();
-        targets.retain(|t| !state.is_done(&t.agent.provider, &t.agent.agent_id, verb));
+        targets.retain(|t| {
+            let done_as = effective[&t.agent.provider].name();
+            !state.is_done(&t.agent.provider, &t.agent.agent_id, done_as)
+        });
         tally.resumed = before - targets.len();
         if tally.resumed > 0 {
             app.info(format!(
@@ -412,7 +592,7 @@ pub async fn run(app: &App, action: Action, source: Source, opts: BulkOptions) -
         let c = &providers[&name];
         let prepared = c
             .provider
-            .prepare(&action)
+            .prepare(&effective[&name])
             .await
             .map_err(|e| CliError::from_provider(verb, e.with_provider(&name)))?;
         actions.insert(name, prepared);
@@ -427,7 +607,8 @@ pub async fn run(app: &App, action: Action, source: Source, opts: BulkOptions) -
         for t in &targets {
             let c = &providers[&t.agent.provider];
             let call = c.provider.describe(&actions[&t.agent.provider], &t.agent);
-            writer.write_row(&result_row(t, &action, "dry-run", &call))?;
+            let a = &actions[&t.agent.provider];
+            writer.write_row(&result_row(t, a, "dry-run", &call))?;
         }
         writer.finish()?;
         let summary: Vec<String> = by_provider
@@ -441,7 +622,7 @@ pub async fn run(app: &App, action: Action, source: Source, opts: BulkOptions) -
         ));
         return Ok(());
     }
-    if interactive && !confirm(targets.len(), &action, &by_provider, &actions)? {
+    if interactive && !confirm(targets.len(), &by_provider, &actions)? {
         return Err(CliError::usage(verb, "not confirmed; nothing was sent"));
     }
     let mut journal = journal.expect("opened unless dry run");
@@ -482,10 +663,11 @@ pub async fn run(app: &App, action: Action, source: Source, opts: BulkOptions) -
         let Some((t, outcome, detail, request_id)) = next else {
             break;
         };
+        let done_as = actions[&t.agent.provider].name();
         let mut entry = JournalEntry::new(
             &t.agent.provider,
             &t.agent.agent_id,
-            verb,
+            done_as,
             outcome.clone(),
             &detail,
         );
@@ -498,7 +680,12 @@ pub async fn run(app: &App, action: Action, source: Source, opts: BulkOptions) -
             )
         })?;
         let outcome_text = outcome.to_string();
-        writer.write_row(&result_row(&t, &action, &outcome_text, &detail))?;
+        writer.write_row(&result_row(
+            &t,
+            &actions[&t.agent.provider],
+            &outcome_text,
+            &detail,
+        ))?;
         let pt = per_provider.entry(t.agent.provider.clone()).or_default();
         match &outcome {
             Outcome::Requested => {

@@ -102,8 +102,12 @@ pub enum CommonCommand {
     List(ListArgs),
     /// List agents not seen for N days (a reviewable plan for `uninstall --from`)
     Stale(StaleArgs),
-    /// Request uninstall of agents from a plan file or by id
+    /// Request uninstall of agents from a plan file, by id or by host name
     Uninstall(UninstallArgs),
+    /// Delete agents' registrations from the console (not an uninstall)
+    Remove(RemoveArgs),
+    /// Bring back registrations a `remove` deleted (vendors with soft delete)
+    Restore(RestoreArgs),
     /// Move agents to another server / group (providers that support it)
     Relocate(RelocateArgs),
     /// Manage API client credentials (providers that support it)
@@ -171,14 +175,48 @@ pub struct StaleArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("agents").required(true).args(["from", "id", "host"]))]
 pub struct UninstallArgs {
     /// Plan file (CSV, JSON or NDJSON from `stale`/`list`, or a legacy GUID CSV)
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "id",
-        conflicts_with = "id"
-    )]
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// One agent id (needs one provider: -p, or the only one in scope)
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// Agents whose host name matches: case-insensitive glob; without a wildcard, the exact name
+    #[arg(long, value_name = "PATTERN")]
+    pub host: Option<String>,
+    /// Let an exact --host name select several agents (duplicate registrations)
+    #[arg(long)]
+    pub allow_multiple: bool,
+    #[command(flatten)]
+    pub safety: SafetyArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("agents").required(true).args(["from", "id", "host"]))]
+pub struct RemoveArgs {
+    /// Plan file (CSV, JSON or NDJSON from `stale`/`list`, or a legacy GUID CSV)
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// One agent id (needs one provider: -p, or the only one in scope)
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// Agents whose host name matches: case-insensitive glob; without a wildcard, the exact name
+    #[arg(long, value_name = "PATTERN")]
+    pub host: Option<String>,
+    /// Let an exact --host name select several agents (duplicate registrations)
+    #[arg(long)]
+    pub allow_multiple: bool,
+    #[command(flatten)]
+    pub safety: SafetyArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("agents").required(true).args(["from", "id"]))]
+pub struct RestoreArgs {
+    /// A plan file, or the journal of a `remove` run (restores what that run removed)
+    #[arg(long, value_name = "FILE|JOURNAL")]
     pub from: Option<PathBuf>,
     /// One agent id (needs one provider: -p, or the only one in scope)
     #[arg(long, value_name = "ID")]

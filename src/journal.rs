@@ -233,6 +233,36 @@ impl Journal {
     }
 }
 
+/// True when `path` holds a journal (its first entry has `ts`, `action` and `outcome`) rather
+/// than a plan. Unreadable files are "not a journal" (the plan reader reports them).
+pub fn looks_like_journal(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let Some(first) = text.lines().map(str::trim).find(|l| !l.is_empty()) else {
+        return false;
+    };
+    serde_json::from_str::<Map<String, Value>>(first).is_ok_and(|obj| {
+        ["ts", "action", "outcome", "provider", "agent_id"]
+            .iter()
+            .all(|k| obj.contains_key(*k))
+    })
+}
+
+/// Every readable entry of a journal file with its 1-based line number.
+pub fn read_entries(path: &Path) -> io::Result<Vec<(usize, JournalEntry)>> {
+    let text = std::fs::read(path)?;
+    Ok(text
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter_map(|(i, line)| {
+            serde_json::from_slice::<JournalEntry>(line)
+                .ok()
+                .map(|e| (i + 1, e))
+        })
+        .collect())
+}
+
 /// Where a bulk command journals by default: `<input>.journal.jsonl` next to the `--from` file
 /// (`plan.csv` → `plan.csv.journal.jsonl`), else
 /// `<state_dir>/journals/<command>-<UTC timestamp like 20261123T040607Z>.jsonl`.

@@ -25,6 +25,8 @@ async fn run_common(app: &App, command: &CommonCommand) -> CliResult {
         CommonCommand::List(args) => commands::list::run(app, args).await,
         CommonCommand::Stale(args) => commands::stale::run(app, args).await,
         CommonCommand::Uninstall(args) => commands::uninstall::run(app, args).await,
+        CommonCommand::Remove(args) => commands::remove::run(app, args).await,
+        CommonCommand::Restore(args) => commands::restore::run(app, args).await,
         CommonCommand::Relocate(args) => commands::relocate::run(app, args).await,
         CommonCommand::Clients { command } => commands::clients::run(app, command).await,
     }

@@ -537,6 +537,7 @@ fn relocate_by_host_moves_computers_to_a_named_group() {
             &host,
             "--to-server",
             "quarantine",
+            "--allow-multiple",
             "--dry-run",
             "-o",
             "csv",
@@ -556,6 +557,7 @@ fn relocate_by_host_moves_computers_to_a_named_group() {
             &host,
             "--to-server",
             "Quarantine",
+            "--allow-multiple",
             "--yes",
         ])
         .output()

@@ -6,5 +6,7 @@ pub mod doctor;
 pub mod list;
 pub mod listing;
 pub mod relocate;
+pub mod remove;
+pub mod restore;
 pub mod stale;
 pub mod uninstall;

@@ -10,14 +10,12 @@ use crate::cli::RelocateArgs;
 use crate::error::CliResult;
 
 pub async fn run(app: &App, args: &RelocateArgs) -> CliResult {
-    let source = match (&args.from, &args.id, &args.host) {
-        (Some(path), _, _) => Source::Plan(path.clone()),
-        (None, Some(id), _) => Source::Single { id: id.clone() },
-        (None, None, Some(pattern)) => Source::Host {
-            pattern: pattern.clone(),
-        },
-        (None, None, None) => unreachable!("clap requires --from, --id or --host"),
-    };
+    let source = Source::from_args(
+        args.from.as_ref(),
+        args.id.as_ref(),
+        args.host.as_ref(),
+        args.allow_multiple,
+    );
     let action = Action::Relocate(RelocateTarget {
         to: args.to_server.clone(),
         resolved_id: None,

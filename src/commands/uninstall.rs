@@ -1,4 +1,4 @@
-//! `agentctl uninstall (--from FILE | --id ID)`: request uninstall through the bulk safety
+//! `agentctl uninstall (--from FILE | --id ID | --host PATTERN)`: request uninstall through the bulk safety
 //! flow.
 
 use agentctl_core::Action;
@@ -9,10 +9,11 @@ use crate::cli::UninstallArgs;
 use crate::error::CliResult;
 
 pub async fn run(app: &App, args: &UninstallArgs) -> CliResult {
-    let source = match (&args.from, &args.id) {
-        (Some(path), _) => Source::Plan(path.clone()),
-        (None, Some(id)) => Source::Single { id: id.clone() },
-        (None, None) => unreachable!("clap requires --from or --id"),
-    };
+    let source = Source::from_args(
+        args.from.as_ref(),
+        args.id.as_ref(),
+        args.host.as_ref(),
+        args.allow_multiple,
+    );
     bulk::run(app, Action::Uninstall, source, (&args.safety).into()).await
 }
