@@ -174,7 +174,10 @@ impl App {
         }
         for ns in refused {
             if !self.global.quiet {
-                eprintln!("note: skipping {ns}");
+                eprintln!(
+                    "note: skipping {}",
+                    crate::sanitize::terminal_text(&ns.to_string())
+                );
             }
         }
         Ok(selected)
@@ -195,27 +198,40 @@ impl App {
         }
     }
 
-    /// A writer to `--out` (created or truncated) or stdout.
+    /// A writer to `--out` (through a temporary file renamed into place when the output is
+    /// complete) or stdout (control characters escaped when stdout is a terminal).
     pub fn writer(&self, columns: &[&str]) -> CliResult<RowWriter> {
+        let mut commit = None;
         let out: Box<dyn std::io::Write + Send> = match &self.global.out {
-            Some(path) => Box::new(std::io::BufWriter::new(
-                std::fs::File::create(path).map_err(|e| {
+            Some(path) => {
+                let created = crate::atomic::create(path).map_err(|e| {
                     CliError::usage("output", format!("cannot create {}: {e}", path.display()))
-                })?,
+                })?;
+                commit = Some(created.commit);
+                Box::new(std::io::BufWriter::new(created.file))
+            }
+            None if std::io::stdout().is_terminal() => Box::new(std::io::BufWriter::new(
+                crate::sanitize::TerminalWriter::new(std::io::stdout()),
             )),
             None => Box::new(std::io::BufWriter::new(std::io::stdout())),
         };
-        Ok(RowWriter::new(
+        let writer = RowWriter::new(
             out,
             self.format(),
             columns.iter().map(|c| c.to_string()).collect(),
             self.global.bom,
-        ))
+        );
+        Ok(match commit {
+            Some(c) => writer.with_commit(c),
+            None => writer,
+        })
     }
 
+    /// A message on stderr (unless `--quiet`), control characters escaped: messages carry
+    /// vendor and plan text.
     pub fn info(&self, message: impl AsRef<str>) {
         if !self.global.quiet {
-            eprintln!("{}", message.as_ref());
+            eprintln!("{}", crate::sanitize::terminal_text(message.as_ref()));
         }
     }
 }

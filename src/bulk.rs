@@ -97,11 +97,23 @@ async fn load_targets(
 ) -> CliResult<(Vec<Target>, HashMap<String, Configured>)> {
     let op = action.operation();
     let built: RefCell<HashMap<String, Result<Configured, String>>> = RefCell::new(HashMap::new());
+    // A provider whose configuration is broken is reported once, naming provider and key,
+    // instead of once per plan row.
+    let config_errors: RefCell<Vec<CliError>> = RefCell::new(Vec::new());
     let get = |name: &str| -> Result<Configured, String> {
         if let Some(r) = built.borrow().get(name) {
             return r.clone();
         }
-        let r = app.provider(name).map_err(|e| e.why);
+        let r = match app.provider(name) {
+            Ok(c) => Ok(c),
+            Err(e) if app.config.providers.contains_key(name) => {
+                config_errors.borrow_mut().push(e);
+                Err(format!(
+                    "provider '{name}' is not usable (configuration error)"
+                ))
+            }
+            Err(e) => Err(e.why),
+        };
         built.borrow_mut().insert(name.to_string(), r.clone());
         r
     };
@@ -180,6 +192,12 @@ async fn load_targets(
             Ok((targets, HashMap::from([(c.name.clone(), c)])))
         }
         Source::Plan(path) => {
+            // `-p` names are checked before any row is read.
+            for name in &app.global.providers {
+                if !app.config.providers.contains_key(name) {
+                    return Err(crate::providers::unknown_provider(&app.config, name));
+                }
+            }
             let unsupported: RefCell<BTreeMap<String, NotSupported>> =
                 RefCell::new(BTreeMap::new());
             let legacy = legacy_provider(app);
@@ -215,7 +233,20 @@ async fn load_targets(
                 legacy_provider: legacy.as_deref(),
                 validate: &validate,
             };
-            let plan = read_plan(path, &ctx).map_err(|e| match e {
+            let plan = read_plan(path, &ctx);
+            let mut config_errors = config_errors.into_inner();
+            if !config_errors.is_empty() {
+                let mut first = config_errors.remove(0);
+                if !config_errors.is_empty() {
+                    let rest: Vec<String> = config_errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.provider.as_deref().unwrap_or("?"), e.why))
+                        .collect();
+                    first = first.hint(format!("also: {}", rest.join("; ")));
+                }
+                return Err(first);
+            }
+            let plan = plan.map_err(|e| match e {
                 PlanError::Invalid { .. } => CliError::usage("input", e.to_string())
                     .hint("nothing was sent; fix the rows above and run again"),
                 other => CliError::usage("input", other.to_string()),

@@ -164,8 +164,8 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct StaleArgs {
-    /// Stale when last seen more than N × 24 h ago
-    #[arg(long, value_name = "N")]
+    /// Stale when last seen more than N × 24 h ago (N ≥ 1)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub days: u32,
     /// Also list agents with no last-seen time
     #[arg(long)]

@@ -103,8 +103,7 @@ pub fn load(explicit: Option<&Path>) -> CliResult<Loaded> {
 }
 
 pub fn parse(text: &str) -> Result<ConfigFile, String> {
-    let file: ConfigFile =
-        toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+    let file: ConfigFile = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
     if file.defaults.concurrency == 0 {
         return Err("defaults.concurrency must be at least 1".into());
     }
@@ -112,6 +111,29 @@ pub fn parse(text: &str) -> Result<ConfigFile, String> {
         return Err("defaults.timeout_secs must be at least 1".into());
     }
     Ok(file)
+}
+
+/// A TOML error as `line L, column C: message`, then the offending line and a caret under
+/// the column (control characters in the quoted line are escaped).
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    let Some(span) = e.span() else {
+        return message;
+    };
+    let start = span.start.min(text.len());
+    let before = text.get(..start).unwrap_or_default();
+    let line_no = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or_default();
+    let column = text
+        .get(line_start..start)
+        .map_or(1, |s| s.chars().count() + 1);
+    let shown = crate::sanitize::terminal_cell(line);
+    let caret_pad = " ".repeat(column.saturating_sub(1).min(shown.chars().count()));
+    format!(
+        "line {line_no}, column {column}: {message}\n  {line_no} | {shown}\n  {} | {caret_pad}^",
+        " ".repeat(line_no.to_string().len())
+    )
 }
 
 #[cfg(unix)]
@@ -273,5 +295,19 @@ mod tests {
                 .why
                 .contains("kind: missing")
         );
+    }
+
+    #[test]
+    fn toml_syntax_errors_show_line_column_and_the_line() {
+        let text =
+            "[defaults]\nconcurrency = 2\n[providers.a]\nkind = \"secure-endpoint\nregion = 1\n";
+        let e = parse(text).unwrap_err();
+        let first = e.lines().next().unwrap();
+        assert!(first.starts_with("line 4, column "), "{e}");
+        assert!(e.contains("4 | kind = \"secure-endpoint"), "{e}");
+        assert!(e.lines().nth(2).unwrap().trim_end().ends_with('^'), "{e}");
+        // A control character in the offending line is shown escaped.
+        let e = parse("x = \u{1b}]0;t\u{7}\n").unwrap_err();
+        assert!(!e.contains('\u{1b}') && e.contains("\\x1b"), "{e}");
     }
 }

@@ -80,15 +80,17 @@ impl CliError {
     }
 }
 
+/// Errors carry vendor and plan text: control characters are shown as escapes.
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: {}", self.what)?;
+        use crate::sanitize::terminal_text as safe;
+        write!(f, "error: {}", safe(&self.what))?;
         if let Some(p) = &self.provider {
-            write!(f, " [{p}]")?;
+            write!(f, " [{}]", safe(p))?;
         }
-        write!(f, ": {}", self.why)?;
+        write!(f, ": {}", safe(&self.why))?;
         if let Some(h) = &self.hint {
-            write!(f, "\nhint: {h}")?;
+            write!(f, "\nhint: {}", safe(h))?;
         }
         Ok(())
     }

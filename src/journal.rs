@@ -328,14 +328,20 @@ pub fn write_failed_csv(path: &Path, rows: &[FailedRow]) -> io::Result<()> {
     w.write_record(FAILED_COLUMNS)?;
     for r in rows {
         let last_seen = r.last_seen.map(format_timestamp).unwrap_or_default();
-        w.write_record([
-            r.provider.as_str(),
-            r.kind.as_str(),
-            r.agent_id.as_str(),
-            r.hostname.as_deref().unwrap_or(""),
-            last_seen.as_str(),
-            r.error.as_str(),
-        ])?;
+        // Spreadsheet-safe like every CSV agentctl writes; the plan reader undoes it.
+        w.write_record(
+            [
+                r.provider.as_str(),
+                r.kind.as_str(),
+                r.agent_id.as_str(),
+                r.hostname.as_deref().unwrap_or(""),
+                last_seen.as_str(),
+                r.error.as_str(),
+            ]
+            .map(crate::sanitize::csv_cell)
+            .iter()
+            .map(|c| c.as_bytes()),
+        )?;
     }
     w.flush()?;
     let mut inner = w.into_inner().map_err(|e| e.into_error())?;

@@ -2,6 +2,7 @@
 //! `main.rs` only parses arguments, runs, and maps errors to exit codes.
 
 pub mod app;
+pub mod atomic;
 pub mod bulk;
 pub mod cli;
 pub mod commands;
@@ -15,6 +16,7 @@ pub mod progress;
 pub mod providers;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+pub mod sanitize;
 
 use app::App;
 use cli::{ApexCommand, Cli, Command, CommonCommand, SaCommand, SeCommand, TaegisCommand};

@@ -6,14 +6,16 @@
 //! - **CSV**: a header row with the columns, then one line per row (LF line endings, quoting
 //!   only where needed). Cells: strings as is, numbers as text, `null`/missing → empty, arrays
 //!   joined with `;`, booleans `true`/`false`, objects as compact JSON. An optional UTF-8 BOM
-//!   (`--bom`) goes first so Excel shows non-ASCII host names.
+//!   (`--bom`) goes first so Excel shows non-ASCII host names. Text cells a spreadsheet would
+//!   evaluate (leading `=`, `+`, `-`, `@`, tab, CR, …) are neutralised with a leading `'`
+//!   ([`crate::sanitize`]); the plan reader undoes exactly that.
 //! - **JSON**: one top-level array of the full row objects (every key, including `raw`),
 //!   streamed: each element is written as it arrives, one compact object per line.
 //!   No rows → `[]`.
 //! - **NDJSON**: one compact object per line; no rows → no output.
 //! - **Table**: rows are buffered and printed by [`RowWriter::finish`] with a fixed layout
-//!   (no terminal-width dependence, no colours), cells rendered like CSV cells. With no rows
-//!   the table still prints its header.
+//!   (no terminal-width dependence, no colours), cells rendered like CSV cells with control
+//!   characters shown as escapes. With no rows the table still prints its header.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -22,6 +24,8 @@ use agentctl_core::AgentRecord;
 use agentctl_core::time::format_timestamp;
 use comfy_table::{ContentArrangement, Table, presets};
 use serde_json::{Map, Value};
+
+use crate::sanitize;
 
 /// Output formats for `-o` / `--out`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -149,6 +153,29 @@ pub fn cell_text(value: Option<&Value>) -> String {
     }
 }
 
+/// A CSV cell: [`cell_text`], neutralised for spreadsheets ([`sanitize::csv_cell`]) unless
+/// the value is a JSON number, boolean or null (agentctl's own numbers, never a formula).
+pub fn csv_cell_text(value: Option<&Value>) -> String {
+    let text = cell_text(value);
+    match value {
+        Some(Value::Number(_) | Value::Bool(_) | Value::Null) | None => text,
+        _ => match sanitize::csv_cell(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(neutralised) => neutralised,
+        },
+    }
+}
+
+/// A table cell: [`cell_text`] with control characters shown as escapes
+/// ([`sanitize::terminal_cell`]), since tables are read on terminals.
+pub fn table_cell_text(value: Option<&Value>) -> String {
+    let text = cell_text(value);
+    match sanitize::terminal_cell(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(escaped) => escaped,
+    }
+}
+
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 enum Sink {
@@ -176,6 +203,8 @@ enum Sink {
 pub struct RowWriter {
     columns: Vec<String>,
     sink: Sink,
+    /// Run after a successful finish (moves an `--out` file into place).
+    on_finish: Option<crate::atomic::Commit>,
 }
 
 impl RowWriter {
@@ -200,7 +229,17 @@ impl RowWriter {
                 rows: Vec::new(),
             },
         };
-        RowWriter { columns, sink }
+        RowWriter {
+            columns,
+            sink,
+            on_finish: None,
+        }
+    }
+
+    /// Complete `commit` once the output is fully written and flushed.
+    pub fn with_commit(mut self, commit: crate::atomic::Commit) -> Self {
+        self.on_finish = Some(commit);
+        self
     }
 
     /// The csv writer, writing the BOM (when asked) and the header first if not done yet.
@@ -232,7 +271,7 @@ impl RowWriter {
                 bom,
             } => {
                 let writer = Self::csv_writer(pending, writer, &self.columns, *bom)?;
-                writer.write_record(self.columns.iter().map(|c| cell_text(row.get(c))))?;
+                writer.write_record(self.columns.iter().map(|c| csv_cell_text(row.get(c))))?;
             }
             Sink::Json { out, first } => {
                 out.write_all(if *first { b"[\n" } else { b",\n" })?;
@@ -244,15 +283,29 @@ impl RowWriter {
                 out.write_all(b"\n")?;
             }
             Sink::Table { rows, .. } => {
-                rows.push(self.columns.iter().map(|c| cell_text(row.get(c))).collect());
+                rows.push(
+                    self.columns
+                        .iter()
+                        .map(|c| table_cell_text(row.get(c)))
+                        .collect(),
+                );
             }
         }
         Ok(())
     }
 
     /// Finish the output: CSV header when there were no rows, `]` for JSON, the table, then
-    /// flush.
-    pub fn finish(self) -> io::Result<()> {
+    /// flush; then move an `--out` file into place.
+    pub fn finish(mut self) -> io::Result<()> {
+        let commit = self.on_finish.take();
+        self.finish_sink()?;
+        match commit {
+            Some(c) => c.commit(),
+            None => Ok(()),
+        }
+    }
+
+    fn finish_sink(self) -> io::Result<()> {
         match self.sink {
             Sink::Csv {
                 mut pending,

@@ -11,6 +11,9 @@
 //!   in many locales saves "CSV" with `;`).
 //! - Records whose fields are all empty (`,,,,` lines Excel leaves behind) are skipped.
 //! - Field values are trimmed; empty `kind` / `hostname` / `last_seen` mean "not given".
+//! - A CSV cell that agentctl neutralised for spreadsheets (a leading `'` before `=`, `+`,
+//!   `-`, `@`, tab, CR, `'` or surrounding white space) is read back exactly, untrimmed; see
+//!   [`crate::sanitize`] for the scheme.
 //! - An empty `.ndjson` / `.jsonl` file is an empty plan (that is what `stale -o ndjson`
 //!   writes when nothing is stale); an empty CSV / JSON / unknown file is [`PlanError::NoHeader`].
 //! - UTF-16 files with a BOM (Excel's "Unicode text") are decoded; other non-UTF-8 input is
@@ -130,6 +133,18 @@ fn invalid_message(path: &Path, problems: &[(usize, String)]) -> String {
 
 /// Read and validate a plan file. See the module documentation.
 pub fn read_plan(path: &Path, ctx: &PlanContext) -> Result<Plan, PlanError> {
+    // A FIFO, device or directory would block or never end: only regular files are plans.
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(PlanError::Unreadable {
+                path: path.to_path_buf(),
+                reason:
+                    "not a regular file (a plan must be a file, not a pipe, device or directory)"
+                        .into(),
+            });
+        }
+        _ => {}
+    }
     let bytes = std::fs::read(path).map_err(|e| PlanError::Unreadable {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -281,8 +296,15 @@ struct Parser<'c, 'a> {
     problems: Vec<(usize, String)>,
 }
 
+/// A given, non-empty value (callers trim first where the format calls for it).
 fn non_empty(s: Option<&str>) -> Option<&str> {
-    s.map(str::trim).filter(|s| !s.is_empty())
+    s.filter(|s| !s.is_empty())
+}
+
+/// One CSV field as a value: a cell agentctl neutralised for spreadsheets is taken back
+/// exactly ([`crate::sanitize::csv_uncell`]); any other field is trimmed.
+fn csv_value(field: &str) -> &str {
+    crate::sanitize::csv_uncell(field).unwrap_or_else(|| field.trim())
 }
 
 impl Parser<'_, '_> {
@@ -429,7 +451,7 @@ impl Parser<'_, '_> {
                 );
                 continue;
             }
-            let field = |i: Option<usize>| i.and_then(|i| record.get(i));
+            let field = |i: Option<usize>| i.and_then(|i| record.get(i)).map(csv_value);
             let raw = RawRow {
                 provider: legacy_provider.or_else(|| field(cols.provider)),
                 kind: field(cols.kind),
@@ -496,7 +518,7 @@ impl Parser<'_, '_> {
         let mut get = |key: &str| -> Option<String> {
             match obj.get(key) {
                 None | Some(Value::Null) => None,
-                Some(Value::String(s)) => Some(s.clone()),
+                Some(Value::String(s)) => Some(s.trim().to_string()),
                 Some(Value::Number(n)) if key == "agent_id" => Some(n.to_string()),
                 Some(other) => {
                     self.problems.push((
@@ -1092,5 +1114,73 @@ mod tests {
                     .is_empty()
             );
         }
+    }
+
+    /// Host names a spreadsheet would evaluate, and ids starting with formula characters,
+    /// round-trip through `stale --out p.csv` → `--from p.csv` byte for byte, while the CSV
+    /// itself carries no cell a spreadsheet evaluates.
+    #[test]
+    fn neutralised_cells_round_trip_byte_for_byte() {
+        let now = ts("2026-11-23T04:06:07Z");
+        let hostile = [
+            "=cmd|' /C calc'!A0",
+            "+1",
+            "-2",
+            "@x",
+            "\tTAB",
+            "\rCR",
+            "'quoted",
+            " padded ",
+            "ok-host",
+            "\u{1b}]52;c;aGk=\u{7}",
+        ];
+        let records: Vec<AgentRecord> = hostile
+            .iter()
+            .enumerate()
+            .map(|(i, h)| AgentRecord {
+                provider: "tg".into(),
+                kind: "taegis".into(),
+                agent_id: format!("{}{i}", ["-", "=", "+", "@", "'"][i % 5]),
+                hostname: h.to_string(),
+                last_seen: Some(ts("2026-10-01T12:00:00Z")),
+                os: Some("=1+1".into()),
+                agent_version: None,
+                ip_addresses: vec![],
+                group: Some("@grp".into()),
+                mac_addresses: Vec::new(),
+                serial_number: None,
+                pending_uninstall: false,
+                raw: Value::Null,
+            })
+            .collect();
+        for bom in [true, false] {
+            let text = written(Format::Csv, bom, &records, now);
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(true)
+                .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+            for rec in reader.records() {
+                for cell in rec.unwrap().iter() {
+                    assert!(
+                        !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                        "spreadsheet would evaluate {cell:?}"
+                    );
+                }
+            }
+            let plan = parse_plan(&text, Path::new("p.csv"), &ctx(None)).unwrap();
+            assert_eq!(plan.rows.len(), records.len());
+            for (row, rec) in plan.rows.iter().zip(&records) {
+                assert_eq!(row.agent.agent_id, rec.agent_id);
+                assert_eq!(row.agent.hostname.as_deref(), Some(rec.hostname.as_str()));
+            }
+        }
+        // A hand-typed apostrophe the writer never produces is kept.
+        let plan = parse_plan(
+            "provider,agent_id,hostname\ntg,'abc,'host\n",
+            Path::new("p.csv"),
+            &ctx(None),
+        )
+        .unwrap();
+        assert_eq!(plan.rows[0].agent.agent_id, "'abc");
+        assert_eq!(plan.rows[0].agent.hostname.as_deref(), Some("'host"));
     }
 }

@@ -37,9 +37,10 @@ impl Progress {
         Self(Some(bar))
     }
 
+    /// Messages may carry vendor text: control characters are shown as escapes.
     pub fn set_message(&self, msg: String) {
         if let Some(b) = &self.0 {
-            b.set_message(msg);
+            b.set_message(crate::sanitize::terminal_text(&msg).into_owned());
         }
     }
 

@@ -168,11 +168,11 @@ pub fn unknown_provider(file: &ConfigFile, name: &str) -> CliError {
     CliError::usage(
         "provider",
         format!(
-            "no provider named '{name}' is configured{}",
+            "no provider named '{name}' ({})",
             if known.is_empty() {
-                String::new()
+                "none is configured".to_string()
             } else {
-                format!(" (configured: {})", known.join(", "))
+                format!("configured: {}", known.join(", "))
             }
         ),
     )

@@ -239,7 +239,10 @@ pub async fn run(app: &App, command: &ClientsCommand) -> CliResult {
             }
             eprintln!("API clients of {} to delete:", c.name);
             for client in &clients {
-                eprintln!("  {} ({})", client.name, client.id);
+                eprintln!(
+                    "  {}",
+                    crate::sanitize::terminal_text(&format!("{} ({})", client.name, client.id))
+                );
             }
             if !yes {
                 return Err(CliError::usage(

@@ -75,13 +75,41 @@ impl SecretRef {
                 Ok(_) => Err(format!("environment variable {name} is empty")),
                 Err(_) => Err(format!("environment variable {name} is not set")),
             },
-            SecretRef::File(path) => match std::fs::read_to_string(path) {
+            SecretRef::File(path) => match regular_file(path).and_then(|()| {
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read file {}: {e}", path.display()))
+            }) {
                 Ok(v) if !v.trim().is_empty() => Ok(SecretString::from(v.trim().to_string())),
                 Ok(_) => Err(format!("file {} is empty", path.display())),
-                Err(e) => Err(format!("cannot read file {}: {e}", path.display())),
+                Err(e) => Err(e),
             },
         }
     }
+}
+
+/// The largest secret file read (a token or key is far smaller).
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+
+/// `file:` secrets must be regular files of sensible size: a FIFO or device would block or
+/// never end.
+fn regular_file(path: &std::path::Path) -> Result<(), String> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read file {}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "file {} is not a regular file (a pipe, device or directory cannot hold a secret)",
+            path.display()
+        ));
+    }
+    if meta.len() > MAX_SECRET_FILE_BYTES {
+        return Err(format!(
+            "file {} is {} bytes, more than the {} KiB a secret file may have",
+            path.display(),
+            meta.len(),
+            MAX_SECRET_FILE_BYTES / 1024
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -120,6 +148,14 @@ mod tests {
                 .unwrap_err()
                 .contains("AGENTCTL_TEST_SURELY_UNSET_VAR is not set")
         );
+        assert!(
+            SecretRef::File(dir.clone())
+                .resolve()
+                .unwrap_err()
+                .contains("not a regular file")
+        );
+        std::fs::write(&f, vec![b'a'; MAX_SECRET_FILE_BYTES as usize + 1]).unwrap();
+        assert!(r.resolve().unwrap_err().contains("more than"));
         std::fs::remove_dir_all(dir).ok();
     }
 }
