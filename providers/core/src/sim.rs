@@ -140,6 +140,123 @@ impl Counters {
     }
 }
 
+/// Host names an attacker who can name a machine might choose: spreadsheet formulas,
+/// terminal escape sequences (OSC 52 clipboard write, window title, screen clear), C1
+/// controls, a bidirectional override, a leading apostrophe, and a very long name.
+pub fn hostile_names() -> Vec<String> {
+    vec![
+        "=cmd|' /C calc'!A0".into(),
+        "+1".into(),
+        "-2".into(),
+        "@SUM(1+1)*cmd|' /C calc'!A0".into(),
+        "\tTAB-host".into(),
+        "\rCR-host".into(),
+        "osc52-\u{1b}]52;c;aGFja2Vk\u{7}".into(),
+        "title-\u{1b}]0;pwned\u{7}".into(),
+        "clear-\u{1b}[2J\u{1b}[H".into(),
+        "c1-\u{9b}31m-\u{85}".into(),
+        "bidi-\u{202e}exe.txt".into(),
+        "'apostrophe".into(),
+        format!("long-{}", "x".repeat(4090)),
+    ]
+}
+
+/// Fault knobs every simulator takes, applied in front of its router by [`hostile`]; and
+/// `names`, which each simulator's fleet generation honours by giving its first agents the
+/// [`hostile_names`].
+#[derive(Debug, Clone, Default)]
+pub struct Hostile {
+    /// The first agents of a new fleet get [`hostile_names`] as host names.
+    pub names: bool,
+    /// Requests whose path starts with this answer 200 with a body that never ends.
+    pub endless_body: Option<String>,
+    /// Requests whose path starts with this are never answered.
+    pub hang: Option<String>,
+    /// The first `count` requests whose path starts with `path` fail as `fault` says.
+    pub fail_first: Option<FailFirst>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FailFirst {
+    pub path: String,
+    pub count: u32,
+    pub fault: Fault,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `500 Internal Server Error` with a plain-text body (what a failing gateway sends).
+    Status500,
+    /// The connection is dropped without an answer.
+    Reset,
+}
+
+/// `router` behind the [`Hostile`] knobs. Requests the knobs affect are counted under
+/// `"hostile"` in the returned [`Counters`].
+pub fn hostile(router: axum::Router, knobs: &Hostile) -> (axum::Router, std::sync::Arc<Counters>) {
+    use axum::body::Body;
+    use axum::response::IntoResponse;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    let counters = Arc::new(Counters::default());
+    if knobs.endless_body.is_none() && knobs.hang.is_none() && knobs.fail_first.is_none() {
+        return (router, counters);
+    }
+    let knobs = Arc::new(knobs.clone());
+    let failed = Arc::new(AtomicU32::new(0));
+    let seen = counters.clone();
+    let layer = axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let knobs = knobs.clone();
+            let failed = failed.clone();
+            let seen = seen.clone();
+            async move {
+                let path = req.uri().path().to_string();
+                if knobs.hang.as_deref().is_some_and(|p| path.starts_with(p)) {
+                    seen.hit("hostile");
+                    std::future::pending::<()>().await;
+                }
+                if knobs
+                    .endless_body
+                    .as_deref()
+                    .is_some_and(|p| path.starts_with(p))
+                {
+                    seen.hit("hostile");
+                    let chunk = bytes::Bytes::from(vec![b' '; 64 * 1024]);
+                    let head = futures::stream::once(async {
+                        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{\"data\": ["))
+                    });
+                    let tail = futures::stream::repeat_with(move || Ok(chunk.clone()));
+                    let body = Body::from_stream(futures::StreamExt::chain(head, tail));
+                    return ([("content-type", "application/json")], body).into_response();
+                }
+                if let Some(f) = &knobs.fail_first
+                    && path.starts_with(&f.path)
+                    && failed.fetch_add(1, Ordering::SeqCst) < f.count
+                {
+                    seen.hit("hostile");
+                    return match f.fault {
+                        Fault::Status500 => (
+                            http::StatusCode::INTERNAL_SERVER_ERROR,
+                            "Internal Server Error",
+                        )
+                            .into_response(),
+                        Fault::Reset => {
+                            let body = Body::from_stream(futures::stream::once(async {
+                                Err::<bytes::Bytes, _>(std::io::Error::other("reset"))
+                            }));
+                            body.into_response()
+                        }
+                    };
+                }
+                next.run(req).await
+            }
+        },
+    );
+    (router.layer(layer), counters)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,9 @@ use crate::unconfirmed;
 /// How the simulated Apex Central server looks and misbehaves.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
+    /// Hostile data and faults: hostile host names, an endless body, a hanging endpoint,
+    /// failing first requests (see [`agentctl_core::sim::Hostile`]).
+    pub hostile: agentctl_core::sim::Hostile,
     /// Number of agents generated for a new state (at least the few fixed ones).
     pub fleet_size: usize,
     /// Seed of the fleet and of injected faults.
@@ -58,6 +61,7 @@ impl Default for SimConfig {
     /// The sandbox server.
     fn default() -> Self {
         Self {
+            hostile: agentctl_core::sim::Hostile::default(),
             fleet_size: 240,
             seed: 20_191_105,
             latency: Duration::ZERO,
@@ -89,12 +93,19 @@ impl Inner {
 pub struct RunningSim {
     inner: Arc<Inner>,
     server: Serving,
+    hostile: Arc<agentctl_core::sim::Counters>,
 }
 
 /// Serve `cfg` on `127.0.0.1:<free port>`, from `state` or a newly generated fleet.
 pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<RunningSim> {
     let listener = agentctl_core::sim::listen().await?;
-    let state = state.unwrap_or_else(|| SimState::generate(&cfg));
+    let state = state.unwrap_or_else(|| {
+        let mut state = SimState::generate(&cfg);
+        if cfg.hostile.names {
+            state.plant_hostile_names();
+        }
+        state
+    });
     let inner = Arc::new(Inner {
         rng: Mutex::new(StdRng::seed_from_u64(cfg.seed ^ 0xa9e3)),
         cfg,
@@ -102,12 +113,23 @@ pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<R
         state: Mutex::new(state),
         counts: Counters::default(),
     });
-    let app = server::router(inner.clone());
+    let hostile_knobs = inner.cfg.hostile.clone();
+    let (app, hostile) = agentctl_core::sim::hostile(server::router(inner.clone()), &hostile_knobs);
     let server = listener.serve(app);
-    Ok(RunningSim { inner, server })
+    Ok(RunningSim {
+        inner,
+        server,
+        hostile,
+    })
 }
 
 impl RunningSim {
+    /// Requests the [`agentctl_core::sim::Hostile`] knobs answered (endless body, hang,
+    /// injected first failures).
+    pub fn hostile_requests(&self) -> u64 {
+        self.hostile.get("hostile")
+    }
+
     /// `http://127.0.0.1:<port>`: the provider's `url`.
     pub fn base_url(&self) -> String {
         self.inner.base_url.clone()
@@ -171,5 +193,15 @@ impl RunningSim {
 
     pub async fn shutdown(self) {
         self.server.shutdown().await;
+    }
+}
+
+impl SimState {
+    /// Give the first agents the core's hostile host names (the `hostile.names` knob).
+    pub fn plant_hostile_names(&mut self) {
+        let names = agentctl_core::sim::hostile_names();
+        for (a, name) in self.agents.values_mut().zip(names) {
+            a["host_name"] = serde_json::Value::String(name);
+        }
     }
 }

@@ -40,6 +40,9 @@ pub enum ExpiredToken {
 /// How the simulated organization looks and misbehaves.
 #[derive(Clone)]
 pub struct SimConfig {
+    /// Hostile data and faults: hostile host names, an endless body, a hanging endpoint,
+    /// failing first requests (see [`agentctl_core::sim::Hostile`]).
+    pub hostile: agentctl_core::sim::Hostile,
     /// Roaming computers generated for a new state.
     pub fleet_size: usize,
     /// Network tunnel groups generated for a new state.
@@ -90,6 +93,7 @@ impl Default for SimConfig {
     /// The sandbox organization.
     fn default() -> Self {
         Self {
+            hostile: agentctl_core::sim::Hostile::default(),
             fleet_size: 1500,
             tunnel_groups: 12,
             api_keys: 3,
@@ -151,12 +155,19 @@ impl Inner {
 pub struct RunningSim {
     inner: Arc<Inner>,
     server: Serving,
+    hostile: Arc<agentctl_core::sim::Counters>,
 }
 
 /// Serve `cfg` on `127.0.0.1:<free port>`, from `state` or a newly generated organization.
 pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<RunningSim> {
     let listener = agentctl_core::sim::listen().await?;
-    let state = state.unwrap_or_else(|| SimState::generate(&cfg));
+    let state = state.unwrap_or_else(|| {
+        let mut state = SimState::generate(&cfg);
+        if cfg.hostile.names {
+            state.plant_hostile_names();
+        }
+        state
+    });
     let inner = Arc::new(Inner {
         rng: Mutex::new(StdRng::seed_from_u64(cfg.seed ^ 0x5eed)),
         cfg,
@@ -166,12 +177,23 @@ pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<R
         counts: Counters::default(),
         windows: Mutex::new(HashMap::new()),
     });
-    let app = server::router(inner.clone());
+    let hostile_knobs = inner.cfg.hostile.clone();
+    let (app, hostile) = agentctl_core::sim::hostile(server::router(inner.clone()), &hostile_knobs);
     let server = listener.serve(app);
-    Ok(RunningSim { inner, server })
+    Ok(RunningSim {
+        inner,
+        server,
+        hostile,
+    })
 }
 
 impl RunningSim {
+    /// Requests the [`agentctl_core::sim::Hostile`] knobs answered (endless body, hang,
+    /// injected first failures).
+    pub fn hostile_requests(&self) -> u64 {
+        self.hostile.get("hostile")
+    }
+
     /// `http://127.0.0.1:<port>`: the `api_url` for the provider.
     pub fn base_url(&self) -> String {
         self.inner.base_url.clone()
@@ -223,5 +245,16 @@ impl RunningSim {
 
     pub async fn shutdown(self) {
         self.server.shutdown().await;
+    }
+}
+
+impl SimState {
+    /// Give the first roaming computers the core's hostile host names (the `hostile.names`
+    /// knob).
+    pub fn plant_hostile_names(&mut self) {
+        let names = agentctl_core::sim::hostile_names();
+        for (c, name) in self.roaming_computers.iter_mut().zip(names) {
+            c["name"] = serde_json::Value::String(name);
+        }
     }
 }

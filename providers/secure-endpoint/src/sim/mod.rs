@@ -27,6 +27,9 @@ pub use fleet::SimState;
 /// How the simulated tenant looks and misbehaves.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
+    /// Hostile data and faults: hostile host names, an endless body, a hanging endpoint,
+    /// failing first requests (see [`agentctl_core::sim::Hostile`]).
+    pub hostile: agentctl_core::sim::Hostile,
     /// Number of computers generated for a new state.
     pub fleet_size: usize,
     /// Seed of the fleet and of injected faults.
@@ -74,6 +77,7 @@ impl Default for SimConfig {
     /// The sandbox tenant.
     fn default() -> Self {
         Self {
+            hostile: agentctl_core::sim::Hostile::default(),
             fleet_size: 1200,
             seed: 20_230_920,
             now: Timestamp::now(),
@@ -120,12 +124,19 @@ impl Inner {
 pub struct RunningSim {
     inner: Arc<Inner>,
     server: Serving,
+    hostile: Arc<agentctl_core::sim::Counters>,
 }
 
 /// Serve `cfg` on `127.0.0.1:<free port>`, from `state` or a newly generated fleet.
 pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<RunningSim> {
     let listener = agentctl_core::sim::listen().await?;
-    let state = state.unwrap_or_else(|| SimState::generate(&cfg));
+    let state = state.unwrap_or_else(|| {
+        let mut state = SimState::generate(&cfg);
+        if cfg.hostile.names {
+            state.plant_hostile_names();
+        }
+        state
+    });
     let inner = Arc::new(Inner {
         rng: Mutex::new(StdRng::seed_from_u64(cfg.seed ^ 0x5eed)),
         window: Mutex::new(server::Window::new()),
@@ -137,12 +148,23 @@ pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<R
         v3_calls: AtomicU64::new(0),
         fault_counts: Mutex::new(HashMap::new()),
     });
-    let app = server::router(inner.clone());
+    let hostile_knobs = inner.cfg.hostile.clone();
+    let (app, hostile) = agentctl_core::sim::hostile(server::router(inner.clone()), &hostile_knobs);
     let server = listener.serve(app);
-    Ok(RunningSim { inner, server })
+    Ok(RunningSim {
+        inner,
+        server,
+        hostile,
+    })
 }
 
 impl RunningSim {
+    /// Requests the [`agentctl_core::sim::Hostile`] knobs answered (endless body, hang,
+    /// injected first failures).
+    pub fn hostile_requests(&self) -> u64 {
+        self.hostile.get("hostile")
+    }
+
     /// `http://127.0.0.1:<port>`: both the API and the XDR token host.
     pub fn base_url(&self) -> String {
         self.inner.base_url.clone()
@@ -186,5 +208,15 @@ impl RunningSim {
 
     pub async fn shutdown(self) {
         self.server.shutdown().await;
+    }
+}
+
+impl SimState {
+    /// Give the first computers the core's hostile host names (the `hostile.names` knob).
+    pub fn plant_hostile_names(&mut self) {
+        let names = agentctl_core::sim::hostile_names();
+        for (c, name) in self.computers.values_mut().zip(names) {
+            c["hostname"] = Value::String(name);
+        }
     }
 }

@@ -31,6 +31,9 @@ use crate::unconfirmed;
 /// How the simulated tenant looks and misbehaves.
 #[derive(Clone)]
 pub struct SimConfig {
+    /// Hostile data and faults: hostile host names, an endless body, a hanging endpoint,
+    /// failing first requests (see [`agentctl_core::sim::Hostile`]).
+    pub hostile: agentctl_core::sim::Hostile,
     /// Assets generated for a new state.
     pub fleet_size: usize,
     /// API clients that already exist in a new state (at most 2).
@@ -74,6 +77,7 @@ impl Default for SimConfig {
     /// The sandbox tenant.
     fn default() -> Self {
         Self {
+            hostile: agentctl_core::sim::Hostile::default(),
             fleet_size: 1200,
             clients: 2,
             seed: 20_261_001,
@@ -130,12 +134,19 @@ pub(crate) struct Inner {
 pub struct RunningSim {
     inner: Arc<Inner>,
     server: Serving,
+    hostile: Arc<agentctl_core::sim::Counters>,
 }
 
 /// Serve `cfg` on `127.0.0.1:<free port>`, from `state` or a newly generated tenant.
 pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<RunningSim> {
     let listener = agentctl_core::sim::listen().await?;
-    let state = state.unwrap_or_else(|| SimState::generate(&cfg));
+    let state = state.unwrap_or_else(|| {
+        let mut state = SimState::generate(&cfg);
+        if cfg.hostile.names {
+            state.plant_hostile_names();
+        }
+        state
+    });
     let inner = Arc::new(Inner {
         rng: Mutex::new(StdRng::seed_from_u64(cfg.seed ^ 0x7ae9)),
         cfg,
@@ -145,9 +156,17 @@ pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<R
         counts: Counters::default(),
         fault_counts: Mutex::new(HashMap::new()),
     });
-    let app = server::router(inner.clone(), schema::build(Some(inner.clone())));
+    let hostile_knobs = inner.cfg.hostile.clone();
+    let (app, hostile) = agentctl_core::sim::hostile(
+        server::router(inner.clone(), schema::build(Some(inner.clone()))),
+        &hostile_knobs,
+    );
     let server = listener.serve(app);
-    Ok(RunningSim { inner, server })
+    Ok(RunningSim {
+        inner,
+        server,
+        hostile,
+    })
 }
 
 /// The simulated schema in SDL (for review and tests).
@@ -174,6 +193,12 @@ pub fn validate_document(document: &str, variables: serde_json::Value) -> Vec<St
 }
 
 impl RunningSim {
+    /// Requests the [`agentctl_core::sim::Hostile`] knobs answered (endless body, hang,
+    /// injected first failures).
+    pub fn hostile_requests(&self) -> u64 {
+        self.hostile.get("hostile")
+    }
+
     /// `http://127.0.0.1:<port>`: the `api_url` for the provider.
     pub fn base_url(&self) -> String {
         self.inner.base_url.clone()
@@ -225,5 +250,17 @@ impl RunningSim {
 
     pub async fn shutdown(self) {
         self.server.shutdown().await;
+    }
+}
+
+impl SimState {
+    /// Give the first assets the core's hostile host names (the `hostile.names` knob).
+    pub fn plant_hostile_names(&mut self) {
+        let names = agentctl_core::sim::hostile_names();
+        for (a, name) in self.assets.iter_mut().zip(names) {
+            if let Some(first) = a.hostnames.first_mut() {
+                *first = name;
+            }
+        }
     }
 }
