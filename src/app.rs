@@ -105,10 +105,18 @@ impl App {
         if let Some(kind) = self.kind_scope {
             let actual = providers::kind_of(&self.config, name).unwrap_or_default();
             if actual != kind {
+                let ns = providers::KINDS
+                    .iter()
+                    .find(|k| k.name == actual)
+                    .and_then(|k| k.aliases.first().copied())
+                    .unwrap_or(actual.as_str());
                 return Err(CliError::usage(
                     "provider",
                     format!("'{name}' is a {actual} provider, not {kind}"),
-                ));
+                )
+                .hint(format!(
+                    "run it in its own namespace (agentctl {ns} …) or without a namespace"
+                )));
             }
         }
         providers::build(&self.config, name, self.readable_by_others)
@@ -125,10 +133,25 @@ impl App {
         let name = match names.as_slice() {
             [one] => one.clone(),
             _ => {
-                return Err(CliError::usage(
+                let able: Vec<String> = self
+                    .names_in_scope()
+                    .into_iter()
+                    .filter(|n| {
+                        providers::kind_of(&self.config, n)
+                            .and_then(|k| providers::KINDS.iter().find(|i| i.name == k))
+                            .is_some_and(|i| i.operations.contains(&op))
+                    })
+                    .map(|n| format!("-p {n}"))
+                    .collect();
+                let err = CliError::usage(
                     op.name(),
                     format!("{what} needs exactly one -p/--provider naming the provider"),
-                ));
+                );
+                return Err(if able.is_empty() {
+                    err
+                } else {
+                    err.hint(format!("add one of: {}", able.join(", ")))
+                });
             }
         };
         let c = self.provider(&name)?;
@@ -148,7 +171,7 @@ impl App {
                 None => "no provider is configured".to_string(),
             };
             return Err(CliError::usage(op.name(), why).hint(
-                "add a [providers.<name>] section (see config.example.toml), or try --sandbox",
+                "agentctl config init adds a provider (or see config.example.toml); or try --sandbox",
             ));
         }
         let mut selected = Vec::new();

@@ -64,11 +64,24 @@ pub enum Command {
     Common(CommonCommand),
     /// Check config, credentials and connectivity per provider
     Doctor,
-    /// Print a shell completion script
+    /// Print a shell completion script (completes commands, options and provider names)
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Create, check or locate the config file
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Write man pages (agentctl.1 and one per subcommand)
+    Man {
+        /// Write every page into DIR (created if missing) instead of agentctl.1 to stdout
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Environment variables agentctl reads (also: agentctl help environment)
+    Environment,
     /// Cisco Secure Endpoint commands
     #[command(name = "secure-endpoint", visible_alias = "se")]
     SecureEndpoint {
@@ -308,4 +321,35 @@ pub enum ClientsCommand {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Add a provider to the config file, asking for each key (writes the file 0600, then
+    /// runs doctor on the new provider)
+    Init(ConfigInitArgs),
+    /// Validate the config file without any network request
+    Check,
+    /// Print which config file is used and why
+    Path,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigInitArgs {
+    /// Provider kind (secure-endpoint, secure-access, apex-central, taegis or an alias);
+    /// given with its keys, no question is asked
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Name of the new [providers.NAME] section [default: the kind's short name]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// A key of the provider (repeatable), e.g. --set region=eu --set api_key=env:SE_API_KEY
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Allow a literal secret (not env:NAME or file:PATH) to be written into the file
+    #[arg(long)]
+    pub allow_literal_secrets: bool,
+    /// Do not run doctor on the new provider afterwards
+    #[arg(long)]
+    pub no_doctor: bool,
 }

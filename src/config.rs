@@ -88,13 +88,15 @@ pub fn load(explicit: Option<&Path>) -> CliResult<Loaded> {
     let text = std::fs::read_to_string(&path).map_err(|e| {
         let err = CliError::usage("config", format!("cannot read {}: {e}", path.display()));
         if explicit.is_none() && e.kind() == std::io::ErrorKind::NotFound {
-            err.hint("copy config.example.toml there, pass --config PATH, or try --sandbox")
+            err.hint("agentctl config init creates it (or copy config.example.toml there); pass --config PATH, or try --sandbox")
         } else {
             err
         }
     })?;
-    let file = parse(&text)
-        .map_err(|why| CliError::usage("config", format!("{}: {why}", path.display())))?;
+    let file = parse(&text).map_err(|why| {
+        CliError::usage("config", format!("{}: {why}", path.display()))
+            .hint("config.example.toml documents every key")
+    })?;
     Ok(Loaded {
         readable_by_others: readable_by_others(&path),
         path: Some(path),

@@ -70,12 +70,25 @@ impl CliError {
                 exit::RUNTIME
             }
         };
+        // Where the vendor layer gave no hint, point at the next step for the error class.
+        let doctor = match &e.provider {
+            Some(p) => format!("agentctl doctor -p {p}"),
+            None => "agentctl doctor".to_string(),
+        };
+        let hint = e.hint.clone().or_else(|| match e.kind {
+            ErrorKind::Network => Some(format!(
+                "check the URL and any proxy (HTTPS_PROXY, NO_PROXY); `{doctor}` tests the connection"
+            )),
+            ErrorKind::Auth => Some(format!("`{doctor}` checks the credentials")),
+            ErrorKind::Config => Some("`agentctl config check` validates the whole file".into()),
+            _ => None,
+        });
         Self {
             code,
             what: what.into(),
             provider: e.provider.clone(),
             why: e.reason(),
-            hint: e.hint.clone(),
+            hint,
         }
     }
 }

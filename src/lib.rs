@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod help;
 pub mod journal;
 pub mod logging;
 pub mod output;
@@ -38,7 +39,10 @@ async fn dispatch(app: &mut App, command: &Command) -> CliResult {
     match command {
         Command::Common(c) => run_common(app, c).await,
         Command::Doctor => commands::doctor::run(app).await,
-        Command::Completions { .. } => unreachable!("handled before config is loaded"),
+        Command::Completions { .. }
+        | Command::Config { .. }
+        | Command::Man { .. }
+        | Command::Environment => unreachable!("handled before config is loaded"),
         Command::SecureEndpoint { command } => {
             app.kind_scope = Some(agentctl_secure_endpoint::KIND);
             match command {
@@ -75,9 +79,16 @@ async fn dispatch(app: &mut App, command: &Command) -> CliResult {
 
 /// Run a parsed command line.
 pub async fn run(cli: Cli) -> CliResult {
-    if let Command::Completions { shell } = &cli.command {
-        commands::completions::run(*shell);
-        return Ok(());
+    // Commands that need no config (or make it).
+    match &cli.command {
+        Command::Completions { shell } => return commands::completions::run(*shell),
+        Command::Config { command } => return commands::config::run(&cli.global, command).await,
+        Command::Man { dir } => return commands::man::run(dir.as_deref(), cli.global.quiet),
+        Command::Environment => {
+            print!("{}", help::environment_text());
+            return Ok(());
+        }
+        _ => {}
     }
     if cli.global.sandbox {
         return run_sandbox(cli).await;

@@ -1,9 +1,12 @@
 //! `agentctl`: parse, run, map the outcome to an exit code.
 
-use clap::Parser;
-
 fn main() {
-    let cli = agentctl::cli::Cli::parse();
+    // A completion script asking for candidates (`COMPLETE=bash agentctl -- …`): answer, exit.
+    clap_complete::CompleteEnv::with_factory(agentctl::help::command)
+        .var(agentctl::commands::completions::VAR)
+        .completer("agentctl")
+        .complete();
+    let cli = agentctl::help::parse();
     agentctl::logging::init(&cli.global);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use agentctl_core::Operation::{self, Clients, List, Relocate, Stale, Uninstall};
 use agentctl_core::Provider;
 use agentctl_core::http::HttpOptions;
 
@@ -13,24 +14,31 @@ use crate::error::{CliError, CliResult};
 pub struct KindInfo {
     pub name: &'static str,
     pub aliases: &'static [&'static str],
+    /// What a provider of this kind can do (namespace help shows only these commands). Kept
+    /// equal to each provider's `supports` by a test against the sandbox providers.
+    pub operations: &'static [Operation],
 }
 
 pub const KINDS: &[KindInfo] = &[
     KindInfo {
         name: agentctl_secure_endpoint::KIND,
         aliases: agentctl_secure_endpoint::ALIASES,
+        operations: &[List, Stale, Uninstall, Relocate],
     },
     KindInfo {
         name: agentctl_secure_access::KIND,
         aliases: agentctl_secure_access::ALIASES,
+        operations: &[List, Stale, Uninstall, Clients],
     },
     KindInfo {
         name: agentctl_apex_central::KIND,
         aliases: agentctl_apex_central::ALIASES,
+        operations: &[List, Uninstall, Relocate],
     },
     KindInfo {
         name: agentctl_taegis::KIND,
         aliases: agentctl_taegis::ALIASES,
+        operations: &[List, Stale, Uninstall, Clients],
     },
 ];
 
@@ -165,6 +173,13 @@ pub fn build(file: &ConfigFile, name: &str, readable_by_others: bool) -> CliResu
 
 pub fn unknown_provider(file: &ConfigFile, name: &str) -> CliError {
     let known: Vec<&str> = file.providers.keys().map(String::as_str).collect();
+    let close = known
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(name) || k.starts_with(name) || name.starts_with(**k));
+    let hint = match close {
+        Some(k) => format!("did you mean -p {k}?"),
+        None => format!("agentctl config init --name {name} adds it"),
+    };
     CliError::usage(
         "provider",
         format!(
@@ -176,6 +191,7 @@ pub fn unknown_provider(file: &ConfigFile, name: &str) -> CliError {
             }
         ),
     )
+    .hint(hint)
 }
 
 /// Resolve a kind name or alias (`se`) to the kind.
@@ -186,38 +202,94 @@ pub fn resolve_kind(name: &str) -> Option<&'static str> {
         .map(|k| k.name)
 }
 
+/// Check a provider table's keys without building it (no secrets read, nothing sent).
+pub fn check_keys(file: &ConfigFile, name: &str) -> CliResult<&'static str> {
+    let mut table = file
+        .providers
+        .get(name)
+        .cloned()
+        .ok_or_else(|| unknown_provider(file, name))?;
+    let common = split_common(name, &mut table, &file.defaults)?;
+    let value = toml::Value::Table(table);
+    macro_rules! keys {
+        ($krate:ident) => {{
+            let _: $krate::Config = value.try_into().map_err(|e| vendor_keys_err(name, e))?;
+            Ok($krate::KIND)
+        }};
+    }
+    match common.kind.as_str() {
+        agentctl_secure_endpoint::KIND => keys!(agentctl_secure_endpoint),
+        agentctl_secure_access::KIND => keys!(agentctl_secure_access),
+        agentctl_apex_central::KIND => keys!(agentctl_apex_central),
+        agentctl_taegis::KIND => keys!(agentctl_taegis),
+        other => Err(CliError::usage(
+            "config",
+            format!(
+                "kind: unknown kind '{other}'; expected one of {}",
+                kind_names().join(", ")
+            ),
+        )
+        .provider(name)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Check a provider table's keys without building it (no secrets read, nothing sent).
-    fn check_keys(file: &ConfigFile, name: &str) -> CliResult<&'static str> {
-        let mut table = file
-            .providers
-            .get(name)
-            .cloned()
-            .ok_or_else(|| unknown_provider(file, name))?;
-        let common = split_common(name, &mut table, &file.defaults)?;
-        let value = toml::Value::Table(table);
-        macro_rules! keys {
-            ($krate:ident) => {{
-                let _: $krate::Config = value.try_into().map_err(|e| vendor_keys_err(name, e))?;
-                Ok($krate::KIND)
-            }};
-        }
-        match common.kind.as_str() {
-            agentctl_secure_endpoint::KIND => keys!(agentctl_secure_endpoint),
-            agentctl_secure_access::KIND => keys!(agentctl_secure_access),
-            agentctl_apex_central::KIND => keys!(agentctl_apex_central),
-            agentctl_taegis::KIND => keys!(agentctl_taegis),
-            other => Err(CliError::usage(
-                "config",
-                format!(
-                    "kind: unknown kind '{other}'; expected one of {}",
-                    kind_names().join(", ")
-                ),
-            )
-            .provider(name)),
+    #[test]
+    fn kind_operations_match_what_providers_support() {
+        // Every credential key present (literal, unreachable URL): `supports` needs no network.
+        let text = r#"
+[providers.se]
+kind = "secure-endpoint"
+api_url = "http://127.0.0.1:9"
+token_url = "http://127.0.0.1:9"
+client_id = "c"
+api_key = "k"
+xdr_client_id = "x"
+xdr_client_secret = "s"
+[providers.sa]
+kind = "secure-access"
+api_url = "http://127.0.0.1:9"
+api_key = "k"
+api_secret = "s"
+key_admin_key = "ka"
+key_admin_secret = "ks"
+[providers.apex]
+kind = "apex-central"
+url = "http://127.0.0.1:9"
+application_id = "a"
+api_key = "k"
+[providers.taegis]
+kind = "taegis"
+api_url = "http://127.0.0.1:9"
+client_id = "c"
+client_secret = "s"
+tenant_id = "1"
+"#;
+        let file = crate::config::parse(text).unwrap();
+        let all = [
+            Operation::List,
+            Operation::Stale,
+            Operation::Uninstall,
+            Operation::Remove,
+            Operation::Restore,
+            Operation::Relocate,
+            Operation::Clients,
+        ];
+        for name in file.providers.keys() {
+            let built = build(&file, name, false).unwrap_or_else(|e| panic!("{e}"));
+            let info = KINDS.iter().find(|k| k.name == built.kind).unwrap();
+            for op in all {
+                assert_eq!(
+                    built.provider.supports(op).is_ok(),
+                    info.operations.contains(&op),
+                    "{}: `{}` support changed; update `operations` in src/providers.rs KINDS",
+                    built.kind,
+                    op.name()
+                );
+            }
         }
     }
 

@@ -1,14 +1,29 @@
-//! `agentctl completions SHELL`.
+//! `agentctl completions SHELL`: a script that asks agentctl itself for completions, so
+//! subcommands, options and the provider names in the config (`-p <TAB>`) are always current.
+//! The script calls `agentctl` with `COMPLETE=<shell>`; `main` answers those calls.
 
-use clap::CommandFactory;
+use std::io::Write;
 
-use crate::cli::Cli;
+use clap_complete::env::Shells;
 
-pub fn run(shell: clap_complete::Shell) {
-    clap_complete::generate(
-        shell,
-        &mut Cli::command(),
-        "agentctl",
-        &mut std::io::stdout(),
-    );
+use crate::error::{CliError, CliResult};
+
+/// The variable the completion scripts set when they call agentctl back.
+pub const VAR: &str = "COMPLETE";
+
+pub fn run(shell: clap_complete::Shell) -> CliResult {
+    let name = shell.to_string();
+    let shells = Shells::builtins();
+    let completer = shells.completer(&name).ok_or_else(|| {
+        CliError::usage("completions", format!("no completion script for {name}")).hint(format!(
+            "supported shells: {}",
+            shells.names().collect::<Vec<_>>().join(", ")
+        ))
+    })?;
+    let mut buf = Vec::new();
+    completer.write_registration(VAR, "agentctl", "agentctl", "agentctl", &mut buf)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&buf)?;
+    out.flush()?;
+    Ok(())
 }

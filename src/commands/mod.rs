@@ -2,9 +2,11 @@
 
 pub mod clients;
 pub mod completions;
+pub mod config;
 pub mod doctor;
 pub mod list;
 pub mod listing;
+pub mod man;
 pub mod relocate;
 pub mod remove;
 pub mod restore;
