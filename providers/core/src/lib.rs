@@ -5,7 +5,8 @@
 //!   what a kind cannot do.
 //! - [`record::AgentRecord`]: the common agent row (SPEC's columns plus the raw vendor JSON).
 //! - [`http::HttpClient`]: rustls, private CA, proxies, timeouts, retries with backoff that
-//!   honour `Retry-After` and reset headers, client-side quotas, one refresh on 401.
+//!   honour `Retry-After` and reset headers, client-side quotas, and on a 401 a fresh
+//!   token and a retry, at most twice per request.
 //! - [`auth`], [`oauth`]: Basic, bearer token cache, OAuth2 client credentials.
 //! - [`secret::SecretRef`]: `env:` / `file:` / literal secrets that never print.
 

@@ -11,7 +11,7 @@ pub enum Decision {
     Done,
     /// Try again after a delay.
     Retry,
-    /// Refresh credentials once, then try again.
+    /// Refresh credentials, then try again (at most `http::MAX_REAUTHS` times per request).
     Reauthenticate,
 }
 
