@@ -50,6 +50,23 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "remove",
+        &[
+            "# Delete the registrations from the console (the machine is not touched):",
+            "agentctl remove --from stale.csv --dry-run",
+            "agentctl remove -p taegis --host 'KIOSK-*' --yes",
+            "agentctl remove --from stale.csv --yes --max 2000",
+        ],
+    ),
+    (
+        "restore",
+        &[
+            "# Bring back exactly what one remove run removed, from that run's journal:",
+            "agentctl restore --from remove-run.journal.jsonl --dry-run",
+            "agentctl restore -p taegis --id 0a1b2c3d-4e5f-6789-abcd-ef0123456789 --yes",
+        ],
+    ),
+    (
         "relocate",
         &[
             "agentctl apex relocate --host client01 --to-server ApexOne02 --folder '\\NewDomain\\NewFolder'",
