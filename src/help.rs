@@ -298,6 +298,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "Log filter; overrides -v and -q (e.g. RUST_LOG=agentctl_core=debug)",
     ),
     (
+        "NO_COLOR",
+        "Set and not empty: no colour in logs, even on a terminal",
+    ),
+    (
         "HTTPS_PROXY, HTTP_PROXY, ALL_PROXY",
         "Proxy for HTTPS / HTTP / all requests (lower-case names too)",
     ),
