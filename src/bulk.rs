@@ -142,6 +142,8 @@ async fn load_targets(
             let host = HostPattern::new(pattern);
             let query = ListQuery {
                 host: Some(host.clone()),
+                // Only the agents' identities are needed.
+                keep_raw: false,
                 ..ListQuery::default()
             };
             let mut targets = Vec::new();

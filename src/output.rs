@@ -61,6 +61,12 @@ impl Format {
         }
     }
 
+    /// Does this format show each agent's raw vendor record (`raw`)? Only JSON and NDJSON
+    /// do; listings for the others need not keep it.
+    pub fn shows_raw(self) -> bool {
+        matches!(self, Format::Json | Format::Ndjson)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Format::Table => "table",

@@ -12,6 +12,7 @@ use crate::progress::Progress;
 pub async fn run(app: &App, args: &ListArgs) -> CliResult {
     let query = ListQuery {
         host: args.host.as_deref().map(HostPattern::new),
+        keep_raw: app.format().shows_raw(),
         ..ListQuery::default()
     };
     stream_agents(app, Operation::List, &query, |_| true).await

@@ -13,6 +13,7 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
         host: args.host.as_deref().map(HostPattern::new),
         last_seen_before: Some(cutoff),
         include_unknown: args.include_unknown,
+        keep_raw: app.format().shows_raw(),
     };
     let include_unknown = args.include_unknown;
     // Server-side hints may narrow the listing; the rule is always applied here too.

@@ -257,7 +257,10 @@ impl ApexCentral {
         let servers = self.servers_for_group().await;
         let mut out = Vec::with_capacity(raw.len());
         for item in raw {
-            let record = self.record(item, &servers)?;
+            let mut record = self.record(item, &servers)?;
+            if !query.keep_raw {
+                record.raw = Value::Null;
+            }
             if query
                 .host
                 .as_ref()

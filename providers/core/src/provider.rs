@@ -79,13 +79,28 @@ impl HostPattern {
 
 /// What to list. Providers may use these as server-side hints to fetch less, but the caller
 /// always applies the same filters on the client, so a hint never changes the result.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ListQuery {
     pub host: Option<HostPattern>,
     /// Only agents last seen before this instant are wanted (stale detection).
     pub last_seen_before: Option<Timestamp>,
     /// Agents without a last-seen time are wanted too (with `last_seen_before`).
     pub include_unknown: bool,
+    /// Keep each agent's vendor JSON in [`AgentRecord::raw`] (JSON output shows it). When
+    /// false, providers leave `raw` as `null` and skip building it: a CSV or table listing
+    /// of a large fleet then neither copies nor keeps the vendor objects. Default: true.
+    pub keep_raw: bool,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self {
+            host: None,
+            last_seen_before: None,
+            include_unknown: false,
+            keep_raw: true,
+        }
+    }
 }
 
 /// Where `relocate` moves agents (resolved by [`Provider::prepare`]).

@@ -31,7 +31,8 @@ pub struct AgentRecord {
     /// The vendor already shows an uninstall pending for this agent.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pending_uninstall: bool,
-    /// The vendor's own record, for `-o json`.
+    /// The vendor's own record, for `-o json` (`null` when the listing was asked not to
+    /// keep it, see [`crate::ListQuery::keep_raw`]).
     #[serde(default)]
     pub raw: serde_json::Value,
 }

@@ -503,7 +503,13 @@ impl Provider for SecureAccess {
             let next = next_page(page, PAGE_SIZE, items.len()).map_err(|e| self.protocol(e))?;
             let records = items
                 .into_iter()
-                .map(|raw| self.record(raw))
+                .map(|raw| {
+                    let mut r = self.record(raw)?;
+                    if !query.keep_raw {
+                        r.raw = Value::Null;
+                    }
+                    Ok(r)
+                })
                 .collect::<Result<Vec<_>>>()?;
             Ok(Some((
                 futures::stream::iter(records.into_iter().map(Ok::<_, ProviderError>)),

@@ -352,7 +352,13 @@ impl SecureEndpoint {
         let records = page
             .data
             .into_iter()
-            .map(|raw| self.record(raw))
+            .map(|raw| {
+                let mut r = self.record(raw)?;
+                if !query.keep_raw {
+                    r.raw = Value::Null;
+                }
+                Ok(r)
+            })
             .collect::<Result<Vec<_>>>()?;
         // Follow `metadata.links.next` (present only when another page exists), reading its
         // offset but keeping the configured host (it may be a proxy or a simulator).

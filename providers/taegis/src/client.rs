@@ -390,7 +390,10 @@ impl Provider for Taegis {
                 };
                 let mut records = Vec::with_capacity(page.assets.len());
                 for raw in page.assets {
-                    let r = self.record(raw)?;
+                    let mut r = self.record(raw)?;
+                    if !query.keep_raw {
+                        r.raw = Value::Null;
+                    }
                     if query.host.as_ref().is_none_or(|h| h.matches(&r.hostname)) {
                         records.push(Ok(r));
                     }
