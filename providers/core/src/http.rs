@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 use crate::auth::Auth;
 use crate::error::{ProviderError, Result};
-use crate::ratelimit::{Limiter, RateLimitSpec};
+use crate::ratelimit::{Limiter, Permit, RateLimitSpec};
 use crate::retry::{self, Decision};
 
 /// Settings for one provider's HTTP client.
@@ -180,7 +180,9 @@ impl HttpClient {
         &self.inner
     }
 
-    async fn wait_turn(&self) {
+    /// Wait out a vendor-announced pause, then for room in every client-side quota. The
+    /// permit is held until the response (or the failure) arrives.
+    async fn wait_turn(&self) -> Permit {
         loop {
             let until = *self.paused_until.lock().await;
             match until {
@@ -188,7 +190,7 @@ impl HttpClient {
                 _ => break,
             }
         }
-        self.limiter.acquire().await;
+        self.limiter.acquire().await
     }
 
     async fn observe_rate_headers(&self, headers: &HeaderMap) {
@@ -235,7 +237,7 @@ impl HttpClient {
         // share one refetch per token generation.
         let mut reauths = 0;
         loop {
-            self.wait_turn().await;
+            let permit = self.wait_turn().await;
             let mut request = build(&self.inner)
                 .build()
                 .map_err(|e| ProviderError::input(format!("cannot build request: {e}")))?;
@@ -244,6 +246,7 @@ impl HttpClient {
             let path = request.url().path().to_string();
             let started = Instant::now();
             let result = self.inner.execute(request).await;
+            drop(permit);
             let elapsed = started.elapsed();
             match result {
                 Ok(response) => {

@@ -1,10 +1,11 @@
 //! Client-side request quotas (`rate_limit = "5/s, 14/min, 350/30min"`), all held at once.
 
-use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
 /// One quota: at most `requests` in any window of `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,35 +81,152 @@ impl RateLimitSpec {
     }
 }
 
-/// Waits until every quota has room. Each quota is enforced as evenly spaced requests at
-/// `(n − 1) / window` with no burst, which keeps any sliding window at or below `n`.
+/// Holds every quota of a [`RateLimitSpec`] at once, as sliding windows: a request may start
+/// whenever each window has room, so a run spends a window's whole allowance as soon as it
+/// needs it (5 requests in the first second, 14 in the first minute for `5/s, 14/min`)
+/// instead of spacing requests evenly, and no window of any length ever holds more than its
+/// quota.
+///
+/// A request counts against a window from the moment it starts until `window` after it
+/// finished (when its [`Permit`] is dropped). The server sees a request somewhere between
+/// those two instants, so however the network delays requests, no window the server
+/// measures holds more than the quota either: a server-enforced quota never answers 429.
+/// The price is one round trip per window (a `5/s` quota runs at 5 per `1 s + latency`).
 #[derive(Clone, Default)]
 pub struct Limiter {
-    limiters: Arc<Vec<DefaultDirectRateLimiter>>,
+    shared: Option<Arc<Shared>>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes waiters when a request finishes (its window slot then gets an end time).
+    finished: Notify,
+}
+
+struct State {
+    windows: Vec<Window>,
+    /// Requests started and not yet finished; they count against every window.
+    in_flight: u32,
+}
+
+struct Window {
+    quota: QuotaSpec,
+    /// When the most recent requests finished, oldest first (at most `quota.requests`).
+    ended: VecDeque<Instant>,
+}
+
+impl Window {
+    /// Forget requests that finished a whole window ago.
+    fn expire(&mut self, now: Instant) {
+        while self
+            .ended
+            .front()
+            .is_some_and(|t| *t + self.quota.window <= now)
+        {
+            self.ended.pop_front();
+        }
+    }
+
+    fn used(&self, in_flight: u32) -> usize {
+        self.ended.len() + in_flight as usize
+    }
+}
+
+/// One request's place in every window; drop it when the response arrived (or the request
+/// failed). Dropping it starts the request's window time.
+pub struct Permit {
+    shared: Option<Arc<Shared>>,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let Some(shared) = self.shared.take() else {
+            return;
+        };
+        let now = Instant::now();
+        {
+            let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.in_flight = state.in_flight.saturating_sub(1);
+            for w in &mut state.windows {
+                w.ended.push_back(now);
+                while w.ended.len() > w.quota.requests as usize {
+                    w.ended.pop_front();
+                }
+            }
+        }
+        shared.finished.notify_waiters();
+    }
 }
 
 impl Limiter {
     pub fn new(spec: &RateLimitSpec) -> Self {
-        let limiters = spec
+        if spec.is_off() {
+            return Self { shared: None };
+        }
+        let windows = spec
             .quotas
             .iter()
-            .map(|q| {
-                let slots = q.requests.saturating_sub(1).max(1);
-                let period = q.window / slots;
-                let quota = Quota::with_period(period.max(Duration::from_nanos(1)))
-                    .expect("non-zero period")
-                    .allow_burst(NonZeroU32::MIN);
-                RateLimiter::direct(quota)
+            .map(|q| Window {
+                quota: *q,
+                ended: VecDeque::with_capacity(q.requests.min(4096) as usize),
             })
             .collect();
         Self {
-            limiters: Arc::new(limiters),
+            shared: Some(Arc::new(Shared {
+                state: Mutex::new(State {
+                    windows,
+                    in_flight: 0,
+                }),
+                finished: Notify::new(),
+            })),
         }
     }
 
-    pub async fn acquire(&self) {
-        for l in self.limiters.iter() {
-            l.until_ready().await;
+    /// Wait until every window has room, and take a place in each.
+    pub async fn acquire(&self) -> Permit {
+        let Some(shared) = &self.shared else {
+            return Permit { shared: None };
+        };
+        loop {
+            // Register for "a request finished" before looking, so no wake-up is lost.
+            let finished = shared.finished.notified();
+            tokio::pin!(finished);
+            finished.as_mut().enable();
+            let wake = {
+                let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+                let now = Instant::now();
+                let in_flight = state.in_flight;
+                let mut wake: Option<Instant> = None;
+                let mut blocked = false;
+                for w in &mut state.windows {
+                    w.expire(now);
+                    if w.used(in_flight) >= w.quota.requests as usize {
+                        blocked = true;
+                        // Room returns when the oldest finished request leaves the window;
+                        // with none finished yet, when an in-flight request finishes.
+                        if let Some(first) = w.ended.front() {
+                            let at = *first + w.quota.window;
+                            wake = Some(wake.map_or(at, |x| x.max(at)));
+                        }
+                    }
+                }
+                if !blocked {
+                    state.in_flight += 1;
+                    return Permit {
+                        shared: Some(shared.clone()),
+                    };
+                }
+                wake
+            };
+            match wake {
+                Some(at) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(at) => {}
+                        () = &mut finished => {}
+                    }
+                }
+                None => finished.await,
+            }
         }
     }
 }
@@ -152,18 +270,88 @@ mod tests {
         assert!(RateLimitSpec::parse("5/0min").is_err());
     }
 
-    #[tokio::test]
-    async fn limiter_spaces_requests() {
-        let limiter = Limiter::new(&RateLimitSpec::parse("11/100ms").unwrap());
-        let start = std::time::Instant::now();
-        for _ in 0..6 {
-            limiter.acquire().await;
+    /// Start times (since `t0`) of `n` requests that each take `latency`, `concurrency` at a
+    /// time, under `spec`; with the paused clock the times are exact.
+    async fn run(spec: &str, n: usize, concurrency: usize, latency: Duration) -> Vec<Duration> {
+        let limiter = Limiter::new(&RateLimitSpec::parse(spec).unwrap());
+        let t0 = Instant::now();
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let workers: Vec<_> = (0..concurrency)
+            .map(|_| {
+                let (limiter, starts, next) = (limiter.clone(), starts.clone(), next.clone());
+                tokio::spawn(async move {
+                    while next.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < n {
+                        let permit = limiter.acquire().await;
+                        starts.lock().unwrap().push(t0.elapsed());
+                        tokio::time::sleep(latency).await;
+                        drop(permit);
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.await.unwrap();
         }
-        // 10 slots per 100 ms → 10 ms apart; six requests need at least 50 ms.
-        assert!(
-            start.elapsed() >= Duration::from_millis(45),
-            "{:?}",
-            start.elapsed()
+        let mut starts = Arc::try_unwrap(starts).unwrap().into_inner().unwrap();
+        starts.sort();
+        starts
+    }
+
+    /// The most requests any window of `window` saw, counting each at `at(start)`.
+    fn busiest(times: &[Duration], window: Duration) -> usize {
+        (0..times.len())
+            .map(|i| {
+                times[i..]
+                    .iter()
+                    .take_while(|t| **t < times[i] + window)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_window_s_whole_allowance_is_available_at_once() {
+        // Secure Access: 5 in the first second, 14 in the first minute, the 15th a minute on.
+        let starts = run("5/s, 14/min, 350/30min", 15, 8, Duration::ZERO).await;
+        let secs: Vec<u64> = starts.iter().map(Duration::as_secs).collect();
+        assert_eq!(secs, [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 60]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_in_flight_hold_their_place_until_a_window_after_they_finish() {
+        // 2 per second, requests taking 300 ms: a request's window starts when it ends, so
+        // the next pair starts 1.3 s after the first.
+        let starts = run("2/s", 4, 4, Duration::from_millis(300)).await;
+        assert_eq!(
+            starts,
+            [0, 0, 1300, 1300].map(Duration::from_millis).to_vec()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_run_never_exceeds_any_window_and_keeps_pace() {
+        let latency = Duration::from_millis(30);
+        let starts = run("5/s, 14/min, 350/30min", 400, 8, latency).await;
+        // Each request reaches the server somewhere in [start, start + latency]: the worst
+        // case for a window is counting every request at its start and at its end.
+        let ends: Vec<Duration> = starts.iter().map(|s| *s + latency).collect();
+        for (quota, window) in [(5, 1), (14, 60), (350, 1800)] {
+            let w = Duration::from_secs(window);
+            assert!(busiest(&starts, w) <= quota, "{quota}/{window}s");
+            assert!(busiest(&ends, w) <= quota, "{quota}/{window}s");
+        }
+        // 350 in the first 30 minutes (14 per minute, the last window partly), then the
+        // remaining 50 from the minute windows after the 30-minute window reopens.
+        let last = *starts.last().unwrap();
+        assert!(last >= Duration::from_secs(1800), "{last:?}");
+        assert!(last < Duration::from_secs(1800 + 4 * 61), "{last:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_quota_never_waits() {
+        let starts = run("off", 50, 4, Duration::from_millis(10)).await;
+        assert_eq!(starts.last(), Some(&Duration::from_millis(120)));
     }
 }
