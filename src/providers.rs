@@ -69,6 +69,7 @@ fn http_options(name: &str, common: &CommonKeys, vendor_default: Option<&str>) -
             .unwrap_or_default()
     });
     opts.headroom = common.concurrency as u64;
+    opts.concurrency = common.concurrency;
     opts
 }
 

@@ -36,6 +36,8 @@ pub struct HttpOptions {
     pub max_wait: Duration,
     /// Pause when the vendor reports this many requests or fewer left in its window.
     pub headroom: u64,
+    /// Requests in flight per provider (`concurrency`): the most a listing fetches at once.
+    pub concurrency: usize,
 }
 
 impl HttpOptions {
@@ -52,6 +54,7 @@ impl HttpOptions {
             max_backoff: Duration::from_secs(30),
             max_wait: Duration::from_secs(3600),
             headroom: 8,
+            concurrency: 8,
         }
     }
 }
@@ -174,6 +177,11 @@ impl HttpClient {
 
     pub fn provider(&self) -> &str {
         &self.opts.provider
+    }
+
+    /// Requests a listing may keep in flight at once (at least 1).
+    pub fn concurrency(&self) -> usize {
+        self.opts.concurrency.max(1)
     }
 
     pub fn reqwest(&self) -> &reqwest::Client {

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A bound loopback port whose base URL is known before the router is built (simulators
 /// put absolute links to themselves in their answers).
@@ -126,17 +127,48 @@ impl Serving {
     }
 }
 
-/// Requests seen, by key (a route such as `"GET /v1/computers"`, or a status such as `"429"`).
+/// Requests seen, by key (a route such as `"GET /v1/computers"`, or a status such as `"429"`),
+/// and how many were being served at once at most.
 #[derive(Debug, Default)]
-pub struct Counters(Mutex<HashMap<String, u64>>);
+pub struct Counters {
+    hits: Mutex<HashMap<String, u64>>,
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
+}
 
 impl Counters {
     pub fn hit(&self, key: &str) {
-        *self.0.lock().unwrap().entry(key.to_string()).or_default() += 1;
+        *self
+            .hits
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_default() += 1;
     }
 
     pub fn get(&self, key: &str) -> u64 {
-        self.0.lock().unwrap().get(key).copied().unwrap_or(0)
+        self.hits.lock().unwrap().get(key).copied().unwrap_or(0)
+    }
+
+    /// Count a request as being served until the guard is dropped.
+    pub fn serving(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(self)
+    }
+
+    /// The most requests served at the same time so far.
+    pub fn peak_in_flight(&self) -> u64 {
+        self.peak_in_flight.load(Ordering::SeqCst)
+    }
+}
+
+/// A request being served (see [`Counters::serving`]).
+pub struct InFlight<'a>(&'a Counters);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -276,12 +276,17 @@ impl SecureEndpoint {
         ))
     }
 
+    /// An agent record from a computer object, keeping `raw` (the whole object) as given.
     fn record(&self, raw: Value) -> Result<AgentRecord> {
         let c = Computer::deserialize(&raw).map_err(|e| {
             self.err(ProviderError::protocol(format!(
                 "unexpected computer object: {e}"
             )))
         })?;
+        Ok(self.record_from(c, raw))
+    }
+
+    fn record_from(&self, c: Computer, raw: Value) -> AgentRecord {
         let last_seen = match c.last_seen.as_deref() {
             None => None,
             Some(text) => {
@@ -300,10 +305,10 @@ impl SecureEndpoint {
         }
         let group = c
             .groups
-            .iter()
-            .find_map(|g| g.name.clone().or_else(|| g.guid.clone()))
+            .into_iter()
+            .find_map(|g| g.name.or(g.guid))
             .or(c.group_guid);
-        Ok(AgentRecord {
+        AgentRecord {
             provider: self.name.clone(),
             kind: KIND.to_string(),
             agent_id: c.connector_guid,
@@ -317,18 +322,15 @@ impl SecureEndpoint {
             serial_number: None,
             pending_uninstall: false,
             raw,
-        })
+        }
     }
 
-    async fn list_page(
-        &self,
-        offset: u64,
-        query: &ListQuery,
-    ) -> Result<(Vec<AgentRecord>, Option<u64>)> {
+    /// `GET /v1/computers` at `offset` (server-side hints from `query` where they are safe).
+    fn list_url(&self, offset: u64, limit: u64, query: &ListQuery) -> Url {
         let mut url = self.url("/v1/computers");
         {
             let mut q = url.query_pairs_mut();
-            q.append_pair("limit", &PAGE_SIZE.to_string());
+            q.append_pair("limit", &limit.to_string());
             q.append_pair("offset", &offset.to_string());
             if unconfirmed::SEND_HOSTNAME_FILTER
                 && let Some(host) = query.host.as_ref().and_then(|h| h.exact())
@@ -343,26 +345,37 @@ impl SecureEndpoint {
                 q.append_pair("last_seen_over", &secs.max(0).to_string());
             }
         }
-        let resp = self.v1_get(url).await?;
+        url
+    }
+
+    /// One page of computers. Each object is parsed once: straight into [`Computer`] when
+    /// the caller does not keep raw JSON, else into a JSON value it is read from and kept in.
+    async fn list_page(&self, offset: u64, query: &ListQuery) -> Result<Page> {
+        let resp = self.v1_get(self.list_url(offset, PAGE_SIZE, query)).await?;
         if !resp.is_success() {
             return Err(self.err(api_error("list computers", &resp)));
         }
-        let page: V1List<Value> = resp.json().map_err(|e| self.err(e))?;
-        let count = page.data.len() as u64;
-        let records = page
-            .data
-            .into_iter()
-            .map(|raw| {
-                let mut r = self.record(raw)?;
-                if !query.keep_raw {
-                    r.raw = Value::Null;
-                }
-                Ok(r)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let (metadata, records) = if query.keep_raw {
+            let page: V1List<Value> = resp.json().map_err(|e| self.err(e))?;
+            let records = page
+                .data
+                .into_iter()
+                .map(|raw| self.record(raw))
+                .collect::<Result<Vec<_>>>()?;
+            (page.metadata, records)
+        } else {
+            let page: V1List<Computer> = resp.json().map_err(|e| self.err(e))?;
+            let records = page
+                .data
+                .into_iter()
+                .map(|c| self.record_from(c, Value::Null))
+                .collect();
+            (page.metadata, records)
+        };
+        let count = records.len() as u64;
         // Follow `metadata.links.next` (present only when another page exists), reading its
         // offset but keeping the configured host (it may be a proxy or a simulator).
-        let next = match page.metadata.links.next.as_deref() {
+        let next = match metadata.links.next.as_deref() {
             None => None,
             Some(link) => {
                 let next_offset = Url::parse(link)
@@ -381,8 +394,76 @@ impl SecureEndpoint {
                 Some(next_offset)
             }
         };
-        Ok((records, next))
+        Ok(Page {
+            records,
+            total: metadata.results.and_then(|r| r.total),
+            next,
+        })
     }
+
+    /// Every page of the listing, in offset order. The first page reports the total, so
+    /// the offsets of all the others are known at once: they are fetched `concurrency` at a
+    /// time (within the client-side quotas) and handed on in order as they complete, so
+    /// the output is the same as a one-page-at-a-time walk and at most `concurrency` pages
+    /// are held. Should the last page still point further (the fleet grew meanwhile), its
+    /// `next` links are followed one by one.
+    fn pages<'a>(&'a self, query: &'a ListQuery) -> BoxStream<'a, Result<Page>> {
+        let concurrency = self.http.concurrency();
+        futures::stream::once(async move {
+            let first = self.list_page(0, query).await?;
+            let planned: Vec<u64> = match (first.next, first.total) {
+                // The next link follows on from the first page: the rest is offsets to total.
+                (Some(next), Some(total)) => (0..)
+                    .map(|i| next + i * PAGE_SIZE)
+                    .take_while(|o| *o < total)
+                    .collect(),
+                (Some(next), None) => vec![next],
+                (None, _) => Vec::new(),
+            };
+            let planned_end = planned.last().map_or(0, |o| o + PAGE_SIZE);
+            let fetched = futures::stream::iter(planned)
+                .map(move |offset| self.list_page(offset, query))
+                .buffered(concurrency)
+                .boxed();
+            // Nothing planned although the first page links further (its total disagrees):
+            // follow the link.
+            let follow = if planned_end == 0 { first.next } else { None };
+            let walk = futures::stream::try_unfold(
+                (fetched, follow, planned_end),
+                move |(mut fetched, mut follow, planned_end)| async move {
+                    if let Some(page) = fetched.next().await {
+                        let page = page?;
+                        if let Some(n) = page.next
+                            && n >= planned_end
+                        {
+                            follow = Some(n);
+                        }
+                        return Ok(Some((page, (fetched, follow, planned_end))));
+                    }
+                    match follow.take() {
+                        None => Ok(None),
+                        Some(offset) => {
+                            let page = self.list_page(offset, query).await?;
+                            let follow = page.next;
+                            Ok(Some((page, (fetched, follow, offset + PAGE_SIZE))))
+                        }
+                    }
+                },
+            );
+            Ok::<_, ProviderError>(futures::stream::iter([Ok(first)]).chain(walk))
+        })
+        .try_flatten()
+        .boxed()
+    }
+}
+
+/// One page of `GET /v1/computers`.
+struct Page {
+    records: Vec<AgentRecord>,
+    /// `metadata.results.total`, when reported.
+    total: Option<u64>,
+    /// The offset `metadata.links.next` points at, when there is a further page.
+    next: Option<u64>,
 }
 
 #[async_trait]
@@ -418,18 +499,10 @@ impl Provider for SecureEndpoint {
     }
 
     fn list<'a>(&'a self, query: &'a ListQuery) -> BoxStream<'a, Result<AgentRecord>> {
-        futures::stream::try_unfold(Some(0u64), move |offset| async move {
-            let Some(offset) = offset else {
-                return Ok::<_, ProviderError>(None);
-            };
-            let (records, next) = self.list_page(offset, query).await?;
-            Ok(Some((
-                futures::stream::iter(records.into_iter().map(Ok::<_, ProviderError>)),
-                next,
-            )))
-        })
-        .try_flatten()
-        .boxed()
+        self.pages(query)
+            .map_ok(|page| futures::stream::iter(page.records.into_iter().map(Ok)))
+            .try_flatten()
+            .boxed()
     }
 
     fn validate_agent_id(&self, id: &str) -> Result<(), String> {

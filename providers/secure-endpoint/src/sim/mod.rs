@@ -112,6 +112,8 @@ pub(crate) struct Inner {
     window: Mutex<server::Window>,
     v3_calls: AtomicU64,
     fault_counts: Mutex<HashMap<String, u32>>,
+    /// Connector GUIDs in listing order, rebuilt when computers were removed.
+    index: Mutex<Vec<String>>,
 }
 
 impl Inner {
@@ -147,6 +149,7 @@ pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<R
         counts: Counters::default(),
         v3_calls: AtomicU64::new(0),
         fault_counts: Mutex::new(HashMap::new()),
+        index: Mutex::new(Vec::new()),
     });
     let hostile_knobs = inner.cfg.hostile.clone();
     let (app, hostile) = agentctl_core::sim::hostile(server::router(inner.clone()), &hostile_knobs);
@@ -184,6 +187,11 @@ impl RunningSim {
     /// `"POST /iroh/oauth2/token"`, …) or responses with a status (`"401"`, `"429"`, `"503"`).
     pub fn request_count(&self, key: &str) -> u64 {
         self.inner.counts.get(key)
+    }
+
+    /// The most requests the simulator was serving at the same time so far.
+    pub fn peak_in_flight(&self) -> u64 {
+        self.inner.counts.peak_in_flight()
     }
 
     /// Change a computer's last-seen time (an agent that checks in again, or goes silent).
