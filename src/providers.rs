@@ -70,6 +70,15 @@ fn http_options(name: &str, common: &CommonKeys, vendor_default: Option<&str>) -
     });
     opts.headroom = common.concurrency as u64;
     opts.concurrency = common.concurrency;
+    // A quota is per API key on the vendor's side, across runs: remember what this run
+    // spends so the next one (e.g. `uninstall` right after `stale`) does not overdraw it.
+    if !opts.rate_limit.is_off() {
+        opts.quota_memory = Some(
+            crate::app::state_dir()
+                .join("quota")
+                .join(format!("{name}.times")),
+        );
+    }
     opts
 }
 

@@ -38,6 +38,9 @@ pub struct HttpOptions {
     pub headroom: u64,
     /// Requests in flight per provider (`concurrency`): the most a listing fetches at once.
     pub concurrency: usize,
+    /// A file where the client-side quota remembers its recent requests between runs (see
+    /// [`Limiter::remembered`]); `None`: every run starts with the whole allowance.
+    pub quota_memory: Option<PathBuf>,
 }
 
 impl HttpOptions {
@@ -55,6 +58,7 @@ impl HttpOptions {
             max_wait: Duration::from_secs(3600),
             headroom: 8,
             concurrency: 8,
+            quota_memory: None,
         }
     }
 }
@@ -157,7 +161,10 @@ impl HttpClient {
             .build()
             .map_err(|e| ProviderError::config(format!("cannot build HTTP client: {e}")))?;
         Ok(Self {
-            limiter: Limiter::new(&opts.rate_limit),
+            limiter: match &opts.quota_memory {
+                Some(path) => Limiter::remembered(&opts.rate_limit, path.clone()),
+                None => Limiter::new(&opts.rate_limit),
+            },
             inner,
             opts: Arc::new(opts),
             paused_until: Arc::new(Mutex::new(None)),
@@ -254,7 +261,7 @@ impl HttpClient {
             let path = request.url().path().to_string();
             let started = Instant::now();
             let result = self.inner.execute(request).await;
-            drop(permit);
+            permit.finished();
             let elapsed = started.elapsed();
             match result {
                 Ok(response) => {

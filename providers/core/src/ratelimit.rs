@@ -1,8 +1,9 @@
 //! Client-side request quotas (`rate_limit = "5/s, 14/min, 350/30min"`), all held at once.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -101,6 +102,9 @@ struct Shared {
     state: Mutex<State>,
     /// Wakes waiters when a request finishes (its window slot then gets an end time).
     finished: Notify,
+    /// Where the end times of recent requests are kept between runs (see
+    /// [`Limiter::remembered`]).
+    memory: Option<PathBuf>,
 }
 
 struct State {
@@ -132,43 +136,153 @@ impl Window {
     }
 }
 
-/// One request's place in every window; drop it when the response arrived (or the request
-/// failed). Dropping it starts the request's window time.
+/// How much later than its abandonment a request dropped in flight is assumed to reach the
+/// server (its bytes may already be on the way).
+pub const ABANDONED_GRACE: Duration = Duration::from_secs(1);
+
+/// One request's place in every window. Call [`Permit::finished`] when the response (or a
+/// failure) arrived: the request's window time starts then. A permit dropped without it
+/// belongs to a request abandoned in flight, which may still reach the server: its window
+/// time starts [`ABANDONED_GRACE`] later.
 pub struct Permit {
     shared: Option<Arc<Shared>>,
 }
 
+impl Permit {
+    pub fn finished(mut self) {
+        if let Some(shared) = self.shared.take() {
+            release(&shared, Instant::now());
+        }
+    }
+}
+
 impl Drop for Permit {
     fn drop(&mut self) {
-        let Some(shared) = self.shared.take() else {
-            return;
-        };
-        let now = Instant::now();
-        {
-            let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-            state.in_flight = state.in_flight.saturating_sub(1);
-            for w in &mut state.windows {
-                w.ended.push_back(now);
-                while w.ended.len() > w.quota.requests as usize {
-                    w.ended.pop_front();
-                }
+        if let Some(shared) = self.shared.take() {
+            release(&shared, Instant::now() + ABANDONED_GRACE);
+        }
+    }
+}
+
+fn release(shared: &Shared, now: Instant) {
+    let remembered = {
+        let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.in_flight = state.in_flight.saturating_sub(1);
+        for w in &mut state.windows {
+            // Keep the times in order (an abandoned request's end lies ahead).
+            let at = w.ended.back().map_or(now, |last| now.max(*last));
+            w.ended.push_back(at);
+            while w.ended.len() > w.quota.requests as usize {
+                w.ended.pop_front();
             }
         }
-        shared.finished.notify_waiters();
+        shared.memory.as_ref().map(|_| state.longest_record())
+    };
+    shared.finished.notify_waiters();
+    if let (Some(path), Some(ends)) = (&shared.memory, remembered) {
+        save(path, &ends);
     }
+}
+
+impl State {
+    /// The end times of the window that keeps the most of them.
+    fn longest_record(&self) -> Vec<Instant> {
+        self.windows
+            .iter()
+            .max_by_key(|w| w.ended.len())
+            .map(|w| w.ended.iter().copied().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Wall-clock milliseconds of `at` (an instant of this process's clock).
+fn to_unix_ms(at: Instant) -> i64 {
+    let now = Instant::now();
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    if at >= now {
+        wall + (at - now).as_millis() as i64
+    } else {
+        wall - (now - at).as_millis() as i64
+    }
+}
+
+fn from_unix_ms(ms: i64) -> Instant {
+    let now = Instant::now();
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let delta = Duration::from_millis(ms.abs_diff(wall));
+    if ms >= wall {
+        now + delta
+    } else {
+        now.checked_sub(delta).unwrap_or(now)
+    }
+}
+
+/// Write the end times (wall-clock milliseconds, one per line) next to `path` and move the
+/// file into place, so a reader never sees half of it. Failures only cost the memory.
+fn save(path: &std::path::Path, ends: &[Instant]) {
+    let text: String = ends
+        .iter()
+        .map(|t| format!("{}\n", to_unix_ms(*t)))
+        .collect();
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&tmp, text))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        tracing::debug!("cannot keep request times in {}: {e}", path.display());
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+fn load(path: &std::path::Path) -> Vec<Instant> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let mut ends: Vec<Instant> = text
+        .lines()
+        .filter_map(|l| l.trim().parse::<i64>().ok())
+        .map(from_unix_ms)
+        .collect();
+    ends.sort();
+    ends
 }
 
 impl Limiter {
     pub fn new(spec: &RateLimitSpec) -> Self {
+        Self::build(spec, None)
+    }
+
+    /// A limiter that remembers when its recent requests ended in the file `path` (read now,
+    /// rewritten after every request), so the next run starts with what this one spent: a
+    /// `stale` listing followed at once by an `uninstall` of the same key stays inside the
+    /// quota together, as the server counts them. Without it a new run would assume a fresh
+    /// allowance.
+    pub fn remembered(spec: &RateLimitSpec, path: PathBuf) -> Self {
+        Self::build(spec, Some(path))
+    }
+
+    fn build(spec: &RateLimitSpec, memory: Option<PathBuf>) -> Self {
         if spec.is_off() {
             return Self { shared: None };
         }
+        let earlier = memory.as_deref().map(load).unwrap_or_default();
         let windows = spec
             .quotas
             .iter()
-            .map(|q| Window {
-                quota: *q,
-                ended: VecDeque::with_capacity(q.requests.min(4096) as usize),
+            .map(|q| {
+                let keep = earlier.len().saturating_sub(q.requests as usize);
+                let mut w = Window {
+                    quota: *q,
+                    ended: earlier[keep..].iter().copied().collect(),
+                };
+                w.expire(Instant::now());
+                w
             })
             .collect();
         Self {
@@ -178,6 +292,7 @@ impl Limiter {
                     in_flight: 0,
                 }),
                 finished: Notify::new(),
+                memory,
             })),
         }
     }
@@ -285,7 +400,7 @@ mod tests {
                         let permit = limiter.acquire().await;
                         starts.lock().unwrap().push(t0.elapsed());
                         tokio::time::sleep(latency).await;
-                        drop(permit);
+                        permit.finished();
                     }
                 })
             })
@@ -347,6 +462,41 @@ mod tests {
         let last = *starts.last().unwrap();
         assert!(last >= Duration::from_secs(1800), "{last:?}");
         assert!(last < Duration::from_secs(1800 + 4 * 61), "{last:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_abandoned_in_flight_counts_a_grace_period_longer() {
+        let limiter = Limiter::new(&RateLimitSpec::parse("1/s").unwrap());
+        let t0 = Instant::now();
+        drop(limiter.acquire().await);
+        limiter.acquire().await.finished();
+        assert_eq!(t0.elapsed(), Duration::from_secs(1) + ABANDONED_GRACE);
+    }
+
+    #[tokio::test]
+    async fn the_next_run_starts_with_what_this_one_spent() {
+        let dir = std::env::temp_dir().join(format!("agentctl-quota-{}", std::process::id()));
+        let path = dir.join("sa.times");
+        let _ = std::fs::remove_file(&path);
+        let spec = RateLimitSpec::parse("3/2s, 100/h").unwrap();
+        let first = Limiter::remembered(&spec, path.clone());
+        for _ in 0..3 {
+            first.acquire().await.finished();
+        }
+        drop(first);
+        // A second run (a new limiter from the same file) has no room left in the 2 s
+        // window: its first request waits for the oldest of the three to leave it.
+        let second = Limiter::remembered(&spec, path.clone());
+        let t0 = std::time::Instant::now();
+        second.acquire().await.finished();
+        let waited = t0.elapsed();
+        assert!(waited >= Duration::from_millis(1500), "{waited:?}");
+        assert_eq!(load(&path).len(), 4);
+        // Without the memory, a limiter starts with the whole allowance.
+        let t0 = std::time::Instant::now();
+        Limiter::new(&spec).acquire().await.finished();
+        assert!(t0.elapsed() < Duration::from_millis(500));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test(start_paused = true)]
