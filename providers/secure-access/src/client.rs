@@ -1,6 +1,10 @@
 //! The Secure Access provider: roaming computers (list, stale, re-check, delete), network
 //! tunnel groups (`tunnels`), and API keys through the Key Admin API (`clients`).
 
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use agentctl_core::http::{HttpClient, HttpOptions, HttpResponse};
 use agentctl_core::provider::{Check, Listing};
 use agentctl_core::ratelimit::RateLimitSpec;
@@ -35,6 +39,10 @@ pub const TOKEN_RATE_LIMIT: &str = "20/min";
 
 /// Roaming computers: the documented maximum `limit`.
 pub const PAGE_SIZE: u32 = 100;
+
+/// Roaming-computer pages a listing asks for ahead of the one it reads (the list has no
+/// total); at most `concurrency`.
+pub const SPECULATIVE_PAGES: usize = 4;
 
 /// Network tunnel groups: the documented maximum `limit`.
 pub const TUNNEL_PAGE_SIZE: u32 = 200;
@@ -238,9 +246,14 @@ impl SecureAccess {
         }
     }
 
+    /// An agent record from a roaming computer object, keeping `raw` as given.
     fn record(&self, raw: Value) -> Result<AgentRecord> {
         let c = RoamingComputer::deserialize(&raw)
             .map_err(|e| self.protocol(format!("unexpected roaming computer object: {e}")))?;
+        Ok(self.record_from(c, raw))
+    }
+
+    fn record_from(&self, c: RoamingComputer, raw: Value) -> AgentRecord {
         let last_seen = match &c.last_sync {
             None | Some(Value::Null) => None,
             Some(Value::String(text)) => {
@@ -255,7 +268,7 @@ impl SecureAccess {
                 None
             }
         };
-        Ok(AgentRecord {
+        AgentRecord {
             provider: self.name.clone(),
             kind: KIND.to_string(),
             agent_id: c.device_id,
@@ -272,7 +285,7 @@ impl SecureAccess {
             serial_number: None,
             pending_uninstall: false,
             raw,
-        })
+        }
     }
 
     fn list_url(&self, page: u32, query: &ListQuery) -> Url {
@@ -296,7 +309,9 @@ impl SecureAccess {
         url
     }
 
-    async fn list_page(&self, page: u32, query: &ListQuery) -> Result<Vec<Value>> {
+    /// One page of roaming computers as records. Each object is parsed once: straight into
+    /// [`RoamingComputer`] unless the caller keeps raw JSON.
+    async fn list_page(&self, page: u32, query: &ListQuery) -> Result<Vec<AgentRecord>> {
         let url = self.list_url(page, query);
         let resp = self.send(&self.main, |c| c.get(url.clone())).await?;
         if !resp.is_success() {
@@ -306,8 +321,66 @@ impl SecureAccess {
                 &resp,
             )));
         }
-        let items: Vec<Value> = resp.json().map_err(|e| self.err(e))?;
-        Ok(items)
+        if query.keep_raw {
+            let items: Vec<Value> = resp.json().map_err(|e| self.err(e))?;
+            items.into_iter().map(|raw| self.record(raw)).collect()
+        } else {
+            let items: Vec<RoamingComputer> = resp.json().map_err(|e| self.err(e))?;
+            Ok(items
+                .into_iter()
+                .map(|c| self.record_from(c, Value::Null))
+                .collect())
+        }
+    }
+
+    /// Every page of the listing, in order. The list has no total, so after a full first
+    /// page the others are fetched speculatively: [`SPECULATIVE_PAGES`] (at most
+    /// `concurrency`) in flight, handed on in page order, and the walk stops at the first
+    /// short or empty page; the pages already asked for beyond it (at most the window less
+    /// one) are dropped.
+    fn pages<'a>(&'a self, query: &'a ListQuery) -> BoxStream<'a, Result<Vec<AgentRecord>>> {
+        let window = self.main.http.concurrency().min(SPECULATIVE_PAGES);
+        // The first page alone: a fleet that fits on it costs one request, not a window.
+        let first = futures::stream::once(async move { (1, self.list_page(1, query).await) });
+        // Once the last page is seen, no further page is asked for, and the ones in flight
+        // are awaited rather than abandoned (their quota use is then known exactly).
+        let stop = Arc::new(AtomicBool::new(false));
+        let more = stop.clone();
+        let rest = futures::stream::iter(2u32..=u32::MAX)
+            .take_while(move |_| std::future::ready(!more.load(Ordering::SeqCst)))
+            .map(move |page| async move { (page, self.list_page(page, query).await) })
+            .buffered(window);
+        let fetched = first.chain(rest).boxed();
+        // State: the pages in flight, the first deviceId of the previous page (a server that
+        // ignored `page` would repeat it forever), and whether the last page was seen.
+        futures::stream::try_unfold(
+            (fetched, None::<String>, false),
+            move |(mut fetched, previous_first, done)| {
+                let stop = stop.clone();
+                async move {
+                    if done {
+                        stop.store(true, Ordering::SeqCst);
+                        while fetched.next().await.is_some() {}
+                        return Ok(None);
+                    }
+                    let Some((page, records)) = fetched.next().await else {
+                        return Ok(None);
+                    };
+                    let records = records?;
+                    let first = records.first().map(|r| r.agent_id.clone());
+                    if first.is_some() && first == previous_first {
+                        return Err(self.protocol(format!(
+                            "pagination does not advance: page {page} repeats page {}",
+                            page - 1
+                        )));
+                    }
+                    let next =
+                        next_page(page, PAGE_SIZE, records.len()).map_err(|e| self.protocol(e))?;
+                    Ok::<_, ProviderError>(Some((records, (fetched, first, next.is_none()))))
+                }
+            },
+        )
+        .boxed()
     }
 
     async fn tunnel_groups(&self) -> Result<Vec<Value>> {
@@ -482,42 +555,10 @@ impl Provider for SecureAccess {
     }
 
     fn list<'a>(&'a self, query: &'a ListQuery) -> BoxStream<'a, Result<AgentRecord>> {
-        // State: the next page and the first deviceId of the previous page (a server that
-        // ignored `page` would repeat it forever).
-        futures::stream::try_unfold(Some((1u32, None::<String>)), move |state| async move {
-            let Some((page, previous_first)) = state else {
-                return Ok::<_, ProviderError>(None);
-            };
-            let items = self.list_page(page, query).await?;
-            let first = items
-                .first()
-                .and_then(|v| v.get("deviceId"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            if first.is_some() && first == previous_first {
-                return Err(self.protocol(format!(
-                    "pagination does not advance: page {page} repeats page {}",
-                    page - 1
-                )));
-            }
-            let next = next_page(page, PAGE_SIZE, items.len()).map_err(|e| self.protocol(e))?;
-            let records = items
-                .into_iter()
-                .map(|raw| {
-                    let mut r = self.record(raw)?;
-                    if !query.keep_raw {
-                        r.raw = Value::Null;
-                    }
-                    Ok(r)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Ok(Some((
-                futures::stream::iter(records.into_iter().map(Ok::<_, ProviderError>)),
-                next.map(|n| (n, first)),
-            )))
-        })
-        .try_flatten()
-        .boxed()
+        self.pages(query)
+            .map_ok(|records| futures::stream::iter(records.into_iter().map(Ok)))
+            .try_flatten()
+            .boxed()
     }
 
     fn validate_agent_id(&self, id: &str) -> Result<(), String> {
@@ -547,6 +588,101 @@ impl Provider for SecureAccess {
                 &resp,
             ))),
         }
+    }
+
+    /// Re-check from a `lastSyncBefore`-filtered listing when that costs fewer requests than
+    /// one `GET` per device. The filter is the newest last-seen time the plan recorded plus
+    /// one second, so every device that has not synced since its plan row shows up (a
+    /// device newer than that has come back to life or is gone, either way it is checked on
+    /// its own). The listing may read at most N − 1 pages; should it need more, it stops
+    /// and the caller re-checks per device (under Secure Access's 14 requests a minute the
+    /// count matters more than anything). Devices the listing did not show are fetched one
+    /// by one, so the whole re-check costs at most pages + N requests.
+    async fn recheck_bulk(&self, agents: &[AgentRef]) -> Result<Option<HashMap<String, Recheck>>> {
+        let wanted: HashSet<&str> = agents.iter().map(|a| a.agent_id.as_str()).collect();
+        if wanted.len() < 2 {
+            return Ok(None);
+        }
+        for id in &wanted {
+            self.validate_agent_id(id)
+                .map_err(|e| self.err(ProviderError::input(e)))?;
+        }
+        let newest = agents
+            .iter()
+            .map(|a| a.last_seen)
+            .collect::<Option<Vec<Timestamp>>>()
+            .and_then(|seen| seen.into_iter().max());
+        let query = ListQuery {
+            last_seen_before: newest
+                .and_then(|t| t.checked_add(jiff::SignedDuration::from_secs(1)).ok()),
+            include_unknown: false,
+            keep_raw: false,
+            host: None,
+        };
+        let budget = wanted.len() - 1;
+        let mut found: HashMap<String, Recheck> = HashMap::with_capacity(wanted.len());
+        let mut pages = self.pages(&query);
+        let mut read = 0usize;
+        let mut complete = false;
+        while read < budget {
+            match pages.next().await {
+                None => {
+                    complete = true;
+                    break;
+                }
+                Some(records) => {
+                    read += 1;
+                    for r in records? {
+                        if wanted.contains(r.agent_id.as_str()) {
+                            found.insert(r.agent_id.clone(), Recheck::Present(Box::new(r)));
+                        }
+                    }
+                }
+            }
+        }
+        if !complete {
+            // The budget is spent; is the listing finished anyway (the last page read was short)?
+            complete = match pages.next().await {
+                None => true,
+                Some(_) => {
+                    read += 1;
+                    false
+                }
+            };
+        }
+        drop(pages);
+        if !complete {
+            tracing::info!(
+                provider = %self.name,
+                "re-check of {} devices: the filtered listing needs more than {read} pages; one GET per device instead ({read} requests spent on the listing)",
+                wanted.len()
+            );
+            return Ok(None);
+        }
+        let missing: Vec<String> = wanted
+            .iter()
+            .filter(|id| !found.contains_key(**id))
+            .map(|id| id.to_string())
+            .collect();
+        let confirmed: Vec<(String, Recheck)> = futures::stream::iter(missing)
+            .map(|id: String| async move {
+                let found = self.recheck(&id).await?;
+                Ok::<_, ProviderError>((id, found))
+            })
+            .buffer_unordered(self.main.http.concurrency())
+            .try_collect()
+            .await?;
+        let confirmations = confirmed.len();
+        found.extend(confirmed);
+        tracing::info!(
+            provider = %self.name,
+            "re-check of {} devices: {read} page(s) of roaming computers{} plus {confirmations} GET for devices they did not show; {} requests (one per device: {})",
+            wanted.len(),
+            if query.last_seen_before.is_some() { " filtered by lastSyncBefore" } else { "" },
+            read + confirmations,
+            wanted.len()
+        );
+        Ok(Some(found))
     }
 
     async fn prepare(&self, action: &Action) -> Result<Action> {

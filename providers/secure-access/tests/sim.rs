@@ -97,7 +97,13 @@ async fn paging_handles_exact_multiples_short_pages_and_an_empty_fleet() {
         let p = provider(&sim);
         let records = list(&p, &ListQuery::default()).await;
         assert_eq!(records.len(), fleet, "fleet {fleet}");
-        assert_eq!(sim.request_count(ROAMING), requests, "fleet {fleet}");
+        // Up to SPECULATIVE_PAGES − 1 pages past the last one were already asked for.
+        let sent = sim.request_count(ROAMING);
+        let speculative = agentctl_secure_access::client::SPECULATIVE_PAGES as u64;
+        assert!(
+            (requests..requests + speculative).contains(&sent),
+            "fleet {fleet}: {sent} requests"
+        );
         let expected: Vec<String> = sim
             .roaming_computers()
             .iter()
@@ -447,10 +453,12 @@ async fn tokens_are_reused_refreshed_before_expiry_and_after_a_401() {
         "refreshed before use after expiry"
     );
     assert_eq!(sim.request_count("401"), 0);
-    // A token revoked server-side: one 401, one refresh, success.
+    // A token revoked server-side: one 401 per page in flight (the listing reads ahead),
+    // one shared refresh, success.
     sim.revoke_tokens();
     assert_eq!(list(&p, &ListQuery::default()).await.len(), 150);
-    assert_eq!(sim.request_count("401"), 1);
+    let speculative = agentctl_secure_access::client::SPECULATIVE_PAGES as u64;
+    assert!((1..=speculative).contains(&sim.request_count("401")));
     assert_eq!(sim.request_count(TOKEN), 3);
     sim.shutdown().await;
 
@@ -706,5 +714,58 @@ async fn state_persists_through_serde() {
         "off",
     );
     assert_eq!(list(&kept, &ListQuery::default()).await.len(), 11);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn bulk_recheck_reads_a_last_sync_filtered_listing() {
+    let sim = sim::start(cfg(1000), None).await.unwrap();
+    let p = provider(&sim);
+    let cutoff = stale_cutoff(now(), 60);
+    let stale: Vec<AgentRecord> = list(&p, &ListQuery::default())
+        .await
+        .into_iter()
+        .filter(|r| is_stale(r.last_seen, cutoff))
+        .collect();
+    assert!(stale.len() > 200, "{}", stale.len());
+    let plan: Vec<AgentRef> = stale.iter().map(agent_ref).collect();
+    // One device is deleted meanwhile, another syncs again.
+    p.act(&Action::Uninstall, &plan[0]).await.unwrap();
+    sim.set_last_sync(&plan[1].agent_id, Some(now()));
+    let (lists, gets) = (
+        sim.request_count(ROAMING),
+        sim.request_count("GET /deployments/v2/roamingcomputers/{deviceId}"),
+    );
+    let map = p.recheck_bulk(&plan).await.unwrap().expect("bulk");
+    assert_eq!(map.len(), plan.len());
+    assert_eq!(map[&plan[0].agent_id], Recheck::Gone);
+    match &map[&plan[1].agent_id] {
+        Recheck::Present(r) => assert!(r.last_seen > plan[1].last_seen),
+        Recheck::Gone => panic!("synced again, not gone"),
+    }
+    for (a, r) in plan[2..].iter().zip(&stale[2..]) {
+        match &map[&a.agent_id] {
+            Recheck::Present(found) => assert_eq!(found.last_seen, r.last_seen),
+            Recheck::Gone => panic!("{} is present", a.agent_id),
+        }
+    }
+    // The filtered listing is a few pages (plus at most the speculative window), and only
+    // the two devices it did not show were fetched one by one.
+    let pages = sim.request_count(ROAMING) - lists;
+    let stale_pages = (stale.len() as u64).div_ceil(100);
+    assert!(
+        (stale_pages..stale_pages + 4).contains(&pages),
+        "{pages} pages for {} stale devices",
+        stale.len()
+    );
+    assert_eq!(
+        sim.request_count("GET /deployments/v2/roamingcomputers/{deviceId}") - gets,
+        2
+    );
+    // Fewer devices than the listing has pages: declined after a budget of N − 1 pages.
+    let before = sim.request_count(ROAMING);
+    let few: Vec<AgentRef> = plan[2..5].to_vec();
+    assert!(p.recheck_bulk(&few).await.unwrap().is_none());
+    assert!(sim.request_count(ROAMING) - before <= 2 + 3);
     sim.shutdown().await;
 }
