@@ -1,5 +1,6 @@
 //! The Secure Endpoint provider: v1 for listing and re-checks, v3 for uninstall requests.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -525,6 +526,76 @@ impl Provider for SecureEndpoint {
             404 => Ok(Recheck::Gone),
             _ => Err(self.err(api_error("re-check computer", &resp))),
         }
+    }
+
+    /// Re-check from one listing pass when that costs fewer requests than one `GET` per
+    /// agent: the first page tells the fleet size, and the listing (⌈M / 500⌉ pages, read
+    /// concurrently) is used when it has fewer pages than there are agents. Agents the
+    /// listing does not show are confirmed one by one (a computer deleted mid-listing shifts
+    /// the offsets, and "gone" must not be guessed), so the whole re-check costs at most
+    /// pages + N requests, and N + 1 when the listing is the dearer way.
+    async fn recheck_bulk(&self, agents: &[AgentRef]) -> Result<Option<HashMap<String, Recheck>>> {
+        let wanted: HashSet<&str> = agents.iter().map(|a| a.agent_id.as_str()).collect();
+        if wanted.len() < 2 {
+            return Ok(None);
+        }
+        let query = ListQuery {
+            keep_raw: false,
+            ..ListQuery::default()
+        };
+        let mut pages = self.pages(&query);
+        let Some(first) = pages.next().await else {
+            return Ok(None);
+        };
+        let first = first?;
+        let total = first.total.unwrap_or(first.records.len() as u64);
+        let page_count = total.div_ceil(PAGE_SIZE).max(1);
+        if page_count >= wanted.len() as u64 {
+            tracing::info!(
+                provider = %self.name,
+                "re-check of {} agents: one GET per agent (the listing would take {page_count} pages); 1 request spent on the fleet size",
+                wanted.len()
+            );
+            return Ok(None);
+        }
+        let mut found: HashMap<String, Recheck> = HashMap::with_capacity(wanted.len());
+        let mut requests = 1u64;
+        let mut keep = |records: Vec<AgentRecord>| {
+            for r in records {
+                if wanted.contains(r.agent_id.as_str()) {
+                    found.insert(r.agent_id.clone(), Recheck::Present(Box::new(r)));
+                }
+            }
+        };
+        keep(first.records);
+        while let Some(page) = pages.next().await {
+            requests += 1;
+            keep(page?.records);
+        }
+        drop(pages);
+        let missing: Vec<String> = wanted
+            .iter()
+            .filter(|id| !found.contains_key(**id))
+            .map(|id| id.to_string())
+            .collect();
+        let confirmed: Vec<(String, Recheck)> = futures::stream::iter(missing)
+            .map(|id: String| async move {
+                let found = self.recheck(&id).await?;
+                Ok::<_, ProviderError>((id, found))
+            })
+            .buffer_unordered(self.http.concurrency())
+            .try_collect()
+            .await?;
+        requests += confirmed.len() as u64;
+        let confirmed_count = confirmed.len();
+        found.extend(confirmed);
+        tracing::info!(
+            provider = %self.name,
+            "re-check of {} agents: one listing of {page_count} pages plus {confirmed_count} GET for agents it did not show; {requests} requests (one per agent: {})",
+            wanted.len(),
+            wanted.len()
+        );
+        Ok(Some(found))
     }
 
     async fn prepare(&self, action: &Action) -> Result<Action> {

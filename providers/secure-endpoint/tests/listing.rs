@@ -107,3 +107,55 @@ async fn a_fleet_on_exactly_one_page_costs_one_request() {
     assert_eq!(sim.request_count(LIST), 1);
     sim.shutdown().await;
 }
+
+fn refs(ids: &[String]) -> Vec<agentctl_core::AgentRef> {
+    ids.iter()
+        .map(|id| agentctl_core::AgentRef {
+            provider: "se".into(),
+            agent_id: id.clone(),
+            hostname: None,
+            last_seen: None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn bulk_recheck_reads_the_listing_when_it_has_fewer_pages_than_agents() {
+    use agentctl_core::Recheck;
+    let cfg = cfg(1_200, 0);
+    let sim = sim::start(cfg.clone(), None).await.unwrap();
+    let p = provider(&sim, &cfg, 8);
+    let order = server_order(&sim);
+    // Nine agents spread over the three pages, and one the console no longer has.
+    let mut ids: Vec<String> = order.iter().step_by(130).take(9).cloned().collect();
+    let gone = "00000000-0000-4000-8000-000000000000".to_string();
+    ids.push(gone.clone());
+    let map = p.recheck_bulk(&refs(&ids)).await.unwrap().expect("bulk");
+    assert_eq!(map.len(), 10);
+    for id in &ids[..9] {
+        match &map[id] {
+            Recheck::Present(r) => assert_eq!(&r.agent_id, id),
+            Recheck::Gone => panic!("{id} is listed"),
+        }
+    }
+    assert_eq!(map[&gone], Recheck::Gone);
+    // Three pages, plus one GET to confirm the agent the listing did not show.
+    assert_eq!(sim.request_count(LIST), 3);
+    assert_eq!(sim.request_count("GET /v1/computers/{guid}"), 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn bulk_recheck_declines_when_one_get_per_agent_is_cheaper() {
+    let cfg = cfg(1_200, 0);
+    let sim = sim::start(cfg.clone(), None).await.unwrap();
+    let p = provider(&sim, &cfg, 8);
+    let order = server_order(&sim);
+    // One agent: nothing to save.
+    assert!(p.recheck_bulk(&refs(&order[..1])).await.unwrap().is_none());
+    assert_eq!(sim.request_count(LIST), 0);
+    // Three agents, three pages: the listing is no cheaper; only the first page was read.
+    assert!(p.recheck_bulk(&refs(&order[..3])).await.unwrap().is_none());
+    assert_eq!(sim.request_count(LIST), 1);
+    sim.shutdown().await;
+}
