@@ -1,6 +1,7 @@
 //! The Taegis provider: endpoint assets (list, stale, re-check, `markForUninstall`) and API
 //! clients, over the GraphQL gateway.
 
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use agentctl_core::http::{HttpClient, HttpOptions, HttpResponse};
@@ -433,6 +434,83 @@ impl Provider for Taegis {
                 Ok(Recheck::Present(Box::new(r)))
             }
         }
+    }
+
+    /// Re-check in batches: one `assetsV2` query per [`unconfirmed::RECHECK_BATCH`] agents,
+    /// filtered by `where: {or: [{id: …}, …]}` (`AssetWhereInputV2` has an exact `id` and
+    /// `or`, but no id-list field), batches in flight `concurrency` at a time. An agent the
+    /// filtered answer does not hold is gone. Declined (`None`) for a single agent, where
+    /// the per-agent query costs the same.
+    async fn recheck_bulk(&self, agents: &[AgentRef]) -> Result<Option<HashMap<String, Recheck>>> {
+        let mut ids: Vec<&str> = agents.iter().map(|a| a.agent_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() < 2 {
+            return Ok(None);
+        }
+        for id in &ids {
+            self.validate_agent_id(id)
+                .map_err(|e| self.err(ProviderError::input(e)))?;
+        }
+        let batch = unconfirmed::RECHECK_BATCH.min(unconfirmed::ASSETS_PAGE_SIZE as usize);
+        let batches: Vec<Vec<String>> = ids
+            .chunks(batch)
+            .map(|c| c.iter().map(|id| id.to_string()).collect())
+            .collect();
+        let requests = std::sync::atomic::AtomicU64::new(0);
+        let found: Vec<Vec<AgentRecord>> = futures::stream::iter(batches)
+            .map(|chunk: Vec<String>| {
+                let requests = &requests;
+                async move {
+                    let filter = json!({ "where": { "or": chunk
+                        .iter()
+                        .map(|id| json!({ "id": id }))
+                        .collect::<Vec<_>>() } });
+                    let mut records = Vec::with_capacity(chunk.len());
+                    let mut after: Option<String> = None;
+                    loop {
+                        requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let page = self
+                            .assets_page(after.as_deref(), batch as i32, Some(&filter))
+                            .await?;
+                        for raw in page.assets {
+                            let mut r = self.record(raw)?;
+                            if chunk.contains(&r.agent_id) {
+                                r.raw = Value::Null;
+                                records.push(r);
+                            }
+                        }
+                        match page.page_info {
+                            Some(info) if info.has_next_page => match info.end_cursor {
+                                Some(c) if Some(&c) != after.as_ref() => after = Some(c),
+                                _ => {
+                                    return Err(self.protocol(
+                                        "assetsV2 reports a next page but its endCursor does not advance",
+                                    ));
+                                }
+                            },
+                            _ => break,
+                        }
+                    }
+                    Ok::<_, ProviderError>(records)
+                }
+            })
+            .buffer_unordered(self.http.concurrency())
+            .try_collect()
+            .await?;
+        let mut map = HashMap::with_capacity(ids.len());
+        for r in found.into_iter().flatten() {
+            map.insert(r.agent_id.clone(), Recheck::Present(Box::new(r)));
+        }
+        tracing::info!(
+            provider = %self.name,
+            "re-check of {} agents: assetsV2 filtered by id in batches of {batch}; {} requests ({} present, {} gone)",
+            ids.len(),
+            requests.into_inner(),
+            map.len(),
+            ids.len() - map.len()
+        );
+        Ok(Some(map))
     }
 
     async fn prepare(&self, action: &Action) -> Result<Action> {

@@ -86,3 +86,8 @@ pub const SIM_TOKEN_LIFETIME_SECS: u64 = 3600;
 /// HTTP 429 numbers are not published; the simulator answers with `Retry-After` (the SDK
 /// honours it) after this many seconds.
 pub const SIM_RETRY_AFTER_SECS: u64 = 1;
+
+/// Agents per bulk re-check query (`where: {or: [{id: …}, …]}`). The service's limits on
+/// the size of an `or` list or of a query document are not published; 100 ids keep a query
+/// under ~6 KB.
+pub const RECHECK_BATCH: usize = 100;

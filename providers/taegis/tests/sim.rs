@@ -757,3 +757,32 @@ async fn state_persists_through_serde() {
     assert_eq!(p.get_client(&created.client.id).await.unwrap().name, "kept");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn bulk_recheck_queries_ids_in_batches() {
+    let sim = sim::start(cfg(250), None).await.unwrap();
+    let p = provider(&sim);
+    let records = list(&p, &ListQuery::default()).await;
+    let mut targets: Vec<AgentRef> = records[..230].iter().map(AgentRecord::to_ref).collect();
+    let mut gone = targets[0].clone();
+    gone.agent_id = "0c7e4f5a-no-such-asset".into();
+    targets.push(gone.clone());
+    let before = sim.request_count(ASSETS);
+    let map = p.recheck_bulk(&targets).await.unwrap().expect("bulk");
+    // 231 ids in batches of 100: three queries instead of 231.
+    assert_eq!(sim.request_count(ASSETS) - before, 3);
+    assert_eq!(map.len(), 230);
+    for r in &records[..230] {
+        match &map[&r.agent_id] {
+            Recheck::Present(found) => {
+                assert_eq!(found.last_seen, r.last_seen);
+                assert_eq!(found.hostname, r.hostname);
+            }
+            Recheck::Gone => panic!("{} is present", r.agent_id),
+        }
+    }
+    assert!(!map.contains_key(&gone.agent_id), "absent = gone");
+    // A single agent: the per-agent query costs the same, so the caller uses it.
+    assert!(p.recheck_bulk(&targets[..1]).await.unwrap().is_none());
+    sim.shutdown().await;
+}
