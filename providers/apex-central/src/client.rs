@@ -479,6 +479,42 @@ impl Provider for ApexCentral {
         }
     }
 
+    /// Re-check every agent from one `ProductAgents` listing: the list is unpaginated, so
+    /// one signed request answers any number of agents where the per-agent way costs one
+    /// each. Declined for a single agent (the same one request).
+    async fn recheck_bulk(&self, agents: &[AgentRef]) -> Result<Option<HashMap<String, Recheck>>> {
+        let wanted: std::collections::HashSet<String> =
+            agents.iter().map(|a| a.agent_id.to_lowercase()).collect();
+        if wanted.len() < 2 {
+            return Ok(None);
+        }
+        let query = ListQuery {
+            keep_raw: false,
+            ..ListQuery::default()
+        };
+        let mut map = HashMap::with_capacity(agents.len());
+        for record in self.list_all(&query).await? {
+            let key = record.agent_id.to_lowercase();
+            if wanted.contains(&key) {
+                // Answer under the id as the plan spelled it.
+                if let Some(a) = agents
+                    .iter()
+                    .find(|a| a.agent_id.eq_ignore_ascii_case(&record.agent_id))
+                {
+                    map.insert(a.agent_id.clone(), Recheck::Present(Box::new(record)));
+                }
+            }
+        }
+        tracing::info!(
+            provider = %self.name,
+            "re-check of {} agents: one ProductAgents listing ({} present, {} gone) instead of one request per agent",
+            wanted.len(),
+            map.len(),
+            wanted.len().saturating_sub(map.len())
+        );
+        Ok(Some(map))
+    }
+
     async fn prepare(&self, action: &Action) -> Result<Action> {
         self.supports(action.operation())?;
         match action {

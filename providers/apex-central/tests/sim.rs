@@ -746,3 +746,24 @@ async fn simulator_actions_and_their_result_codes() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn bulk_recheck_reads_one_listing() {
+    let sim = start(SimConfig::default()).await;
+    let p = provider(&sim);
+    let all = list(&p, None).await;
+    let mut plan: Vec<AgentRef> = all[..20].iter().map(AgentRecord::to_ref).collect();
+    // Ids are matched ignoring case and answered as the plan spelled them.
+    plan[1].agent_id = plan[1].agent_id.to_uppercase();
+    let mut gone = plan[0].clone();
+    gone.agent_id = "00000000-0000-0000-0000-000000000000".into();
+    plan.push(gone.clone());
+    let before = sim.request_count("GET ProductAgents");
+    let map = p.recheck_bulk(&plan).await.unwrap().expect("bulk");
+    assert_eq!(sim.request_count("GET ProductAgents") - before, 1);
+    assert_eq!(map.len(), 20);
+    assert!(matches!(map[&plan[1].agent_id], Recheck::Present(_)));
+    assert!(!map.contains_key(&gone.agent_id), "absent = gone");
+    assert!(p.recheck_bulk(&plan[..1]).await.unwrap().is_none());
+    sim.shutdown().await;
+}
