@@ -4,8 +4,14 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use oauth2::basic::BasicClient;
-use oauth2::{AuthType, ClientId, ClientSecret, TokenResponse, TokenUrl};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
+use oauth2::{
+    AccessToken, AuthType, ClientId, ClientSecret, RefreshToken, Scope, StandardRevocableToken,
+    TokenResponse, TokenUrl,
+};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::{NoAuth, Token, TokenSource};
@@ -71,7 +77,7 @@ impl TokenSource for ClientCredentials {
     async fn fetch(&self) -> Result<Token> {
         let token_url = TokenUrl::new(self.token_url.clone())
             .map_err(|e| ProviderError::config(format!("token URL {}: {e}", self.token_url)))?;
-        let client = BasicClient::new(ClientId::new(self.client_id.clone()))
+        let client = LenientClient::new(ClientId::new(self.client_id.clone()))
             .set_client_secret(ClientSecret::new(
                 self.client_secret.expose_secret().to_string(),
             ))
@@ -123,11 +129,112 @@ impl TokenSource for ClientCredentials {
         let response = request.request_async(&send).await.map_err(|e| {
             self.map_error(e, last_status.load(std::sync::atomic::Ordering::Relaxed))
         })?;
-        let expires_in = response.expires_in().or(Some(Duration::from_secs(300)));
+        let access_token = response.access_token().secret();
+        let expires_in = token_lifetime(response.expires_in(), access_token);
         Ok(Token::new(
-            SecretString::from(response.access_token().secret().to_string()),
-            expires_in,
+            SecretString::from(access_token.to_string()),
+            Some(expires_in),
         ))
+    }
+}
+
+/// How long a token is assumed to live when its answer has no `expires_in` and it is not a
+/// JWT with an `exp` claim. Short, so an unknown lifetime costs an early refresh at worst (a
+/// 401 refreshes anyway).
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
+
+/// The lifetime of a new token: `expires_in` when the answer has it, else the time left until
+/// the JWT's `exp` claim, else [`DEFAULT_TOKEN_LIFETIME`].
+pub fn token_lifetime(expires_in: Option<Duration>, access_token: &str) -> Duration {
+    expires_in
+        .or_else(|| {
+            jwt_exp(access_token).map(|exp| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                Duration::from_secs(exp).saturating_sub(now)
+            })
+        })
+        .unwrap_or(DEFAULT_TOKEN_LIFETIME)
+}
+
+/// The `exp` claim of a JWT (seconds since the epoch), read without verifying the signature.
+pub fn jwt_exp(token: &str) -> Option<u64> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    match &claims["exp"] {
+        serde_json::Value::Number(n) => n.as_u64().or_else(|| n.as_f64().map(|f| f as u64)),
+        _ => None,
+    }
+}
+
+/// The oauth2 client with [`LenientTokenResponse`] in place of the standard token answer.
+type LenientClient = oauth2::Client<
+    BasicErrorResponse,
+    LenientTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+>;
+
+/// A token answer as real servers send it: only `access_token` is required. `token_type` may
+/// be missing (Taegis's official SDK reads only `access_token`) and is not checked;
+/// `expires_in` may be missing, a number or a numeric string; unknown fields are ignored.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+pub struct LenientTokenResponse {
+    access_token: AccessToken,
+    #[serde(skip, default = "bearer")]
+    token_type: BasicTokenType,
+    #[serde(default, deserialize_with = "lenient_seconds")]
+    expires_in: Option<u64>,
+    #[serde(default)]
+    refresh_token: Option<RefreshToken>,
+    #[serde(skip)]
+    scopes: Option<Vec<Scope>>,
+}
+
+fn bearer() -> BasicTokenType {
+    BasicTokenType::Bearer
+}
+
+/// `expires_in` as a number of seconds: an integer, a float or a numeric string; anything
+/// else (null, negative, text) counts as absent.
+fn lenient_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = <Option<serde_json::Value> as serde::Deserialize>::deserialize(d)?;
+    Ok(match v {
+        Some(serde_json::Value::Number(n)) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+        Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    })
+}
+
+impl TokenResponse for LenientTokenResponse {
+    type TokenType = BasicTokenType;
+
+    fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+
+    fn token_type(&self) -> &BasicTokenType {
+        &self.token_type
+    }
+
+    fn expires_in(&self) -> Option<Duration> {
+        self.expires_in.map(Duration::from_secs)
+    }
+
+    fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+
+    fn scopes(&self) -> Option<&Vec<Scope>> {
+        self.scopes.as_ref()
     }
 }
 
@@ -267,5 +374,90 @@ mod tests {
         let e = source(false).fetch().await.unwrap_err();
         assert_eq!((e.kind, e.status), (ErrorKind::Auth, Some(401)));
         assert!(e.message.contains("Invalid credentials"), "{}", e.message);
+    }
+
+    /// Token answers as real servers send them: no `token_type`, no `expires_in`, a numeric
+    /// string, extra fields.
+    #[tokio::test]
+    async fn token_answers_without_type_or_lifetime_are_accepted() {
+        use base64::Engine;
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 1000;
+        let e = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let jwt = format!(
+            "{}.{}.sig",
+            e(r#"{"alg":"HS256"}"#),
+            e(&format!(r#"{{"exp":{exp}}}"#))
+        );
+        let answers: Vec<(&'static str, String)> = vec![
+            ("/bare", r#"{"access_token":"t-bare"}"#.to_string()),
+            ("/jwt", format!(r#"{{"access_token":"{jwt}"}}"#)),
+            (
+                "/text",
+                r#"{"access_token":"t-text","token_type":"Bearer","expires_in":"120","scope":"a b","extra":{"x":[1]}}"#
+                    .to_string(),
+            ),
+            (
+                "/float",
+                r#"{"access_token":"t-float","expires_in":59.5,"token_type":null}"#.to_string(),
+            ),
+        ];
+        let mut app = axum::Router::new();
+        for (path, body) in answers {
+            app = app.route(
+                path,
+                axum::routing::post(move || async move {
+                    (StatusCode::OK, [("content-type", "application/json")], body)
+                }),
+            );
+        }
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let http = HttpClient::new(HttpOptions::new("t")).unwrap();
+        let fetch = |path: &str| {
+            ClientCredentials::new(
+                http.clone(),
+                format!("http://{addr}{path}"),
+                "id".into(),
+                SecretString::from("s".to_string()),
+                "test token",
+            )
+        };
+        let bare = fetch("/bare").fetch().await.unwrap();
+        assert_eq!(bare.secret.expose_secret(), "t-bare");
+        assert_eq!(bare.lifetime, Some(DEFAULT_TOKEN_LIFETIME));
+        let from_jwt = fetch("/jwt").fetch().await.unwrap();
+        let life = from_jwt.lifetime.unwrap().as_secs();
+        assert!((990..=1000).contains(&life), "{life}");
+        let text = fetch("/text").fetch().await.unwrap();
+        assert_eq!(text.secret.expose_secret(), "t-text");
+        assert_eq!(text.lifetime, Some(Duration::from_secs(120)));
+        let float = fetch("/float").fetch().await.unwrap();
+        assert_eq!(float.lifetime, Some(Duration::from_secs(59)));
+    }
+
+    #[test]
+    fn lifetime_prefers_expires_in_then_jwt_exp_then_the_default() {
+        assert_eq!(
+            token_lifetime(Some(Duration::from_secs(7)), "x.y.z"),
+            Duration::from_secs(7)
+        );
+        assert_eq!(token_lifetime(None, "opaque"), DEFAULT_TOKEN_LIFETIME);
+        // An expired JWT: zero left, so the next use refreshes.
+        let past = format!(
+            "h.{}.s",
+            base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                r#"{"exp":12}"#
+            )
+        );
+        assert_eq!(token_lifetime(None, &past), Duration::ZERO);
+        assert_eq!(jwt_exp("a.!!!.c"), None);
     }
 }

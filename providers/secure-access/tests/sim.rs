@@ -431,6 +431,34 @@ async fn clients_list_get_create_rotate_delete() {
 }
 
 #[tokio::test]
+async fn token_answers_without_token_type_or_expires_in_work() {
+    // A server that answers only `access_token` (no JWT either): the token is used for the
+    // documented default lifetime and refreshed after a 401.
+    let sim = sim::start(
+        SimConfig {
+            send_token_type: false,
+            send_expires_in: false,
+            ..cfg(20)
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let p = provider(&sim);
+    assert_eq!(list(&p, &ListQuery::default()).await.len(), 20);
+    assert_eq!(list(&p, &ListQuery::default()).await.len(), 20);
+    assert_eq!(
+        p.list_clients().await.unwrap().len(),
+        sim.state().api_keys.len()
+    );
+    assert_eq!(sim.request_count(TOKEN), 2, "one token per key, reused");
+    sim.revoke_tokens();
+    assert_eq!(list(&p, &ListQuery::default()).await.len(), 20);
+    assert_eq!(sim.request_count(TOKEN), 3);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn tokens_are_reused_refreshed_before_expiry_and_after_a_401() {
     let sim = sim::start(
         SimConfig {

@@ -10,7 +10,6 @@ use agentctl_core::auth::{BearerAuth, StaticToken, Token, TokenCache, TokenSourc
 use agentctl_core::http::HttpClient;
 use agentctl_core::oauth::ClientCredentials;
 use async_trait::async_trait;
-use base64::Engine;
 use secrecy::ExposeSecret;
 use url::Url;
 
@@ -18,18 +17,8 @@ use crate::config::Credentials;
 
 pub const TOKEN_PATH: &str = "/auth/api/v2/auth/token";
 
-/// The `exp` claim of a JWT (seconds since the epoch), read without verifying the signature.
-pub fn jwt_exp(token: &str) -> Option<u64> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    match &claims["exp"] {
-        serde_json::Value::Number(n) => n.as_u64().or_else(|| n.as_f64().map(|f| f as u64)),
-        _ => None,
-    }
-}
+/// The `exp` claim of a JWT, read without verifying the signature (shared with every kind).
+pub use agentctl_core::oauth::jwt_exp;
 
 /// Time left until `exp` (zero when it has passed).
 pub fn until_exp(exp: u64, now: SystemTime) -> Duration {
@@ -94,6 +83,7 @@ impl TaegisAuth {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     fn jwt(claims: &str) -> String {
         let e = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);

@@ -537,10 +537,13 @@ async fn a_wrong_field_is_refused_with_the_servers_message() {
 
 #[tokio::test]
 async fn tokens_carry_exp_and_the_tenant_claim_and_are_refreshed() {
+    // The token answer has only `access_token` (what the official SDK reads): no
+    // `token_type`, no `expires_in`; the JWT's `exp` says when to refresh.
     let sim = sim::start(
         SimConfig {
             token_ttl: Duration::from_secs(3),
             send_expires_in: false,
+            send_token_type: false,
             ..cfg(5)
         },
         None,

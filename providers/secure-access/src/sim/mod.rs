@@ -59,6 +59,10 @@ pub struct SimConfig {
     pub error_rate: f64,
     /// Lifetime of access tokens (`expires_in`; 3600 s documented).
     pub token_ttl: Duration,
+    /// Put `token_type` / `expires_in` in token answers (both documented; off to test a
+    /// client against servers that leave them out).
+    pub send_token_type: bool,
+    pub send_expires_in: bool,
     /// The API key agentctl is configured with, and its scopes.
     pub api_key: String,
     pub api_secret: String,
@@ -102,6 +106,8 @@ impl Default for SimConfig {
             latency: Duration::ZERO,
             error_rate: 0.0,
             token_ttl: Duration::from_secs(3600),
+            send_token_type: true,
+            send_expires_in: true,
             api_key: "5f0c2a9e1b7d4c3a8e6f0d2b4a9c7e1f".into(),
             api_secret: "sim-sa-secret-8d3e+/=&:odd".into(),
             api_scopes: default_api_scopes(),

@@ -346,10 +346,15 @@ impl Inner {
                 expires: Instant::now() + self.cfg.token_ttl,
             },
         );
-        json_response(
-            StatusCode::OK,
-            json!({"token_type": "bearer", "access_token": token, "expires_in": self.cfg.token_ttl.as_secs().max(1)}),
-        )
+        // SADOC quick-start / UMBSPEC: {"token_type":"bearer","access_token":…,"expires_in":3600}.
+        let mut answer = json!({ "access_token": token });
+        if self.cfg.send_token_type {
+            answer["token_type"] = json!("bearer");
+        }
+        if self.cfg.send_expires_in {
+            answer["expires_in"] = json!(self.cfg.token_ttl.as_secs().max(1));
+        }
+        json_response(StatusCode::OK, answer)
     }
 
     fn check_token(&self, family: Family, req: &Req<'_>, rid: &str) -> Result<Grant, Response> {

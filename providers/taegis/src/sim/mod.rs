@@ -58,6 +58,9 @@ pub struct SimConfig {
     /// Put `expires_in` in token answers (its presence is unconfirmed; without it a client
     /// must read the JWT's `exp`).
     pub send_expires_in: bool,
+    /// Put `token_type` in token answers (the official SDK reads only `access_token`, so its
+    /// presence is unconfirmed too).
+    pub send_token_type: bool,
     /// The API credential agentctl is configured with.
     pub client_id: String,
     pub client_secret: String,
@@ -89,6 +92,7 @@ impl Default for SimConfig {
             retry_after_secs: unconfirmed::SIM_RETRY_AFTER_SECS,
             token_ttl: Duration::from_secs(unconfirmed::SIM_TOKEN_LIFETIME_SECS),
             send_expires_in: true,
+            send_token_type: true,
             client_id: "sim-taegis-client-7Qm2".into(),
             client_secret: "sim-taegis-secret-9f4e+/=&:odd".into(),
             tenant_id: "50530".into(),

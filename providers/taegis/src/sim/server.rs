@@ -162,7 +162,10 @@ impl Inner {
             }
         };
         self.issued.lock().unwrap().insert(jti);
-        let mut answer = json!({"access_token": token, "token_type": "bearer"});
+        let mut answer = json!({ "access_token": token });
+        if self.cfg.send_token_type {
+            answer["token_type"] = json!("bearer");
+        }
         if self.cfg.send_expires_in {
             answer["expires_in"] = json!(ttl);
         }
