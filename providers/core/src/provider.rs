@@ -231,10 +231,97 @@ pub struct ApiClient {
 }
 
 /// A client together with its secret, returned once by create and rotate.
+///
+/// Once the vendor has issued a secret it must reach the user even when the rest of the
+/// answer is not what the vendor documents: then `client` holds only what could be read
+/// (empty strings, `None`, no roles for the rest) and `problem` says what could not be read.
+/// The caller delivers the secret and then reports `problem` as a failure.
 #[derive(Debug)]
 pub struct NewClientSecret {
     pub client: ApiClient,
     pub client_secret: SecretString,
+    /// What could not be read from the vendor's answer (never contains the secret).
+    pub problem: Option<String>,
+}
+
+impl ApiClient {
+    /// A client of which only `id` (possibly empty) is known, with `raw` as received.
+    pub fn partial(id: impl Into<String>, raw: serde_json::Value) -> Self {
+        Self {
+            id: id.into(),
+            client_id: String::new(),
+            name: String::new(),
+            created_at: None,
+            updated_at: None,
+            roles: Vec::new(),
+            raw,
+        }
+    }
+}
+
+/// The string fields named one of `names` anywhere in `value` (objects and arrays, a few
+/// levels deep), with their JSON paths: where an issued secret is in an answer whose envelope
+/// is not the documented one.
+pub fn find_string_fields<'a>(
+    value: &'a serde_json::Value,
+    names: &[&str],
+) -> Vec<(String, &'a str)> {
+    fn walk<'a>(
+        v: &'a serde_json::Value,
+        names: &[&str],
+        path: String,
+        depth: usize,
+        out: &mut Vec<(String, &'a str)>,
+    ) {
+        if depth > 8 {
+            return;
+        }
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, child) in map {
+                    let here = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    match child {
+                        serde_json::Value::String(s) if names.contains(&k.as_str()) => {
+                            out.push((here, s.as_str()))
+                        }
+                        _ => walk(child, names, here, depth + 1, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(child, names, format!("{path}[{i}]"), depth + 1, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, names, String::new(), 0, &mut out);
+    out
+}
+
+/// Remove every field named one of `names` from `value`, at any depth (so a secret is never
+/// kept in a raw record).
+pub fn strip_fields(value: &mut serde_json::Value, names: &[&str]) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|k, _| !names.contains(&k.as_str()));
+            for child in map.values_mut() {
+                strip_fields(child, names);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for child in items {
+                strip_fields(child, names);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// What `clients create` asks for.
@@ -352,6 +439,14 @@ pub trait Provider: Send + Sync {
         Err(self.not_supported(Operation::Clients))
     }
 
+    /// Client ids of the credentials this provider itself is configured with (e.g. the API
+    /// key it authenticates as). `clients delete-all` skips them and `clients delete` refuses
+    /// them unless forced, so agentctl never deletes the credential it is using. Matched
+    /// against both [`ApiClient::client_id`] and [`ApiClient::id`].
+    fn own_client_ids(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Helper for default implementations.
     fn not_supported(&self, op: Operation) -> ProviderError {
         match self.supports(op) {
@@ -395,5 +490,26 @@ mod tests {
         assert!(!bad.ok);
         assert_eq!(bad.detail, "refused");
         assert!(bad.latency_ms.unwrap() >= 5);
+    }
+
+    #[test]
+    fn string_fields_are_found_at_any_depth_and_stripped() {
+        let mut v = serde_json::json!({
+            "data": {"key": {"id": "1", "clientSecret": "s1"}},
+            "list": [{"client_secret": "s2"}, {"clientSecret": 3}],
+            "message": "success"
+        });
+        let found = find_string_fields(&v, &["clientSecret", "client_secret"]);
+        assert_eq!(
+            found,
+            vec![
+                ("data.key.clientSecret".to_string(), "s1"),
+                ("list[0].client_secret".to_string(), "s2"),
+            ]
+        );
+        strip_fields(&mut v, &["clientSecret", "client_secret"]);
+        assert!(find_string_fields(&v, &["clientSecret", "client_secret"]).is_empty());
+        assert_eq!(v["data"]["key"]["id"], "1");
+        assert!(!v.to_string().contains("s1"));
     }
 }

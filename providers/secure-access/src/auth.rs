@@ -15,6 +15,9 @@ use url::Url;
 use crate::config::KeyPair;
 use crate::unconfirmed;
 
+/// The token endpoint, for the deployments key and the Key Admin key alike.
+pub const TOKEN_PATH: &str = "/auth/v2/token";
+
 /// One API key: its token cache and the bearer authenticator over it.
 pub struct KeyAuth {
     pub cache: Arc<TokenCache>,
@@ -30,9 +33,7 @@ impl KeyAuth {
         org_id: Option<&str>,
         label: &str,
     ) -> Result<Self> {
-        let token_url = api_url
-            .join(unconfirmed::KEY_ADMIN_TOKEN_PATH)
-            .expect("valid path");
+        let token_url = api_url.join(TOKEN_PATH).expect("valid path");
         let mut source = ClientCredentials::new(
             token_http.clone(),
             token_url.to_string(),

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use agentctl_core::http::{HttpClient, HttpOptions, HttpResponse};
 use agentctl_core::provider::{Check, Listing};
+use agentctl_core::provider::{find_string_fields, strip_fields};
 use agentctl_core::ratelimit::RateLimitSpec;
 use agentctl_core::time::parse_timestamp;
 use agentctl_core::{
@@ -25,7 +26,10 @@ use url::Url;
 use crate::auth::{KeyAuth, Tracked};
 use crate::config::Config;
 use crate::error::{Scope, api_error, is_expired_token_400, vendor_message};
-use crate::model::{ApiKey, RoamingComputer, TunnelGroup, TunnelGroupPage, id_text};
+use crate::keyadmin;
+use crate::model::{
+    ApiKey, KeysResponseList, RoamingComputer, TunnelGroup, TunnelGroupPage, id_text,
+};
 use crate::unconfirmed;
 
 pub const KIND: &str = "secure-access";
@@ -453,54 +457,139 @@ impl SecureAccess {
         Ok(row)
     }
 
+    /// A key object of a list or get answer (`KeyForList` / `KeyAdminKey`).
     fn api_client(&self, mut raw: Value) -> Result<ApiClient> {
         // Never keep a secret in the raw record.
-        if let Some(obj) = raw.as_object_mut() {
-            obj.remove("clientSecret");
-        }
+        strip_fields(&mut raw, SECRET_FIELDS);
         let k = ApiKey::deserialize(&raw)
             .map_err(|e| self.protocol(format!("unexpected API key object: {e}")))?;
-        let id = id_text(&k.id);
         Ok(ApiClient {
-            client_id: k.client_id.clone().unwrap_or_else(|| id.clone()),
-            id,
+            client_id: k.client_id.clone().unwrap_or_else(|| k.id.clone()),
+            id: k.id,
             name: k.name.unwrap_or_default(),
-            created_at: timestamp_field(k.created_at.as_deref()),
-            updated_at: timestamp_field(k.modified_at.as_deref()),
+            created_at: timestamp_field(Some(&k.created_at)),
+            updated_at: timestamp_field(Some(&k.modified_at)),
             roles: k.scopes,
             raw,
         })
     }
 
-    /// A single key object, bare or in a `data` envelope.
-    fn key_object(&self, resp: &HttpResponse) -> Result<Value> {
+    /// The `key` of a `{key, message}` answer (`KeyResponse`).
+    fn key_object(&self, what: &str, resp: &HttpResponse) -> Result<Value> {
         let v: Value = resp.json().map_err(|e| self.err(e))?;
         match v {
-            Value::Object(ref o) if o.contains_key("id") => Ok(v),
-            Value::Object(mut o) if o.get("data").is_some_and(Value::is_object) => {
-                Ok(o.remove("data").unwrap_or_default())
+            Value::Object(mut o) if o.get("key").is_some_and(Value::is_object) => {
+                Ok(o.remove("key").unwrap_or_default())
             }
-            _ => Err(self.protocol("unexpected API key response: no key object")),
+            _ => Err(self.protocol(format!(
+                "{what}: the answer is not the documented {{key, message}} object"
+            ))),
         }
     }
 
-    fn with_secret(&self, what: &str, raw: Value) -> Result<NewClientSecret> {
-        let secret = raw
-            .get("clientSecret")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(|s| SecretString::from(s.to_string()));
-        let client = self.api_client(raw)?;
-        match secret {
-            Some(client_secret) => Ok(NewClientSecret {
-                client,
-                client_secret,
-            }),
-            None => Err(self.protocol(format!(
-                "{what} key {} succeeded but the response has no clientSecret; rotate it to obtain a secret",
-                client.id
-            ))),
+    /// A create / refresh answer the server accepted (`KeyResponseWithSecret` /
+    /// `KeyResponseRefreshSecret`: `{key: {…, clientSecret}, message}`). Once a `clientSecret`
+    /// is in the answer it is handed back whatever else is wrong; what could not be read goes
+    /// into `problem`.
+    fn issued(
+        &self,
+        what: &str,
+        resp: &HttpResponse,
+        known_id: Option<&str>,
+    ) -> Result<NewClientSecret> {
+        let status = resp.status.as_u16();
+        let lost = |why: String| {
+            self.protocol(format!(
+                "{what} was accepted (HTTP {status}{}) but {why}; the secret cannot be recovered: rotate the key to issue a new one",
+                rid(resp)
+            ))
+        };
+        let body: Value = serde_json::from_slice(&resp.body)
+            .map_err(|_| lost("the answer is not JSON".into()))?;
+        let found = find_string_fields(&body, SECRET_FIELDS);
+        let secret = match found.as_slice() {
+            [] => return Err(lost("the answer has no clientSecret".into())),
+            [(_, s), rest @ ..] if rest.iter().all(|(_, other)| other == s) => s.to_string(),
+            _ => return Err(lost("the answer has several different secrets".into())),
+        };
+        if secret.is_empty() {
+            return Err(lost("the answer's clientSecret is empty".into()));
         }
+        let secret_path = found[0].0.clone();
+        let mut problems: Vec<String> = Vec::new();
+        // The documented place: body.key.clientSecret.
+        let key = match body.get("key") {
+            Some(k @ Value::Object(_)) if secret_path == "key.clientSecret" => k.clone(),
+            _ => {
+                problems.push(format!(
+                    "the answer is not the documented {{key, message}} object (the secret was at {secret_path})"
+                ));
+                object_holding(&body, SECRET_FIELDS)
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            }
+        };
+        let mut raw = key.clone();
+        strip_fields(&mut raw, SECRET_FIELDS);
+        let text = |field: &str| raw.get(field).and_then(Value::as_str).map(str::to_string);
+        let id = match text("id").filter(|s| !s.is_empty()) {
+            Some(id) => id,
+            None => {
+                problems.push("key.id is missing".into());
+                known_id.unwrap_or_default().to_string()
+            }
+        };
+        let client_id = text("clientId").unwrap_or_else(|| {
+            problems.push("key.clientId is missing".into());
+            String::new()
+        });
+        let mut time = |field: &str| match text(field) {
+            Some(t) => {
+                let parsed = timestamp_field(Some(&t));
+                if parsed.is_none() {
+                    problems.push(format!("key.{field} is not an ISO 8601 time"));
+                }
+                parsed
+            }
+            None => {
+                problems.push(format!("key.{field} is missing"));
+                None
+            }
+        };
+        let created_at = time("createdAt");
+        let updated_at = time("modifiedAt");
+        let roles = match raw.get("scopes").and_then(Value::as_array) {
+            Some(a) => a
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect(),
+            None => {
+                problems.push("key.scopes is missing".into());
+                Vec::new()
+            }
+        };
+        let client = ApiClient {
+            id,
+            client_id,
+            name: text("name").unwrap_or_default(),
+            created_at,
+            updated_at,
+            roles,
+            raw,
+        };
+        let problem = (!problems.is_empty()).then(|| {
+            format!(
+                "{what}: the answer (HTTP {status}{}) is not what Cisco documents: {}",
+                rid(resp),
+                problems.join("; ")
+            )
+            .replace(&secret, "[secret]")
+        });
+        Ok(NewClientSecret {
+            client,
+            client_secret: SecretString::from(secret),
+            problem,
+        })
     }
 
     async fn admin_call<F>(&self, what: &str, build: F) -> Result<HttpResponse>
@@ -832,19 +921,19 @@ impl Provider for SecureAccess {
             }),
             Some(admin) => checks.push(
                 Check::timed("Key Admin (clients)", async {
-                    let mut url = self.url(unconfirmed::API_KEYS_PATH);
+                    let mut url = self.url(keyadmin::API_KEYS_PATH);
                     url.query_pairs_mut()
                         .append_pair("offset", "0")
                         .append_pair("limit", "1");
                     match self.send(admin, |c| c.get(url.clone())).await {
                         Ok(r) if r.is_success() => Ok(format!(
                             "GET {} as {}: HTTP {}",
-                            unconfirmed::API_KEYS_PATH,
+                            keyadmin::API_KEYS_PATH,
                             admin.key,
                             r.status.as_u16()
                         )),
                         Ok(r) => Err(api_error(
-                            &format!("GET {}", unconfirmed::API_KEYS_PATH),
+                            &format!("GET {}", keyadmin::API_KEYS_PATH),
                             Scope::KeyAdmin,
                             &r,
                         )
@@ -861,30 +950,27 @@ impl Provider for SecureAccess {
     async fn list_clients(&self) -> Result<Vec<ApiClient>> {
         let mut out = Vec::new();
         let mut offset = 0u64;
-        let limit = unconfirmed::API_KEYS_PAGE_SIZE;
+        let limit = keyadmin::LIST_PAGE_SIZE;
         loop {
-            let mut url = self.url(unconfirmed::API_KEYS_PATH);
+            let mut url = self.url(keyadmin::API_KEYS_PATH);
             url.query_pairs_mut()
                 .append_pair("offset", &offset.to_string())
                 .append_pair("limit", &limit.to_string());
             let resp = self
                 .admin_call("list API keys", |c| c.get(url.clone()))
                 .await?;
-            let body: Value = resp.json().map_err(|e| self.err(e))?;
-            let (items, total) = match body {
-                Value::Array(items) => (items, None),
-                Value::Object(mut o) => match o.remove("data") {
-                    Some(Value::Array(items)) => (items, o.get("total").and_then(Value::as_u64)),
-                    _ => return Err(self.protocol("unexpected API key list: no data array")),
-                },
-                _ => return Err(self.protocol("unexpected API key list")),
+            let page: KeysResponseList = resp.json().map_err(|e| self.err(e))?;
+            let Some(items) = page.keys else {
+                return Err(self.protocol(
+                    "list API keys: the answer has no keys array (expected {keys, offset, limit, total, message})",
+                ));
             };
             let got = items.len();
             for raw in items {
                 out.push(self.api_client(raw)?);
             }
-            let more = match total {
-                Some(total) => next_offset(offset, got, total)
+            let more = match page.total {
+                Some(total) => next_offset(offset, got, total.max(0) as u64)
                     .map_err(|e| self.protocol(e))?
                     .is_some(),
                 None => got == limit as usize,
@@ -898,19 +984,17 @@ impl Provider for SecureAccess {
 
     async fn get_client(&self, id: &str) -> Result<ApiClient> {
         check_segment("API key id", id).map_err(|e| self.err(e))?;
-        let url = self.url(&unconfirmed::api_key_path(id));
+        let url = self.url(&keyadmin::api_key_path(id));
         let resp = self
             .admin_call("get API key", |c| c.get(url.clone()))
             .await?;
-        let raw = self.key_object(&resp)?;
+        let raw = self.key_object("get API key", &resp)?;
         self.api_client(raw)
     }
 
     async fn create_client(&self, new: &NewClient) -> Result<NewClientSecret> {
         let name = new.name.trim();
-        if name.is_empty() {
-            return Err(self.err(ProviderError::input("the API key needs a name")));
-        }
+        keyadmin::check_name(name).map_err(|e| self.err(ProviderError::input(e)))?;
         if new.roles.is_empty() {
             return Err(self.err(ProviderError::input(
                 "give at least one scope, e.g. deployments.roamingcomputers:read",
@@ -935,31 +1019,63 @@ impl Provider for SecureAccess {
             }
             Some(t) => t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
         };
+        // CreateAPIKeysRequest: name and scopes required; expireAt "" = never expires.
         let body = json!({"name": name, "scopes": new.roles, "expireAt": expire_at});
-        let url = self.url(unconfirmed::API_KEYS_PATH);
+        let url = self.url(keyadmin::API_KEYS_PATH);
         let resp = self
             .admin_call("create API key", |c| c.post(url.clone()).json(&body))
             .await?;
-        let raw = self.key_object(&resp)?;
-        self.with_secret("creating", raw)
+        let mut issued = self.issued("create API key", &resp, None)?;
+        if issued.client.name.is_empty() {
+            issued.client.name = name.to_string();
+        }
+        Ok(issued)
     }
 
     async fn rotate_client(&self, id: &str) -> Result<NewClientSecret> {
         check_segment("API key id", id).map_err(|e| self.err(e))?;
-        let url = self.url(&unconfirmed::api_key_refresh_path(id));
+        let url = self.url(&keyadmin::api_key_refresh_path(id));
         let resp = self
             .admin_call("refresh API key", |c| c.post(url.clone()))
             .await?;
-        let raw = self.key_object(&resp)?;
-        self.with_secret("refreshing", raw)
+        self.issued("refresh API key", &resp, Some(id))
     }
 
     async fn delete_client(&self, id: &str) -> Result<()> {
         check_segment("API key id", id).map_err(|e| self.err(e))?;
-        let url = self.url(&unconfirmed::api_key_path(id));
+        let url = self.url(&keyadmin::api_key_path(id));
         self.admin_call("delete API key", |c| c.delete(url.clone()))
             .await?;
         Ok(())
+    }
+
+    /// The deployments key and the Key Admin key: their ids are the keys' client ids.
+    fn own_client_ids(&self) -> Vec<String> {
+        let mut ids = vec![self.main.key.clone()];
+        if let Some(admin) = &self.admin {
+            ids.push(admin.key.clone());
+        }
+        ids
+    }
+}
+
+/// Where an issued secret is, in any answer shape.
+const SECRET_FIELDS: &[&str] = &["clientSecret"];
+
+/// The innermost object that has one of `fields` as a string.
+fn object_holding<'a>(v: &'a Value, fields: &[&str]) -> Option<&'a Value> {
+    match v {
+        Value::Object(map) => {
+            if fields
+                .iter()
+                .any(|f| map.get(*f).is_some_and(Value::is_string))
+            {
+                return Some(v);
+            }
+            map.values().find_map(|c| object_holding(c, fields))
+        }
+        Value::Array(items) => items.iter().find_map(|c| object_holding(c, fields)),
+        _ => None,
     }
 }
 

@@ -9,7 +9,10 @@ use crate::model::ErrorBody;
 pub fn vendor_message(resp: &HttpResponse) -> String {
     if let Ok(body) = serde_json::from_slice::<ErrorBody>(&resp.body) {
         let mut parts: Vec<String> = Vec::new();
+        let key_admin = body.description.as_deref().filter(|d| !d.is_empty());
         match (&body.error, &body.message) {
+            // Key Admin: `description` is the detail, `message` only "error".
+            _ if key_admin.is_some() => parts.push(key_admin.unwrap_or_default().to_string()),
             // Roaming computers: `error` is the reason phrase, `message` the detail.
             (Some(e), Some(m)) if body.status_code.is_some() => parts.push(format!("{m} ({e})")),
             (Some(e), Some(m)) => parts.push(format!("{e}: {m}")),
@@ -183,6 +186,19 @@ mod tests {
         let e = api_error("list", Scope::RoamingRead, &resp(429, ""));
         assert!(e.retryable);
         assert!(e.message.ends_with("Too Many Requests"));
+    }
+
+    #[test]
+    fn reads_the_key_admin_shape() {
+        let r = resp(
+            404,
+            r#"{"message":"error","description":"The API key was not found."}"#,
+        );
+        let e = api_error("get API key", Scope::KeyAdmin, &r);
+        assert_eq!(
+            e.reason(),
+            "HTTP 404: get API key: The API key was not found."
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod auth;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod keyadmin;
 pub mod model;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -77,26 +77,43 @@ pub struct HubStatus {
     pub status: Option<String>,
 }
 
-/// A Key Admin API key (the secret is read separately, only from create / refresh).
+/// A Key Admin API key as `KeyForList` / `KeyAdminKey` / `KeyWithSecret` / `KeyRefreshSecret`
+/// define it (Cisco's unified Secure Access OpenAPI definition, as generated into the official
+/// Python SDK: `secureaccess/models/key_admin_key.py` and siblings). Only the fields agentctl
+/// shows are read here; the whole object is kept as `raw` (without the secret).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKey {
-    pub id: Value,
+    /// Required, a string.
+    pub id: String,
     #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
+    /// Required: `"scope:permission"` strings.
     pub scopes: Vec<String>,
+    /// Optional in `KeyAdminKey` / `KeyForList`, required in the secret-bearing models.
     #[serde(default)]
     pub client_id: Option<String>,
+    /// Required ISO 8601 date-times.
+    pub created_at: String,
+    pub modified_at: String,
+}
+
+/// `GET /admin/v2/apiKeys` (`KeysResponseList`): `{keys, offset, limit, total, message}`, all
+/// optional in the model; `limit` 0 means no limit.
+#[derive(Debug, Deserialize)]
+pub struct KeysResponseList {
+    pub keys: Option<Vec<serde_json::Value>>,
     #[serde(default)]
-    pub created_at: Option<String>,
+    pub offset: Option<i64>,
     #[serde(default)]
-    pub modified_at: Option<String>,
+    pub limit: Option<i64>,
+    #[serde(default)]
+    pub total: Option<i64>,
 }
 
 /// Error bodies: roaming computers `{statusCode, error, message}`, network tunnel groups
 /// `{error, requestId, validationErrors}`, token endpoint `{message}`, Umbrella's expired
-/// token `{"error":"invalid_request"}`.
+/// token `{"error":"invalid_request"}`, Key Admin `{description, message}`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
@@ -106,6 +123,10 @@ pub struct ErrorBody {
     pub error: Option<String>,
     #[serde(default)]
     pub message: Option<String>,
+    /// Key Admin errors (`UnauthorizedError`, `NotFoundError`, …): `{description, message}`
+    /// where `message` is only `"error"`.
+    #[serde(default)]
+    pub description: Option<String>,
     #[serde(default)]
     pub request_id: Option<String>,
     #[serde(default)]

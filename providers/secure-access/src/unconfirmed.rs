@@ -37,26 +37,19 @@ pub const DEVICE_ID_MAX_LEN: usize = 64;
 /// exemption is only published for Government), so they share the deployments limiter.
 pub const TUNNELS_SHARE_DEPLOYMENTS_QUOTA: bool = true;
 
-/// Key Admin API paths, inferred from the scope names (`admin.apikeys:*`). Relative to the
-/// API host.
-pub const API_KEYS_PATH: &str = "/admin/v2/apiKeys";
+/// Cisco's definition lists no 400 for `POST /admin/v2/apiKeys`; a body its request model
+/// refuses (unknown field, bad name, wrong type) is assumed to be answered 400 in the Key
+/// Admin error shape. (A non-JSON body is 415, which is published.)
+pub const KEY_ADMIN_VALIDATION_STATUS: u16 = 400;
 
-pub fn api_key_path(id: &str) -> String {
-    format!("{API_KEYS_PATH}/{id}")
-}
+/// Whether the Key Admin list shows Key Admin keys themselves is not documented; the
+/// simulator lists ordinary API keys only (agentctl never deletes its own keys either way).
+pub const KEY_LIST_SHOWS_KEY_ADMIN_KEYS: bool = false;
 
-pub fn api_key_refresh_path(id: &str) -> String {
-    format!("{API_KEYS_PATH}/{id}/refresh")
-}
-
-/// Key Admin list paging: assumed `offset` + `limit` like the newer deployments APIs. The
-/// client reads either a bare array (stops on a short page) or an object with `data` (and
-/// `total` when present).
-pub const API_KEYS_PAGE_SIZE: u32 = 100;
-
-/// The Key Admin token is assumed to come from the same `/auth/v2/token` endpoint with the
-/// Key Admin key and secret.
-pub const KEY_ADMIN_TOKEN_PATH: &str = "/auth/v2/token";
+/// Whether refreshing a key also ends the access tokens already issued with the old secret is
+/// not documented; the simulator keeps them until they expire (only the old secret stops
+/// working).
+pub const REFRESH_REVOKES_TOKENS: bool = false;
 
 /// `Retry-After` / `X-RateLimit-*` on a 429 are undocumented: the client never relies on them
 /// (its own limiter keeps under the published quotas; the shared plumbing backs off anyway).

@@ -302,8 +302,17 @@ async fn clients_list_get_create_rotate_delete() {
     let sim = sim::start(cfg(5), None).await.unwrap();
     let p = provider(&sim);
     let before = p.list_clients().await.unwrap();
-    assert_eq!(before.len(), 3);
-    assert!(before.iter().any(|c| c.name == "Zürich SOC"));
+    // The three preset keys and the deployments key agentctl itself uses.
+    assert_eq!(before.len(), 4);
+    assert!(before.iter().any(|c| c.name == "Zurich SOC"));
+    assert!(before.iter().any(|c| c.client_id == sim.config().api_key));
+    assert_eq!(
+        p.own_client_ids(),
+        vec![
+            sim.config().api_key.clone(),
+            sim.config().key_admin_key.clone()
+        ]
+    );
 
     // Input problems are found before anything is sent.
     let sent = sim.request_count("POST /admin/v2/apiKeys");
@@ -315,6 +324,17 @@ async fn clients_list_get_create_rotate_delete() {
         },
         NewClient {
             name: " ".into(),
+            roles: vec!["a:read".into()],
+            expire_at: None,
+        },
+        // Outside Cisco's name pattern, and too long.
+        NewClient {
+            name: "ci-deploy".into(),
+            roles: vec!["a:read".into()],
+            expire_at: None,
+        },
+        NewClient {
+            name: "x".repeat(257),
             roles: vec!["a:read".into()],
             expire_at: None,
         },
@@ -387,7 +407,8 @@ async fn clients_list_get_create_rotate_delete() {
     let got = p.get_client(&id).await.unwrap();
     assert_eq!(got.name, "agentctl stale cleanup");
     assert_eq!(got.client_id, created.client.client_id);
-    assert_eq!(p.list_clients().await.unwrap().len(), 4);
+    assert!(created.problem.is_none());
+    assert_eq!(p.list_clients().await.unwrap().len(), 5);
 
     let rotated = p.rotate_client(&id).await.unwrap();
     let second_secret = rotated.client_secret.expose_secret().to_string();
@@ -414,7 +435,7 @@ async fn clients_list_get_create_rotate_delete() {
     );
 
     p.delete_client(&id).await.unwrap();
-    assert_eq!(p.list_clients().await.unwrap().len(), 3);
+    assert_eq!(p.list_clients().await.unwrap().len(), 4);
     let e = p.get_client(&id).await.unwrap_err();
     assert_eq!(e.status, Some(404));
     let e = p.delete_client(&id).await.unwrap_err();
@@ -796,4 +817,275 @@ async fn bulk_recheck_reads_a_last_sync_filtered_listing() {
     assert!(p.recheck_bulk(&few).await.unwrap().is_none());
     assert!(sim.request_count(ROAMING) - before <= 2 + 3);
     sim.shutdown().await;
+}
+
+/// A token for `key:secret` straight from the token endpoint.
+async fn raw_token(sim: &RunningSim, key: &str, secret: &str) -> String {
+    let v: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/auth/v2/token", sim.base_url()))
+        .basic_auth(key, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["access_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn key_admin_answers_in_ciscos_published_shapes() {
+    use serde_json::{Value, json};
+    let sim = sim::start(cfg(3), None).await.unwrap();
+    let c = sim.config().clone();
+    let admin = raw_token(&sim, &c.key_admin_key, &c.key_admin_secret).await;
+    let deploy = raw_token(&sim, &c.api_key, &c.api_secret).await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("{}{p}", sim.base_url());
+    let send = |req: reqwest::RequestBuilder| async move {
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        (status, v, body.len())
+    };
+    let iso = |v: &Value| v.as_str().unwrap().parse::<Timestamp>().is_ok();
+
+    // list: KeysResponseList, limit 0 = everything; KeyForList has no allowedIPs.
+    let (status, list, _) = send(http.get(url("/admin/v2/apiKeys")).bearer_auth(&admin)).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["message"], "success");
+    assert_eq!(
+        (list["offset"].as_u64(), list["limit"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let keys = list["keys"].as_array().unwrap();
+    assert_eq!(list["total"].as_u64(), Some(keys.len() as u64));
+    for k in keys {
+        for field in ["createdAt", "modifiedAt", "lastRefreshedAt", "lastUsedAt"] {
+            assert!(iso(&k[field]), "{field}: {k}");
+        }
+        assert!(k["id"].is_string() && k["scopes"].is_array() && k["expireAt"].is_string());
+        assert!(k["creatorEmail"].is_string() && k["creatorName"].is_string());
+        assert!(k.get("allowedIPs").is_none() && k.get("clientSecret").is_none());
+    }
+    let (_, page, _) = send(
+        http.get(url("/admin/v2/apiKeys?offset=1&limit=2"))
+            .bearer_auth(&admin),
+    )
+    .await;
+    assert_eq!(page["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(page["keys"][0]["id"], keys[1]["id"]);
+
+    // get: KeyResponse {key: KeyAdminKey, message}.
+    let id = keys[1]["id"].as_str().unwrap();
+    let (status, got, _) = send(
+        http.get(url(&format!("/admin/v2/apiKeys/{id}")))
+            .bearer_auth(&admin),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (got["key"]["id"].as_str(), got["message"].as_str()),
+        (Some(id), Some("success"))
+    );
+    assert!(got["key"]["allowedIPs"].is_array());
+
+    // create: 201 {key: KeyWithSecret, message}; 409 for a taken name.
+    let body = json!({"name": "ci export", "scopes": ["deployments.roamingcomputers:read"],
+                      "expireAt": "", "description": "nightly", "allowedIPs": ["192.0.2.0/24"]});
+    let (status, created, _) = send(
+        http.post(url("/admin/v2/apiKeys"))
+            .bearer_auth(&admin)
+            .json(&body),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let key = &created["key"];
+    assert_eq!(created["message"], "success");
+    assert!(key["clientSecret"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(key["expireAt"], "");
+    assert_eq!(key["allowedIPs"], json!(["192.0.2.0/24"]));
+    assert!(iso(&key["createdAt"]) && iso(&key["lastUsedAt"]));
+    let (status, conflict, _) = send(
+        http.post(url("/admin/v2/apiKeys"))
+            .bearer_auth(&admin)
+            .json(&body),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(conflict["message"], "error");
+    assert!(conflict["description"].as_str().unwrap().contains("exists"));
+
+    // The request model's refusals.
+    for (bad, why) in [
+        (
+            json!({"name": "x", "scopes": ["a:read"], "owner": "me"}),
+            "unknown field",
+        ),
+        (
+            json!({"name": "ci-deploy", "scopes": ["a:read"]}),
+            "pattern",
+        ),
+        (
+            json!({"name": "x".repeat(257), "scopes": ["a:read"]}),
+            "257",
+        ),
+        (json!({"name": 5, "scopes": ["a:read"]}), "name"),
+        (json!({"name": "x"}), "scopes"),
+        (
+            json!({"name": "x", "scopes": ["a:read"], "expireAt": "tomorrow"}),
+            "ISO 8601",
+        ),
+    ] {
+        let (status, e, _) = send(
+            http.post(url("/admin/v2/apiKeys"))
+                .bearer_auth(&admin)
+                .json(&bad),
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}");
+        assert!(e["description"].as_str().unwrap().contains(why), "{e}");
+    }
+    let (status, e, _) = send(
+        http.post(url("/admin/v2/apiKeys"))
+            .bearer_auth(&admin)
+            .header("content-type", "text/plain")
+            .body(body.to_string()),
+    )
+    .await;
+    assert_eq!((status, e["message"].as_str()), (415, Some("error")));
+
+    // refresh: 200 {key: KeyRefreshSecret, message}; the old secret no longer gets a token.
+    let new_id = key["id"].as_str().unwrap();
+    let client_id = key["clientId"].as_str().unwrap();
+    let old_secret = key["clientSecret"].as_str().unwrap();
+    let (status, refreshed, _) = send(
+        http.post(url(&format!("/admin/v2/apiKeys/{new_id}/refresh")))
+            .bearer_auth(&admin),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let new_secret = refreshed["key"]["clientSecret"].as_str().unwrap();
+    assert_ne!(new_secret, old_secret);
+    assert!(refreshed["key"].get("allowedIPs").is_none());
+    let token_status = |secret: String| {
+        let http = http.clone();
+        let u = url("/auth/v2/token");
+        let client_id = client_id.to_string();
+        async move {
+            http.post(u)
+                .basic_auth(client_id, Some(secret))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(token_status(old_secret.to_string()).await, 401);
+    assert_eq!(token_status(new_secret.to_string()).await, 200);
+
+    // delete: 204 without a body; then 404 NotFoundError.
+    let (status, _, len) = send(
+        http.delete(url(&format!("/admin/v2/apiKeys/{new_id}")))
+            .bearer_auth(&admin),
+    )
+    .await;
+    assert_eq!((status, len), (204, 0));
+    let (status, e, _) = send(
+        http.delete(url(&format!("/admin/v2/apiKeys/{new_id}")))
+            .bearer_auth(&admin),
+    )
+    .await;
+    assert_eq!((status, e["message"].as_str()), (404, Some("error")));
+
+    // A deployments token on /admin/v2/apiKeys*, a Key Admin token on deployments paths: 403.
+    for path in ["/admin/v2/apiKeys", &format!("/admin/v2/apiKeys/{id}")] {
+        let (status, e, _) = send(http.get(url(path)).bearer_auth(&deploy)).await;
+        assert_eq!(
+            (status, e["message"].as_str()),
+            (403, Some("error")),
+            "{path}"
+        );
+    }
+    let (status, _, _) = send(
+        http.post(url(&format!("/admin/v2/apiKeys/{id}/refresh")))
+            .bearer_auth(&deploy),
+    )
+    .await;
+    assert_eq!(status, 403);
+    for path in [
+        "/deployments/v2/roamingcomputers",
+        "/deployments/v2/networktunnelgroups",
+    ] {
+        let (status, _, _) = send(http.get(url(path)).bearer_auth(&admin)).await;
+        assert_eq!(status, 403, "{path}");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_issued_secret_is_handed_back_even_when_the_answer_is_not_as_documented() {
+    for answer in [
+        sim::IssuedAnswer::ExtraEnvelope,
+        sim::IssuedAnswer::MissingFields,
+    ] {
+        let sim = sim::start(
+            SimConfig {
+                issued_answer: answer,
+                ..cfg(2)
+            },
+            None,
+        )
+        .await
+        .unwrap();
+        let p = provider(&sim);
+        let created = p
+            .create_client(&NewClient {
+                name: "odd answer".into(),
+                roles: vec!["deployments.roamingcomputers:read".into()],
+                expire_at: None,
+            })
+            .await
+            .unwrap();
+        let secret = created.client_secret.expose_secret().to_string();
+        let stored = sim
+            .state()
+            .api_keys
+            .iter()
+            .find(|k| k.key["name"] == "odd answer")
+            .map(|k| k.secret.clone())
+            .unwrap();
+        assert_eq!(secret, stored, "{answer:?}: the issued secret");
+        let problem = created.problem.clone().expect("a problem is reported");
+        assert!(!problem.contains(&secret));
+        assert!(created.client.raw.to_string().find(&secret).is_none());
+        match answer {
+            sim::IssuedAnswer::ExtraEnvelope => {
+                assert!(problem.contains("data.key.clientSecret"), "{problem}");
+                assert!(!created.client.id.is_empty(), "the key itself was readable");
+            }
+            _ => {
+                assert!(problem.contains("key.id is missing"), "{problem}");
+                assert!(problem.contains("key.createdAt is missing"), "{problem}");
+                assert_eq!(created.client.name, "odd answer");
+            }
+        }
+        // Rotate: the id asked for stands in for a missing one.
+        let id = sim
+            .state()
+            .api_keys
+            .iter()
+            .find(|k| k.key["name"] == "odd answer")
+            .map(|k| k.id().to_string())
+            .unwrap();
+        let rotated = p.rotate_client(&id).await.unwrap();
+        assert!(rotated.problem.is_some());
+        assert_eq!(rotated.client.id, id);
+        assert_ne!(rotated.client_secret.expose_secret(), secret);
+        sim.shutdown().await;
+    }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use agentctl_core::http::{HttpClient, HttpOptions, HttpResponse};
-use agentctl_core::provider::Check;
+use agentctl_core::provider::{Check, find_string_fields, strip_fields};
 use agentctl_core::{
     Action, ActionOutcome, AgentRecord, AgentRef, ApiClient, ErrorKind, ListQuery, NewClient,
     NewClientSecret, NotSupported, Operation, Provider, ProviderError, Recheck, Result,
@@ -24,7 +24,8 @@ use crate::config::{Config, Credentials};
 use crate::documents;
 use crate::error::{graphql_error, http_error};
 use crate::model::{
-    Asset, AssetsPage, Client, ClientSearchResults, CommandResult, GraphQlResponse, role_ids,
+    Asset, AssetsPage, Client, ClientSearchResults, CommandResult, GraphQlError, GraphQlResponse,
+    role_ids,
 };
 use crate::unconfirmed;
 
@@ -46,6 +47,8 @@ pub struct Taegis {
     http: HttpClient,
     auth: TaegisAuth,
     credential_label: String,
+    /// The configured `client_id`, the credential `clients delete-all` must not delete.
+    own_client_id: Option<String>,
 }
 
 /// Is `id` usable as a Taegis asset id (non-empty, no whitespace or control characters)?
@@ -154,11 +157,12 @@ impl Taegis {
         let resolved = config.resolve().map_err(|e| e.with_provider(name))?;
         let http = HttpClient::new(opts).map_err(|e| e.with_provider(name))?;
         let auth = TaegisAuth::new(&http, &resolved.api_url, &resolved.credentials);
-        let credential_label = match &resolved.credentials {
-            Credentials::ClientCredentials { client_id, .. } => {
-                format!("client credentials of {client_id}")
-            }
-            Credentials::Token(_) => "a ready bearer token".to_string(),
+        let (credential_label, own_client_id) = match &resolved.credentials {
+            Credentials::ClientCredentials { client_id, .. } => (
+                format!("client credentials of {client_id}"),
+                Some(client_id.clone()),
+            ),
+            Credentials::Token(_) => ("a ready bearer token".to_string(), None),
         };
         Ok(Self {
             name: name.to_string(),
@@ -168,6 +172,7 @@ impl Taegis {
             http,
             auth,
             credential_label,
+            own_client_id,
         })
     }
 
@@ -283,29 +288,110 @@ impl Taegis {
         Ok(c.into_api_client(raw))
     }
 
-    fn with_secret(&self, what: &str, data: Value) -> Result<NewClientSecret> {
-        let Value::Object(mut obj) = data else {
-            return Err(self.protocol(format!("{what}: the answer has no NewClient")));
-        };
-        let secret = obj
-            .remove("clientSecret")
-            .and_then(|v| v.as_str().map(str::to_string))
-            .filter(|s| !s.is_empty())
-            .map(SecretString::from);
-        let client = match obj.remove("client") {
-            Some(raw @ Value::Object(_)) => self.client_object(raw)?,
-            _ => return Err(self.protocol(format!("{what}: the answer has no client"))),
-        };
-        match secret {
-            Some(client_secret) => Ok(NewClientSecret {
-                client,
-                client_secret,
-            }),
-            None => Err(self.protocol(format!(
-                "{what} of client {} succeeded but the answer has no clientSecret; rotate it to obtain a secret",
-                client.id
-            ))),
+    /// Run a mutation that issues a secret (`createClient`, `rotateClientSecret`: `NewClient
+    /// { clientSecret client }`, PYSDK `services/clients/types.py`). Once a secret is in the
+    /// answer it is handed back whatever else is wrong with it (an extra envelope, a `client`
+    /// that is null or unreadable, `errors[]` next to the data); what could not be read goes
+    /// into `problem`. `Ok(None)`: the server answered `data.<field> = null` (no such client).
+    async fn issue(
+        &self,
+        what: &str,
+        document: &str,
+        field: &str,
+        variables: Value,
+        known_id: Option<&str>,
+    ) -> Result<Option<NewClientSecret>> {
+        let resp = self.post(document, &variables).await?;
+        if !resp.is_success() {
+            return Err(self.err(http_error(what, &resp, self.auth.fixed)));
         }
+        let lost = |why: &str| {
+            self.protocol(format!(
+                "{what}: the server answered HTTP {} but {why}; if it issued a secret, that secret cannot be recovered: rotate the client to issue a new one",
+                resp.status.as_u16()
+            ))
+        };
+        let body: Value =
+            serde_json::from_slice(&resp.body).map_err(|_| lost("the answer is not JSON"))?;
+        let errors: Vec<GraphQlError> = body
+            .get("errors")
+            .cloned()
+            .and_then(|e| serde_json::from_value(e).ok())
+            .unwrap_or_default();
+        let data = body.get("data").cloned().unwrap_or(Value::Null);
+        let found = find_string_fields(&data, SECRET_FIELDS);
+        let secret = match found.as_slice() {
+            [] if !errors.is_empty() => {
+                return Err(self.err(graphql_error(
+                    what,
+                    resp.status.as_u16(),
+                    &errors,
+                    resp.request_id.clone(),
+                )));
+            }
+            [] if data.get(field).is_some_and(Value::is_null) => return Ok(None),
+            [] => return Err(lost("the answer has no clientSecret")),
+            [(_, s), rest @ ..] if rest.iter().all(|(_, other)| other == s) => s.to_string(),
+            _ => return Err(lost("the answer has several different secrets")),
+        };
+        if secret.is_empty() {
+            return Err(lost("the answer's clientSecret is empty"));
+        }
+        let mut problems: Vec<String> = errors
+            .iter()
+            .map(|e| format!("server error: {}", e.message))
+            .collect();
+        let path = &found[0].0;
+        let documented = [
+            format!("{field}.clientSecret"),
+            format!("{field}.client_secret"),
+        ];
+        let holder = if documented.contains(path) {
+            data.get(field).cloned().unwrap_or(Value::Null)
+        } else {
+            problems.push(format!(
+                "the answer is not the documented data.{field} {{ clientSecret client }} (the secret was at data.{path})"
+            ));
+            let parent = path.rsplit_once('.').map_or("", |(p, _)| p);
+            parent
+                .split('.')
+                .filter(|s| !s.is_empty())
+                .try_fold(&data, |v, seg| v.get(seg))
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
+        let mut raw = holder.get("client").cloned().unwrap_or(Value::Null);
+        strip_fields(&mut raw, SECRET_FIELDS);
+        let client = match Client::deserialize(&raw) {
+            Ok(c) => c.into_api_client(raw),
+            Err(_) => {
+                problems.push(if raw.is_null() {
+                    "the answer has no client".to_string()
+                } else {
+                    "its client has no readable id".to_string()
+                });
+                let mut partial = ApiClient::partial(known_id.unwrap_or_default(), raw.clone());
+                if let Some(name) = raw.get("name").and_then(Value::as_str) {
+                    partial.name = name.to_string();
+                }
+                if let Some(cid) = raw.get("clientID").and_then(Value::as_str) {
+                    partial.client_id = cid.to_string();
+                }
+                partial
+            }
+        };
+        let problem = (!problems.is_empty()).then(|| {
+            format!(
+                "{what}: the answer is not what Taegis documents: {}",
+                problems.join("; ")
+            )
+            .replace(&secret, "[secret]")
+        });
+        Ok(Some(NewClientSecret {
+            client,
+            client_secret: SecretString::from(secret),
+            problem,
+        }))
     }
 
     fn check_client_id(&self, id: &str) -> Result<()> {
@@ -712,31 +798,34 @@ impl Provider for Taegis {
         } else {
             json!({ "name": name, "roles": roles })
         };
-        let data = self
-            .call(
+        let issued = self
+            .issue(
                 "create client",
                 &documents::CREATE_CLIENT,
                 "createClient",
                 variables,
+                None,
             )
             .await?;
-        self.with_secret("create client", data)
+        let mut issued =
+            issued.ok_or_else(|| self.protocol("create client: the server returned no client"))?;
+        if issued.client.name.is_empty() {
+            issued.client.name = name.to_string();
+        }
+        Ok(issued)
     }
 
     async fn rotate_client(&self, id: &str) -> Result<NewClientSecret> {
         self.check_client_id(id)?;
-        let data = self
-            .call(
-                "rotate client secret",
-                &documents::ROTATE_CLIENT_SECRET,
-                "rotateClientSecret",
-                json!({ "id": id }),
-            )
-            .await?;
-        if data.is_null() {
-            return Err(self.not_found(format!("client {id} not found")));
-        }
-        self.with_secret("rotate client secret", data)
+        self.issue(
+            "rotate client secret",
+            &documents::ROTATE_CLIENT_SECRET,
+            "rotateClientSecret",
+            json!({ "id": id }),
+            Some(id),
+        )
+        .await?
+        .ok_or_else(|| self.not_found(format!("client {id} not found")))
     }
 
     async fn delete_client(&self, id: &str) -> Result<()> {
@@ -754,7 +843,15 @@ impl Provider for Taegis {
         }
         Ok(())
     }
+
+    /// The configured `client_id` (a ready bearer token names no client).
+    fn own_client_ids(&self) -> Vec<String> {
+        self.own_client_id.iter().cloned().collect()
+    }
 }
+
+/// Where an issued secret is: `clientSecret`, or the deprecated `client_secret`.
+const SECRET_FIELDS: &[&str] = &["clientSecret", "client_secret"];
 
 #[cfg(test)]
 mod tests {

@@ -374,7 +374,10 @@ async fn clients_list_get_create_rotate_delete() {
     let sim = sim::start(cfg(1), None).await.unwrap();
     let p = provider(&sim);
     let seeded = p.list_clients().await.unwrap();
-    assert_eq!(seeded.len(), 2);
+    // The two seeded clients and the one agentctl itself is configured with.
+    assert_eq!(seeded.len(), 3);
+    assert_eq!(p.own_client_ids(), vec![sim.config().client_id.clone()]);
+    assert!(seeded.iter().any(|c| c.client_id == sim.config().client_id));
     assert_eq!(seeded[0].id, sim.clients()[0].id);
     assert_eq!(seeded[0].client_id, sim.clients()[0].client_id);
     assert_eq!(seeded[0].roles, vec!["Tenant Analyst"]);
@@ -465,6 +468,28 @@ async fn clients_list_get_create_rotate_delete() {
         .find(|c| c.id == created.client.id)
         .unwrap();
     assert_eq!(rotated.client_secret.expose_secret(), stored.secret);
+    assert!(rotated.problem.is_none());
+    // The old secret no longer gets a token; the new one does.
+    let token = |secret: String| {
+        let url = format!("{}/auth/api/v2/auth/token", sim.base_url());
+        let client_id = stored.client_id.clone();
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .basic_auth(client_id, Some(secret))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        token(created.client_secret.expose_secret().to_string()).await,
+        401
+    );
+    assert_eq!(token(stored.secret.clone()).await, 200);
 
     p.delete_client(&created.client.id).await.unwrap();
     assert!(sim.clients().iter().all(|c| c.id != created.client.id));
@@ -472,8 +497,72 @@ async fn clients_list_get_create_rotate_delete() {
     assert!(e.message.contains("not found"), "{}", e.message);
     let e = p.rotate_client(&created.client.id).await.unwrap_err();
     assert!(e.message.contains("not found"), "{}", e.message);
-    assert_eq!(p.list_clients().await.unwrap().len(), 3);
+    assert_eq!(p.list_clients().await.unwrap().len(), 4);
     sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_issued_secret_is_handed_back_even_when_the_answer_is_not_as_documented() {
+    for answer in [
+        sim::IssuedAnswer::ExtraEnvelope,
+        sim::IssuedAnswer::ClientDropped,
+    ] {
+        let sim = sim::start(
+            SimConfig {
+                issued_answer: answer,
+                ..cfg(1)
+            },
+            None,
+        )
+        .await
+        .unwrap();
+        let p = provider(&sim);
+        let created = p
+            .create_client(&NewClient {
+                name: "odd answer".into(),
+                ..NewClient::default()
+            })
+            .await
+            .unwrap();
+        let stored = sim
+            .clients()
+            .into_iter()
+            .find(|c| c.name == "odd answer")
+            .unwrap();
+        assert_eq!(created.client_secret.expose_secret(), stored.secret);
+        let problem = created.problem.clone().expect("a problem is reported");
+        assert!(!problem.contains(&stored.secret));
+        match answer {
+            sim::IssuedAnswer::ExtraEnvelope => {
+                assert!(
+                    problem.contains("createClient.newClient.clientSecret"),
+                    "{problem}"
+                );
+                assert_eq!(
+                    created.client.id, stored.id,
+                    "the client itself was readable"
+                );
+            }
+            _ => {
+                assert!(
+                    problem.contains("client service did not answer"),
+                    "{problem}"
+                );
+                assert!(problem.contains("no client"), "{problem}");
+                assert_eq!(created.client.name, "odd answer");
+            }
+        }
+        let rotated = p.rotate_client(&stored.id).await.unwrap();
+        assert!(rotated.problem.is_some());
+        assert_eq!(rotated.client.id, stored.id);
+        let now_stored = sim
+            .clients()
+            .into_iter()
+            .find(|c| c.id == stored.id)
+            .unwrap();
+        assert_eq!(rotated.client_secret.expose_secret(), now_stored.secret);
+        sim.shutdown().await;
+    }
 }
 
 #[tokio::test]
@@ -490,7 +579,8 @@ async fn clients_are_paged_until_the_total() {
     }
     let all = p.list_clients().await.unwrap();
     assert_eq!(all.len(), sim.clients().len());
-    assert_eq!(all.len(), 102);
+    // 100 new, 2 seeded and the configured one.
+    assert_eq!(all.len(), 103);
     assert_eq!(sim.request_count("graphql clientsSearch"), 2);
     sim.shutdown().await;
 }
@@ -718,7 +808,7 @@ async fn throttling_and_server_errors_are_retried_to_success() {
     assert_eq!(list(&p, &ListQuery::default()).await.len(), 700);
     assert_eq!(sim.request_count("429") + sim.request_count("503"), 2);
     let clients = p.list_clients().await.unwrap();
-    assert_eq!(clients.len(), 2);
+    assert_eq!(clients.len(), 3);
     assert_eq!(sim.request_count("429") + sim.request_count("503"), 4);
     sim.shutdown().await;
 }

@@ -186,6 +186,9 @@ pub(crate) fn new_api_key(
     );
     let client_id = hex(&mut rng, 32, false);
     let secret = hex(&mut rng, 32, false);
+    let at = wire_time_s(now);
+    // KeyAdminKey (secureaccess/models/key_admin_key.py): every required field, ISO 8601
+    // times, `expireAt` ISO 8601 or "".
     SimApiKey {
         key: json!({
             "id": id,
@@ -194,14 +197,41 @@ pub(crate) fn new_api_key(
             "scopes": scopes,
             "expireAt": expire_at,
             "allowedIPs": [],
+            "clientId": client_id,
             "creatorKeyId": "",
             "creatorEmail": "admin@example.com",
-            "createdAt": wire_time_s(now),
-            "modifiedAt": wire_time_s(now),
-            "clientId": client_id,
+            "creatorName": "Sandbox Admin",
+            "createdAt": at,
+            "modifiedAt": at,
+            "lastRefreshedAt": at,
+            "lastUsedAt": at,
         }),
         secret,
     }
+}
+
+/// The `KeyForList` view of a key (no `allowedIPs`).
+pub(crate) fn key_for_list(key: &Value) -> Value {
+    let mut k = key.clone();
+    if let Some(o) = k.as_object_mut() {
+        o.remove("allowedIPs");
+    }
+    k
+}
+
+/// The deployments key agentctl is configured with, as the Key Admin list shows it.
+pub(crate) fn configured_key(cfg: &SimConfig) -> SimApiKey {
+    let mut key = new_api_key(
+        cfg.seed ^ 0xa9e7,
+        "agentctl",
+        &cfg.api_scopes,
+        "",
+        "used by agentctl",
+        cfg.now - SignedDuration::from_secs(86_400 * 60),
+    );
+    key.key["clientId"] = json!(cfg.api_key);
+    key.secret = cfg.api_secret.clone();
+    key
 }
 
 impl SimState {
@@ -318,28 +348,29 @@ impl SimState {
                     "deployments.roamingcomputers:read",
                 ],
             ),
-            ("Zürich SOC", &["deployments.roamingcomputers:write"]),
+            ("Zurich SOC", &["deployments.roamingcomputers:write"]),
         ];
         let mut next_key_seed = cfg.seed.wrapping_mul(31).wrapping_add(7);
-        let api_keys = (0..cfg.api_keys)
-            .map(|i| {
-                let (name, scopes) = preset[i % preset.len()];
-                let name = if i < preset.len() {
-                    name.to_string()
-                } else {
-                    format!("{name} {i}")
-                };
-                let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-                next_key_seed = next_key_seed.wrapping_add(1);
-                new_api_key(
-                    next_key_seed,
-                    &name,
-                    &scopes,
-                    "",
-                    "",
-                    cfg.now - SignedDuration::from_secs(86_400 * 30),
-                )
-            })
+        let api_keys = (0..cfg.api_keys).map(|i| {
+            let (name, scopes) = preset[i % preset.len()];
+            let name = if i < preset.len() {
+                name.to_string()
+            } else {
+                format!("{name} {i}")
+            };
+            let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+            next_key_seed = next_key_seed.wrapping_add(1);
+            new_api_key(
+                next_key_seed,
+                &name,
+                &scopes,
+                "",
+                "",
+                cfg.now - SignedDuration::from_secs(86_400 * 30),
+            )
+        });
+        let api_keys = std::iter::once(configured_key(cfg))
+            .chain(api_keys)
             .collect();
         Self {
             roaming_computers: roaming,

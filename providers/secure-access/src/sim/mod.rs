@@ -3,9 +3,12 @@
 //! key:secret, expiring tokens, `{"message"}` errors), roaming computers as bare arrays with
 //! `page` / `limit` validation and the `{statusCode, error, message}` error shape, DELETE
 //! answering 204 / 404, network tunnel groups with `offset` / `limit` / `total` and the
-//! `{error, requestId, validationErrors}` shape, the Key Admin API (whose paths are the
-//! unconfirmed ones in [`crate::unconfirmed`]), OAuth scopes per key, and the published
-//! multi-window quotas enforced per key and scope, answering 429.
+//! `{error, requestId, validationErrors}` shape, the Key Admin API in Cisco's published shapes
+//! (see [`crate::keyadmin`]: `{keys, offset, limit, total, message}`, `{key, message}`, 201 /
+//! 200 with `clientSecret`, 204, `{description, message}` errors, 409, 415, the request model's
+//! refusals), OAuth scopes per key (a deployments token gets 403 on `/admin/v2/apiKeys*`, a
+//! Key Admin token 403 on deployments paths), and the published multi-window quotas enforced
+//! per key and scope, answering 429.
 //!
 //! Knobs ([`SimConfig`]) set fleet size, latency, injected 5xx, token lifetime, quotas and the
 //! unconfirmed behaviours. Used by the tests, `agentctl --sandbox` and the benchmarks.
@@ -37,6 +40,18 @@ pub enum ExpiredToken {
     InvalidRequest400,
 }
 
+/// How the simulator answers an accepted create / refresh (a knob for the "secret issued but
+/// answer unreadable" path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssuedAnswer {
+    /// `{key: {…, clientSecret}, message}`, as Cisco documents.
+    Published,
+    /// The documented answer wrapped once more: `{data: {key, message}}`.
+    ExtraEnvelope,
+    /// The documented envelope with `id`, `createdAt`, `modifiedAt` and `scopes` left out.
+    MissingFields,
+}
+
 /// How the simulated organization looks and misbehaves.
 #[derive(Clone)]
 pub struct SimConfig {
@@ -47,7 +62,8 @@ pub struct SimConfig {
     pub fleet_size: usize,
     /// Network tunnel groups generated for a new state.
     pub tunnel_groups: usize,
-    /// API keys that already exist in the Key Admin API for a new state.
+    /// API keys that already exist in the Key Admin API for a new state, besides the
+    /// configured deployments key (always listed).
     pub api_keys: usize,
     /// Seed of the fleet, ids, secrets and injected faults.
     pub seed: u64,
@@ -79,6 +95,7 @@ pub struct SimConfig {
     /// Send `Retry-After` and `X-RateLimit-*` on 429 (their presence is unconfirmed).
     pub rate_limit_headers: bool,
     pub expired_token: ExpiredToken,
+    pub issued_answer: IssuedAnswer,
 }
 
 /// The scopes of the sandbox API key: everything agentctl's commands need.
@@ -118,6 +135,7 @@ impl Default for SimConfig {
             token_quotas: RateLimitSpec::parse(crate::TOKEN_RATE_LIMIT).expect("valid quota"),
             rate_limit_headers: false,
             expired_token: ExpiredToken::Unauthorized,
+            issued_answer: IssuedAnswer::Published,
         }
     }
 }
@@ -167,13 +185,18 @@ pub struct RunningSim {
 /// Serve `cfg` on `127.0.0.1:<free port>`, from `state` or a newly generated organization.
 pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<RunningSim> {
     let listener = agentctl_core::sim::listen().await?;
-    let state = state.unwrap_or_else(|| {
+    let mut state = state.unwrap_or_else(|| {
         let mut state = SimState::generate(&cfg);
         if cfg.hostile.names {
             state.plant_hostile_names();
         }
         state
     });
+    // The configured deployments key is an ordinary key of the organization (a state saved
+    // before it was listed gets it back).
+    if !state.api_keys.iter().any(|k| k.client_id() == cfg.api_key) {
+        state.api_keys.insert(0, fleet::configured_key(&cfg));
+    }
     let inner = Arc::new(Inner {
         rng: Mutex::new(StdRng::seed_from_u64(cfg.seed ^ 0x5eed)),
         cfg,

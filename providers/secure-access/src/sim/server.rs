@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 use super::fleet::{self, DNS_STATUSES, SWG_STATUSES};
 use super::{ExpiredToken, Inner};
+use crate::keyadmin;
 use crate::unconfirmed;
 
 /// What a token grants.
@@ -63,7 +64,7 @@ enum Resource<'a> {
 
 impl<'a> Resource<'a> {
     fn parse(path: &'a str) -> Self {
-        let keys = unconfirmed::API_KEYS_PATH.trim_matches('/');
+        let keys = keyadmin::API_KEYS_PATH.trim_matches('/');
         let rest = path.trim_matches('/');
         if let Some(tail) = rest.strip_prefix(keys) {
             let segs: Vec<&str> = tail.trim_start_matches('/').split('/').collect();
@@ -92,9 +93,9 @@ impl<'a> Resource<'a> {
             Self::Device(_) => "/deployments/v2/roamingcomputers/{deviceId}".into(),
             Self::Tunnels => "/deployments/v2/networktunnelgroups".into(),
             Self::Tunnel(_) => "/deployments/v2/networktunnelgroups/{id}".into(),
-            Self::Keys => unconfirmed::API_KEYS_PATH.into(),
-            Self::Key(_) => unconfirmed::api_key_path("{id}"),
-            Self::KeyRefresh(_) => unconfirmed::api_key_refresh_path("{id}"),
+            Self::Keys => keyadmin::API_KEYS_PATH.into(),
+            Self::Key(_) => keyadmin::api_key_path("{id}"),
+            Self::KeyRefresh(_) => keyadmin::api_key_refresh_path("{id}"),
             Self::Unknown => "unknown".into(),
         }
     }
@@ -198,7 +199,14 @@ impl Inner {
         match family {
             Family::Token => json_response(status, json!({"message": message})),
             Family::Tunnels => json_response(status, json!({"error": message, "requestId": rid})),
-            Family::Roaming | Family::Admin | Family::Unknown => json_response(
+            // Key Admin error models (UnauthorizedError, ForbiddenError, NotFoundError,
+            // AlreadyExistsError, UnsupportedMediaError, ServiceUnavailableError:
+            // secureaccess/models/*_error.py): `description` + `message` ∈ {success, error}.
+            Family::Admin => json_response(
+                status,
+                json!({"message": keyadmin::MESSAGE_ERROR, "description": message}),
+            ),
+            Family::Roaming | Family::Unknown => json_response(
                 status,
                 json!({"statusCode": status.as_u16(), "error": reason(status), "message": message}),
             ),
@@ -250,7 +258,7 @@ impl Inner {
             (Resource::Keys, &Method::POST) => self.create_key(req, rid),
             (Resource::Key(id), &Method::GET) => self.get_key(id, rid),
             (Resource::Key(id), &Method::DELETE) => self.delete_key(id, rid),
-            (Resource::KeyRefresh(id), &Method::POST) => self.refresh_key(id, rid),
+            (Resource::KeyRefresh(id), &Method::POST) => self.refresh_key(id, req, rid),
             _ => self.error(
                 family,
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -264,9 +272,6 @@ impl Inner {
 
     /// The scopes of key `id` with `secret`, if that pair is valid now.
     fn key_scopes(&self, id: &str, secret: &str) -> Option<Vec<String>> {
-        if id == self.cfg.api_key && secret == self.cfg.api_secret {
-            return Some(self.cfg.api_scopes.clone());
-        }
         if id == self.cfg.key_admin_key && secret == self.cfg.key_admin_secret {
             return Some(
                 ["read", "create", "update", "delete", "refresh"]
@@ -275,10 +280,12 @@ impl Inner {
                     .collect(),
             );
         }
-        let state = self.state.lock().unwrap();
+        // Every other key, the configured deployments key included, lives in the Key Admin
+        // list: deleting or refreshing it there changes what it can do here.
+        let mut state = self.state.lock().unwrap();
         let key = state
             .api_keys
-            .iter()
+            .iter_mut()
             .find(|k| k.client_id() == id && k.secret == secret)?;
         let expire = key.key["expireAt"].as_str().unwrap_or_default();
         if !expire.is_empty()
@@ -288,6 +295,7 @@ impl Inner {
         {
             return None;
         }
+        key.key["lastUsedAt"] = json!(fleet::wire_time_s(Timestamp::now()));
         Some(key.scopes())
     }
 
@@ -705,95 +713,158 @@ impl Inner {
     }
 
     // ----- Key Admin --------------------------------------------------------------------
+    //
+    // Shapes: Cisco's unified Secure Access OpenAPI definition as generated into the official
+    // SDK (CiscoDevNet cisco-secure-access-python-sdk, `secureaccess/api/api_keys_api.py` and
+    // `secureaccess/models/{keys_response_list,key_response,key_response_with_secret,
+    // key_response_refresh_secret,key_admin_key,key_for_list,key_with_secret,
+    // key_refresh_secret,create_api_keys_request}.py`).
 
+    fn admin_error(&self, status: StatusCode, message: &str, rid: &str) -> Response {
+        self.error(Family::Admin, status, message, rid)
+    }
+
+    /// A request-model refusal (status not in Cisco's definition; see `unconfirmed`).
+    fn invalid(&self, message: &str, rid: &str) -> Response {
+        self.admin_error(
+            StatusCode::from_u16(unconfirmed::KEY_ADMIN_VALIDATION_STATUS)
+                .unwrap_or(StatusCode::BAD_REQUEST),
+            message,
+            rid,
+        )
+    }
+
+    /// `KeysResponseList`: `{keys: [KeyForList], offset, limit, total, message}`; `limit` 0
+    /// (the default) means no limit.
     fn list_keys(&self, req: &Req<'_>, rid: &str) -> Response {
-        let bad = |msg: String| self.error(Family::Admin, StatusCode::BAD_REQUEST, &msg, rid);
         let mut offset = 0u64;
-        let mut limit = 100u64;
+        let mut limit = 0u64;
         for (k, v) in req.query() {
             match k.as_str() {
                 "offset" => match v.parse() {
                     Ok(o) => offset = o,
                     Err(_) => {
-                        return bad(format!(
-                            "\"offset\" must be a non-negative integer, got {v:?}"
-                        ));
+                        return self.invalid(
+                            &format!("offset must be a non-negative integer, got {v:?}"),
+                            rid,
+                        );
                     }
                 },
-                "limit" => match v.parse::<u64>() {
-                    Ok(l) if (1..=100).contains(&l) => limit = l,
-                    _ => {
-                        return bad(format!(
-                            "\"limit\" must be an integer from 1 to 100, got {v:?}"
-                        ));
+                "limit" => match v.parse() {
+                    Ok(l) => limit = l,
+                    Err(_) => {
+                        return self.invalid(
+                            &format!("limit must be a non-negative integer, got {v:?}"),
+                            rid,
+                        );
                     }
                 },
-                other => return bad(format!("unknown query parameter \"{other}\"")),
+                other => {
+                    return self.invalid(&format!("unknown query parameter {other:?}"), rid);
+                }
             }
         }
         let state = self.state.lock().unwrap();
         let total = state.api_keys.len() as u64;
-        let data: Vec<Value> = state
+        let take = if limit == 0 {
+            usize::MAX
+        } else {
+            limit as usize
+        };
+        let keys: Vec<Value> = state
             .api_keys
             .iter()
             .skip(offset as usize)
-            .take(limit as usize)
-            .map(|k| k.key.clone())
+            .take(take)
+            .map(|k| fleet::key_for_list(&k.key))
             .collect();
         json_response(
             StatusCode::OK,
-            json!({"data": data, "offset": offset, "limit": limit, "total": total}),
+            json!({"keys": keys, "offset": offset, "limit": limit, "total": total,
+                   "message": keyadmin::MESSAGE_SUCCESS}),
         )
     }
 
+    /// `KeyResponse`: `{key: KeyAdminKey, message}`.
     fn get_key(&self, id: &str, rid: &str) -> Response {
         let state = self.state.lock().unwrap();
         match state.api_keys.iter().find(|k| k.id() == id) {
-            Some(k) => json_response(StatusCode::OK, k.key.clone()),
-            None => self.error(
-                Family::Admin,
-                StatusCode::NOT_FOUND,
-                "API key not found",
-                rid,
+            Some(k) => json_response(
+                StatusCode::OK,
+                json!({"key": k.key, "message": keyadmin::MESSAGE_SUCCESS}),
             ),
+            None => self.admin_error(StatusCode::NOT_FOUND, "The API key was not found.", rid),
         }
     }
 
-    fn create_key(&self, req: &Req<'_>, rid: &str) -> Response {
-        let bad = |msg: &str| self.error(Family::Admin, StatusCode::BAD_REQUEST, msg, rid);
-        if !req.content_type_is("application/json") {
-            return bad("Content-Type must be application/json");
-        }
-        let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(req.body) else {
-            return bad("the body must be a JSON object");
-        };
-        for k in body.keys() {
-            if !["name", "description", "scopes", "expireAt", "allowedIPs"].contains(&k.as_str()) {
-                return bad(&format!("unknown field \"{k}\""));
+    /// The body of a create / refresh answer, bent by the `issued_answer` knob.
+    fn issued_answer(&self, key: Value) -> Value {
+        match self.cfg.issued_answer {
+            super::IssuedAnswer::Published => {
+                json!({"key": key, "message": keyadmin::MESSAGE_SUCCESS})
+            }
+            super::IssuedAnswer::ExtraEnvelope => {
+                json!({"data": {"key": key, "message": keyadmin::MESSAGE_SUCCESS}})
+            }
+            super::IssuedAnswer::MissingFields => {
+                let mut key = key;
+                if let Some(o) = key.as_object_mut() {
+                    for f in ["id", "createdAt", "modifiedAt", "scopes"] {
+                        o.remove(f);
+                    }
+                }
+                json!({"key": key, "message": keyadmin::MESSAGE_SUCCESS})
             }
         }
-        let name = body
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .trim();
-        if name.is_empty() || name.chars().count() > 256 {
-            return bad("\"name\" is required (1 to 256 characters)");
+    }
+
+    /// `POST /apiKeys` with `CreateAPIKeysRequest`: 201 `KeyResponseWithSecret`; 409
+    /// AlreadyExistsError for a taken name; 415 UnsupportedMediaError for a non-JSON body.
+    fn create_key(&self, req: &Req<'_>, rid: &str) -> Response {
+        if !req.content_type_is("application/json") {
+            return self.admin_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "The request Content-Type must be application/json.",
+                rid,
+            );
         }
-        let description = body
-            .get("description")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if description.chars().count() > 256 {
-            return bad("\"description\" must be at most 256 characters");
-        }
-        let Some(scopes) = body.get("scopes").and_then(Value::as_array) else {
-            return bad("\"scopes\" is required");
+        let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(req.body) else {
+            return self.invalid("the request body must be a JSON object", rid);
         };
-        let scopes: Vec<String> = scopes
-            .iter()
-            .filter_map(|s| s.as_str().map(str::to_string))
-            .collect();
+        if let Some(k) = body
+            .keys()
+            .find(|k| !keyadmin::CREATE_FIELDS.contains(&k.as_str()))
+        {
+            return self.invalid(&format!("unknown field {k:?}"), rid);
+        }
+        let name = match body.get("name") {
+            Some(Value::String(n)) => n.as_str(),
+            _ => return self.invalid("name is required and must be a string", rid),
+        };
+        if let Err(why) = keyadmin::check_name(name) {
+            return self.invalid(&format!("name: {why}"), rid);
+        }
+        let description = match body.get("description") {
+            None | Some(Value::Null) => "",
+            Some(Value::String(d)) if d.chars().count() <= keyadmin::DESCRIPTION_MAX_CHARS => {
+                d.as_str()
+            }
+            Some(_) => {
+                return self.invalid(
+                    "description must be a string of at most 256 characters",
+                    rid,
+                );
+            }
+        };
+        let strings = |v: Option<&Value>| -> Option<Vec<String>> {
+            v?.as_array()?
+                .iter()
+                .map(|s| s.as_str().map(str::to_string))
+                .collect()
+        };
+        let Some(scopes) = strings(body.get("scopes")) else {
+            return self.invalid("scopes is required and must be an array of strings", rid);
+        };
         let valid_scope = |s: &str| {
             s.split_once(':').is_some_and(|(r, p)| {
                 !r.is_empty()
@@ -802,30 +873,42 @@ impl Inner {
             })
         };
         if scopes.is_empty() || !scopes.iter().all(|s| valid_scope(s)) {
-            return bad("\"scopes\" must be a non-empty array of \"scope:permission\" strings");
+            return self.invalid("scopes must be \"scope:permission\" strings", rid);
         }
-        let expire_at = body
-            .get("expireAt")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let allowed_ips = match body.get("allowedIPs") {
+            None | Some(Value::Null) => Vec::new(),
+            v => match strings(v) {
+                Some(ips) => ips,
+                None => return self.invalid("allowedIPs must be an array of strings", rid),
+            },
+        };
+        let expire_at = match body.get("expireAt") {
+            None | Some(Value::Null) => "",
+            Some(Value::String(e)) => e.as_str(),
+            Some(_) => return self.invalid("expireAt must be a string", rid),
+        };
         if !expire_at.is_empty() {
             match expire_at.parse::<Timestamp>() {
                 Ok(t) if t > Timestamp::now() => {}
-                Ok(_) => return bad("\"expireAt\" must be in the future"),
-                Err(_) => return bad("\"expireAt\" must be an ISO 8601 date-time or empty"),
+                Ok(_) => return self.invalid("expireAt must be in the future", rid),
+                Err(_) => {
+                    return self.invalid(
+                        "expireAt must be an ISO 8601 date-time or an empty string",
+                        rid,
+                    );
+                }
             }
         }
         let mut state = self.state.lock().unwrap();
         if state.api_keys.iter().any(|k| k.key["name"] == name) {
-            return self.error(
-                Family::Admin,
+            return self.admin_error(
                 StatusCode::CONFLICT,
-                "an API key with this name already exists",
+                "An API key with this name already exists.",
                 rid,
             );
         }
         state.next_key_seed = state.next_key_seed.wrapping_add(1);
-        let key = fleet::new_api_key(
+        let mut key = fleet::new_api_key(
             state.next_key_seed,
             name,
             &scopes,
@@ -833,45 +916,58 @@ impl Inner {
             description,
             Timestamp::now(),
         );
+        key.key["allowedIPs"] = json!(allowed_ips);
+        key.key["creatorKeyId"] = json!(self.cfg.key_admin_key);
+        // KeyWithSecret: the key with its client id and secret.
         let mut shown = key.key.clone();
         shown["clientSecret"] = json!(key.secret);
         state.api_keys.push(key);
-        json_response(StatusCode::CREATED, shown)
+        json_response(StatusCode::CREATED, self.issued_answer(shown))
     }
 
-    fn refresh_key(&self, id: &str, rid: &str) -> Response {
+    /// `POST /apiKeys/{id}/refresh`: 200 `KeyResponseRefreshSecret`; the old secret stops
+    /// working at once.
+    fn refresh_key(&self, id: &str, req: &Req<'_>, rid: &str) -> Response {
+        if req.header("content-type").is_some() && !req.content_type_is("application/json") {
+            return self.admin_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "The request Content-Type must be application/json.",
+                rid,
+            );
+        }
         let mut state = self.state.lock().unwrap();
         state.next_key_seed = state.next_key_seed.wrapping_add(1);
         let seed = state.next_key_seed;
         let Some(key) = state.api_keys.iter_mut().find(|k| k.id() == id) else {
-            return self.error(
-                Family::Admin,
-                StatusCode::NOT_FOUND,
-                "API key not found",
-                rid,
-            );
+            return self.admin_error(StatusCode::NOT_FOUND, "The API key was not found.", rid);
         };
         let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
         key.secret = fleet::hex(&mut rng, 32, false);
-        key.key["modifiedAt"] = json!(fleet::wire_time_s(Timestamp::now()));
-        let mut shown = key.key.clone();
+        let now = json!(fleet::wire_time_s(Timestamp::now()));
+        key.key["modifiedAt"] = now.clone();
+        key.key["lastRefreshedAt"] = now;
+        // KeyRefreshSecret has no allowedIPs.
+        let mut shown = fleet::key_for_list(&key.key);
         shown["clientSecret"] = json!(key.secret);
-        json_response(StatusCode::OK, shown)
+        let client_id = key.client_id().to_string();
+        drop(state);
+        if unconfirmed::REFRESH_REVOKES_TOKENS {
+            self.tokens
+                .lock()
+                .unwrap()
+                .retain(|_, g| g.key != client_id);
+        }
+        json_response(StatusCode::OK, self.issued_answer(shown))
     }
 
+    /// `DELETE /apiKeys/{id}`: 204 without a body; the key and its tokens stop working.
     fn delete_key(&self, id: &str, rid: &str) -> Response {
         let mut state = self.state.lock().unwrap();
         let Some(i) = state.api_keys.iter().position(|k| k.id() == id) else {
-            return self.error(
-                Family::Admin,
-                StatusCode::NOT_FOUND,
-                "API key not found",
-                rid,
-            );
+            return self.admin_error(StatusCode::NOT_FOUND, "The API key was not found.", rid);
         };
         let removed = state.api_keys.remove(i);
         drop(state);
-        // A deleted key's tokens stop working at once.
         let client_id = removed.client_id().to_string();
         self.tokens
             .lock()

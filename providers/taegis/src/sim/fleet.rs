@@ -212,6 +212,21 @@ pub(crate) fn new_client(
     }
 }
 
+/// The client agentctl is configured with, as the tenant lists it.
+pub(crate) fn configured_client(cfg: &SimConfig) -> SimClient {
+    let mut c = new_client(
+        cfg.seed ^ 0xa9e7,
+        "agentctl",
+        vec![ROLE_IDS[0].1.to_string()],
+        &cfg.tenant_id,
+        "admin@example.com",
+        cfg.now - SignedDuration::from_hours(24 * 60),
+    );
+    c.client_id = cfg.client_id.clone();
+    c.secret = cfg.client_secret.clone();
+    c
+}
+
 impl SimState {
     /// A new tenant for `cfg`: the fleet's last-seen times spread over eight months before
     /// `cfg.now`, some never seen, a few already pending uninstall.

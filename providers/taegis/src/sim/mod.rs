@@ -28,6 +28,18 @@ pub use server::TENANT_IDS_CLAIM;
 
 use crate::unconfirmed;
 
+/// How the simulator answers a `createClient` / `rotateClientSecret` that issued a secret (a
+/// knob for the "secret issued but answer unreadable" path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssuedAnswer {
+    /// `data.<field> { clientSecret client { … } }`, the schema's shape.
+    Published,
+    /// The `NewClient` wrapped once more: `data.<field>.newClient { clientSecret client }`.
+    ExtraEnvelope,
+    /// `client` is null and `errors[]` says why (a failed nested resolver), the secret stays.
+    ClientDropped,
+}
+
 /// How the simulated tenant looks and misbehaves.
 #[derive(Clone)]
 pub struct SimConfig {
@@ -74,6 +86,7 @@ pub struct SimConfig {
     pub max_page_size: usize,
     /// Largest `perPage` of `clientsSearch`.
     pub max_clients_per_page: usize,
+    pub issued_answer: IssuedAnswer,
 }
 
 impl Default for SimConfig {
@@ -100,6 +113,7 @@ impl Default for SimConfig {
             jwt_key: "sim-taegis-jwt-signing-key".into(),
             max_page_size: unconfirmed::ASSETS_PAGE_SIZE as usize,
             max_clients_per_page: unconfirmed::CLIENTS_PER_PAGE as usize,
+            issued_answer: IssuedAnswer::Published,
         }
     }
 }
@@ -144,13 +158,18 @@ pub struct RunningSim {
 /// Serve `cfg` on `127.0.0.1:<free port>`, from `state` or a newly generated tenant.
 pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<RunningSim> {
     let listener = agentctl_core::sim::listen().await?;
-    let state = state.unwrap_or_else(|| {
+    let mut state = state.unwrap_or_else(|| {
         let mut state = SimState::generate(&cfg);
         if cfg.hostile.names {
             state.plant_hostile_names();
         }
         state
     });
+    // The configured credential is an ordinary API client of the tenant (a state saved before
+    // it was listed gets it back): rotating or deleting it changes what it can do.
+    if !state.clients.iter().any(|c| c.client_id == cfg.client_id) {
+        state.clients.push(fleet::configured_client(&cfg));
+    }
     let inner = Arc::new(Inner {
         rng: Mutex::new(StdRng::seed_from_u64(cfg.seed ^ 0x7ae9)),
         cfg,

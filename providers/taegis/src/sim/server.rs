@@ -132,7 +132,16 @@ impl Inner {
                 json!({"error": "unsupported_grant_type"}),
             );
         }
-        if id != self.cfg.client_id || secret != self.cfg.client_secret {
+        // Any client of the tenant with its current secret (the configured one included): a
+        // rotated secret stops working at once, so does a deleted client.
+        let known = self
+            .state
+            .lock()
+            .unwrap()
+            .clients
+            .iter()
+            .any(|c| c.client_id == id && c.secret == secret);
+        if !known {
             return refuse();
         }
         let iat = now_secs();
@@ -362,5 +371,38 @@ async fn graphql(app: &App, headers: &HeaderMap, body: &Bytes) -> Response {
     if !response.errors.is_empty() {
         out["errors"] = errors;
     }
+    bend_issued_answer(sim.cfg.issued_answer, &mut out);
     json_response(StatusCode::OK, out)
+}
+
+/// The `issued_answer` knob: bend a `createClient` / `rotateClientSecret` answer that carries
+/// a secret into an extra envelope, or drop its `client` with a field error as a GraphQL
+/// server does when a nested resolver fails.
+fn bend_issued_answer(how: super::IssuedAnswer, out: &mut Value) {
+    for field in ["createClient", "rotateClientSecret"] {
+        let Some(answer) = out["data"].get_mut(field) else {
+            continue;
+        };
+        if answer.is_null() {
+            continue;
+        }
+        match how {
+            super::IssuedAnswer::Published => {}
+            super::IssuedAnswer::ExtraEnvelope => {
+                let inner = answer.take();
+                *answer = json!({ "newClient": inner });
+            }
+            super::IssuedAnswer::ClientDropped => {
+                answer["client"] = Value::Null;
+                let error = json!({
+                    "message": "client: the client service did not answer",
+                    "path": [field, "client"],
+                });
+                match out.get_mut("errors").and_then(Value::as_array_mut) {
+                    Some(list) => list.push(error),
+                    None => out["errors"] = json!([error]),
+                }
+            }
+        }
+    }
 }
