@@ -315,11 +315,18 @@ pub enum ClientsCommand {
         /// Do not ask for confirmation
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Allow deleting the credential agentctl itself is configured with for this provider
+        #[arg(long)]
+        force_self: bool,
     },
-    /// Delete every API client the credentials can see (lists them first; needs --yes)
+    /// Delete every API client the credentials can see, except agentctl's own (lists them
+    /// first; needs --yes)
     DeleteAll {
         #[arg(long, short = 'y')]
         yes: bool,
+        /// List what would be deleted; delete nothing
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

@@ -18,6 +18,7 @@ pub mod providers;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod sanitize;
+pub mod secret_file;
 
 use app::App;
 use cli::{ApexCommand, Cli, Command, CommonCommand, SaCommand, SeCommand, TaegisCommand};

@@ -152,115 +152,442 @@ fn tunnels_in_every_format_across_pages() {
     );
 }
 
+/// A simulator for the clients tests: every command is a new process with a new token, so
+/// the token endpoint's quota (20/min per key) is scaled up like the others.
+fn clients_config(fleet: usize) -> SimConfig {
+    SimConfig {
+        token_quotas: RateLimitSpec::parse("600/min").unwrap(),
+        ..sim_config(fleet)
+    }
+}
+
+/// Does `key:secret` get a token from the simulator?
+fn token_status(sa: &Sa, key: &str, secret: &str) -> u16 {
+    let url = format!("{}/auth/v2/token", sa.sim().base_url());
+    sa.runtime.block_on(async {
+        reqwest::Client::new()
+            .post(url)
+            .basic_auth(key, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
+
+fn sim_secret(sa: &Sa, id: &str) -> String {
+    sa.sim()
+        .state()
+        .api_keys
+        .iter()
+        .find(|k| k.id() == id)
+        .map(|k| k.secret.clone())
+        .unwrap()
+}
+
+fn list_keys(sa: &Sa) -> Vec<Value> {
+    let out = sa
+        .cmd()
+        .args(["sa", "clients", "list", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
-fn clients_every_subcommand() {
-    let sa = Sa::new(sim_config(10), "50/s, 600/min, 20000/30min");
-    let list = |sa: &Sa| -> Vec<Value> {
+fn clients_every_subcommand_in_every_format() {
+    let sa = Sa::new(clients_config(10), "50/s, 600/min, 20000/30min");
+    let before = list_keys(&sa);
+    // Three keys and the deployments key agentctl itself uses.
+    assert_eq!(before.len(), 4);
+    let own_key = sa.sim().config().api_key.clone();
+
+    for format in ["table", "csv", "json", "ndjson"] {
+        // list and get
         let out = sa
             .cmd()
-            .args(["sa", "clients", "list", "-o", "json"])
+            .args(["sa", "clients", "list", "-o", format])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
-    let before = list(&sa);
-    assert_eq!(before.len(), 3);
+        assert!(out.status.success(), "{format}: {}", text(&out.stderr));
+        for name in ["SIEM export", "Terraform", "Zurich SOC"] {
+            assert!(text(&out.stdout).contains(name), "{format}: {name}");
+        }
+        let id = before[1]["id"].as_str().unwrap();
+        let out = sa
+            .cmd()
+            .args(["sa", "clients", "get", id, "-o", format])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{format}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains(id), "{format}");
 
-    // create, secret on stdout exactly once
-    let out = sa
-        .cmd()
-        .args([
-            "sa",
-            "clients",
-            "create",
-            "ci-export",
-            "--scope",
-            "deployments.roamingcomputers:read",
-            "-o",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let created: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let id = created[0]["id"].as_str().unwrap().to_string();
-    let secret = created[0]["client_secret"].as_str().unwrap().to_string();
-    assert!(!secret.is_empty());
-    assert!(!text(&out.stderr).contains(&secret));
-
-    // get
-    let got = sa
-        .cmd()
-        .args(["sa", "clients", "get", &id, "-o", "csv"])
-        .output()
-        .unwrap();
-    assert!(text(&got.stdout).contains("ci-export"));
-    assert!(
-        !text(&got.stdout).contains(&secret),
-        "get never shows a secret"
-    );
-
-    // rotate --save: a new 0600 file, nothing secret on stdout
-    let saved = sa.path("rotated.json");
-    let out = sa
-        .cmd()
-        .args(["sa", "clients", "rotate", &id, "--save"])
-        .arg(&saved)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let file: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
-    let new_secret = file["client_secret"].as_str().unwrap();
-    assert_ne!(new_secret, secret);
-    assert!(!text(&out.stdout).contains(new_secret));
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
+        // create: the secret exactly once on stdout, never on stderr or in the -vvv log
+        let name = format!("ci export {format}");
+        let out = sa
+            .cmd()
+            .args([
+                "sa",
+                "clients",
+                "create",
+                &name,
+                "--scope",
+                "deployments.roamingcomputers:read",
+                "-o",
+                format,
+                "-vvv",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{format}: {}", text(&out.stderr));
+        let key = sa
+            .sim()
+            .state()
+            .api_keys
+            .into_iter()
+            .find(|k| k.key["name"] == name.as_str())
+            .unwrap();
         assert_eq!(
-            std::fs::metadata(&saved).unwrap().permissions().mode() & 0o777,
-            0o600
+            text(&out.stdout).matches(&key.secret).count(),
+            1,
+            "{format}"
         );
+        assert!(!text(&out.stderr).contains(&key.secret), "{format}");
+        assert!(text(&out.stdout).contains(key.id()), "{format}");
+        assert_eq!(token_status(&sa, key.client_id(), &key.secret), 200);
+
+        // rotate: a new secret once on stdout; the old one stops working
+        let out = sa
+            .cmd()
+            .args(["sa", "clients", "rotate", key.id(), "-o", format, "-vvv"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{format}: {}", text(&out.stderr));
+        let new_secret = sim_secret(&sa, key.id());
+        assert_ne!(new_secret, key.secret);
+        assert_eq!(
+            text(&out.stdout).matches(&new_secret).count(),
+            1,
+            "{format}"
+        );
+        assert!(!text(&out.stderr).contains(&new_secret), "{format}");
+        assert_eq!(token_status(&sa, key.client_id(), &key.secret), 401);
+        assert_eq!(token_status(&sa, key.client_id(), &new_secret), 200);
+
+        // delete-all --dry-run: lists, sends nothing
+        let deletes = sa.sim().request_count("DELETE /admin/v2/apiKeys/{id}");
+        let out = sa
+            .cmd()
+            .args(["sa", "clients", "delete-all", "--dry-run", "-o", format])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{format}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("would-delete"), "{format}");
+        assert!(text(&out.stdout).contains("skipped:self"), "{format}");
+        assert!(text(&out.stderr).contains("skipped:self"), "{format}");
+        assert_eq!(
+            sa.sim().request_count("DELETE /admin/v2/apiKeys/{id}"),
+            deletes
+        );
+
+        // delete (with --yes)
+        sa.cmd()
+            .args(["sa", "clients", "delete", key.id(), "--yes", "-o", format])
+            .assert()
+            .success();
+        assert!(sa.sim().state().api_keys.iter().all(|k| k.id() != key.id()));
     }
-    // an existing --save file is refused before anything is sent
-    let refreshes = sa
-        .sim()
-        .request_count("POST /admin/v2/apiKeys/{id}/refresh");
-    sa.cmd()
-        .args(["sa", "clients", "rotate", &id, "--save"])
-        .arg(&saved)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("already exists"));
-    assert_eq!(
-        sa.sim()
-            .request_count("POST /admin/v2/apiKeys/{id}/refresh"),
-        refreshes
-    );
 
     // delete needs confirmation
+    let id = before[1]["id"].as_str().unwrap();
     sa.cmd()
-        .args(["sa", "clients", "delete", &id])
+        .args(["sa", "clients", "delete", id])
         .assert()
         .code(2);
+    // the credential agentctl uses is refused unless --force-self; nothing is sent
+    let own_id = before
+        .iter()
+        .find(|k| k["client_id"] == own_key.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     sa.cmd()
-        .args(["sa", "clients", "delete", &id, "--yes"])
+        .args(["sa", "clients", "delete", &own_id, "--yes"])
         .assert()
-        .success();
-    assert_eq!(list(&sa).len(), 3);
+        .code(2)
+        .stderr(predicate::str::contains("--force-self"));
+    assert_eq!(sa.sim().request_count("DELETE /admin/v2/apiKeys/{id}"), 4);
 
     // delete-all lists first and needs --yes
     sa.cmd()
         .args(["sa", "clients", "delete-all"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("SIEM export").or(predicate::str::contains("Terraform")));
-    assert_eq!(list(&sa).len(), 3);
+        .stderr(predicate::str::contains("SIEM export").and(predicate::str::contains("Terraform")));
+    assert_eq!(list_keys(&sa).len(), 4);
+    let out = sa
+        .cmd()
+        .args(["sa", "clients", "delete-all", "--yes", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows.iter().filter(|r| r["outcome"] == "deleted").count(), 3);
+    let skipped: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["outcome"] == "skipped:self")
+        .collect();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0]["client_id"], own_key.as_str());
+    // Only agentctl's own key is left, and agentctl still works.
+    let left = list_keys(&sa);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["client_id"], own_key.as_str());
     sa.cmd()
-        .args(["sa", "clients", "delete-all", "--yes"])
+        .args(["sa", "list", "-o", "csv"])
         .assert()
         .success();
-    assert!(list(&sa).is_empty());
+
+    // --force-self does delete it (and the deployments key stops working).
+    sa.cmd()
+        .args(["sa", "clients", "delete", &own_id, "--yes", "--force-self"])
+        .assert()
+        .success();
+    assert!(list_keys(&sa).is_empty());
+    assert_eq!(
+        token_status(&sa, &own_key, &sa.sim().config().api_secret.clone()),
+        401
+    );
+}
+
+#[test]
+fn secrets_go_only_to_new_0600_files() {
+    let sa = Sa::new(clients_config(3), "50/s, 600/min, 20000/30min");
+    let create = |name: &str| {
+        let mut c = sa.cmd();
+        c.args([
+            "sa",
+            "clients",
+            "create",
+            name,
+            "--scope",
+            "deployments.roamingcomputers:read",
+        ]);
+        c
+    };
+    let secret_of = |name: &str| {
+        sa.sim()
+            .state()
+            .api_keys
+            .into_iter()
+            .find(|k| k.key["name"] == name)
+            .map(|k| k.secret)
+    };
+    let mode = |p: &std::path::Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    };
+
+    // --save: the exact secret in a 0600 file, stdout says where and carries no secret.
+    let saved = sa.path("saved.json");
+    let out = create("saved key")
+        .arg("--save")
+        .arg(&saved)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let secret = secret_of("saved key").unwrap();
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert_eq!(file["client_secret"].as_str(), Some(secret.as_str()));
+    assert_eq!(mode(&saved), 0o600);
+    assert!(!text(&out.stdout).contains(&secret));
+    assert!(text(&out.stdout).contains(&saved.display().to_string()));
+
+    // --out with a secret: a new 0600 file in the format of its extension.
+    let out_file = sa.path("new-key.json");
+    let out = create("out key")
+        .arg("--out")
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let secret = secret_of("out key").unwrap();
+    assert_eq!(mode(&out_file), 0o600);
+    let rows: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(rows[0]["client_secret"].as_str(), Some(secret.as_str()));
+    assert!(!text(&out.stdout).contains(&secret) && !text(&out.stderr).contains(&secret));
+
+    // An existing file, a symbolic link (dangling or not): exit 2, nothing sent, nothing
+    // written through the link.
+    let creates = sa.sim().request_count("POST /admin/v2/apiKeys");
+    let refreshes = sa
+        .sim()
+        .request_count("POST /admin/v2/apiKeys/{id}/refresh");
+    let existing = sa.path("existing.csv");
+    std::fs::write(&existing, "keep me").unwrap();
+    let target = sa.path("target.csv");
+    let link = sa.path("link.csv");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let id = sa.sim().state().api_keys[1].id().to_string();
+    for path in [&existing, &link] {
+        for flag in ["--out", "--save"] {
+            create("never").arg(flag).arg(path).assert().code(2);
+            sa.cmd()
+                .args(["sa", "clients", "rotate", &id, flag])
+                .arg(path)
+                .assert()
+                .code(2)
+                .stderr(predicate::str::contains("nothing was sent"));
+        }
+    }
+    assert_eq!(sa.sim().request_count("POST /admin/v2/apiKeys"), creates);
+    assert_eq!(
+        sa.sim()
+            .request_count("POST /admin/v2/apiKeys/{id}/refresh"),
+        refreshes
+    );
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
+    assert!(!target.exists());
+    assert!(secret_of("never").is_none());
+
+    // A refused create leaves no empty file behind.
+    let refused = sa.path("refused.json");
+    create("saved key")
+        .arg("--save")
+        .arg(&refused)
+        .assert()
+        .code(1);
+    assert!(!refused.exists());
+
+    // --out for commands without a secret is unchanged: an existing file is replaced.
+    sa.cmd()
+        .args(["sa", "clients", "list", "--out"])
+        .arg(&existing)
+        .assert()
+        .success();
+    assert!(
+        std::fs::read_to_string(&existing)
+            .unwrap()
+            .contains("SIEM export")
+    );
+}
+
+#[test]
+fn a_secret_issued_with_an_unreadable_answer_is_still_delivered() {
+    for answer in [
+        sim::IssuedAnswer::ExtraEnvelope,
+        sim::IssuedAnswer::MissingFields,
+    ] {
+        let sa = Sa::new(
+            SimConfig {
+                issued_answer: answer,
+                ..clients_config(3)
+            },
+            "50/s, 600/min, 20000/30min",
+        );
+        let out = sa
+            .cmd()
+            .args([
+                "sa",
+                "clients",
+                "create",
+                "odd answer",
+                "--scope",
+                "deployments.roamingcomputers:read",
+                "-o",
+                "csv",
+                "-vvv",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{answer:?}: {}",
+            text(&out.stderr)
+        );
+        let key = sa
+            .sim()
+            .state()
+            .api_keys
+            .into_iter()
+            .find(|k| k.key["name"] == "odd answer")
+            .unwrap();
+        assert_eq!(
+            text(&out.stdout).matches(&key.secret).count(),
+            1,
+            "{answer:?}"
+        );
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains(&key.secret), "{answer:?}");
+        assert!(
+            stderr.contains("the new secret is valid and was delivered"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("not what Cisco documents"), "{stderr}");
+        // rotate --save: the file has the exact secret, exit 1 all the same
+        let saved = sa.path("rotated.json");
+        let out = sa
+            .cmd()
+            .args(["sa", "clients", "rotate", key.id(), "--save"])
+            .arg(&saved)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let file: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+        assert_eq!(
+            file["client_secret"].as_str(),
+            Some(sim_secret(&sa, key.id()).as_str())
+        );
+        assert_eq!(file["id"].as_str(), Some(key.id()));
+    }
+}
+
+#[test]
+fn clients_without_p_use_the_only_provider_that_manages_them() {
+    let sa = Sa::new(clients_config(3), "50/s, 600/min, 20000/30min");
+    // A second provider that has no clients: still unambiguous.
+    let mut cfg = std::fs::read_to_string(&sa.config_path).unwrap();
+    cfg.push_str(
+        "\n[providers.apex]\nkind = \"apex-central\"\nurl = \"http://127.0.0.1:9\"\napplication_id = \"00000000-0000-0000-0000-000000000000\"\napi_key = \"unused\"\n",
+    );
+    std::fs::write(&sa.config_path, &cfg).unwrap();
+    let out = sa
+        .cmd()
+        .args(["clients", "list", "-o", "csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("SIEM export"));
+    // Two that do: -p is needed, and the error names them.
+    cfg.push_str(
+        &cfg.clone()
+            .split("[providers.sa]")
+            .nth(1)
+            .map(|rest| {
+                format!(
+                    "\n[providers.sa2]{}",
+                    rest.split("[providers.apex]").next().unwrap()
+                )
+            })
+            .unwrap(),
+    );
+    std::fs::write(&sa.config_path, &cfg).unwrap();
+    sa.cmd()
+        .args(["clients", "list"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("sa, sa2").and(predicate::str::contains("-p")));
+    sa.cmd()
+        .args(["clients", "-p", "sa2", "list", "-o", "csv"])
+        .assert()
+        .success();
 }
 
 #[test]

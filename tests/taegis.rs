@@ -324,12 +324,64 @@ fn clients_every_subcommand_in_both_spellings() {
         .code(2)
         .stderr(predicate::str::contains(first_name));
     assert_eq!(list(&tg).len(), before.len());
-    tg.cmd()
-        .args(["taegis", "clients", "delete-all", "--yes"])
-        .assert()
-        .success();
-    assert!(list(&tg).is_empty());
-    assert!(tg.sim().clients().is_empty());
+    let out = tg
+        .cmd()
+        .args(["taegis", "clients", "delete-all", "--yes", "-o", "csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Everything but the client agentctl runs on, which is listed as skipped:self.
+    let own = tg.sim().config().client_id.clone();
+    let left = list(&tg);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["client_id"], own.as_str());
+    assert!(text(&out.stdout).contains(&format!(",{own},agentctl,skipped:self")));
+    assert_eq!(
+        text(&out.stdout).matches(",deleted").count(),
+        before.len() - 1
+    );
+}
+
+#[test]
+fn a_secret_issued_with_an_unreadable_answer_is_still_delivered() {
+    let tg = Tg::new(SimConfig {
+        issued_answer: sim::IssuedAnswer::ClientDropped,
+        ..sim_config(3)
+    });
+    let out = tg
+        .cmd()
+        .args(["taegis", "clients", "create", "odd", "-o", "json", "-vvv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stored = tg.sim().clients();
+    let secret = &stored.iter().find(|c| c.name == "odd").unwrap().secret;
+    assert_eq!(text(&out.stdout).matches(secret.as_str()).count(), 1);
+    let stderr = text(&out.stderr);
+    assert!(
+        !stderr.contains(secret.as_str()),
+        "never on stderr or in the log"
+    );
+    assert!(
+        stderr.contains("the new secret is valid and was delivered"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("client service did not answer"), "{stderr}");
+    // --save: the file gets the secret, exit 1 all the same.
+    let id = stored.iter().find(|c| c.name == "odd").unwrap().id.clone();
+    let saved = tg.path("odd.json");
+    let out = tg
+        .cmd()
+        .args(["taegis", "clients", "rotate", &id, "--save"])
+        .arg(&saved)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let now = tg.sim().clients();
+    let secret = &now.iter().find(|c| c.id == id).unwrap().secret;
+    assert_eq!(file["client_secret"].as_str(), Some(secret.as_str()));
+    assert_eq!(file["id"].as_str(), Some(id.as_str()));
 }
 
 #[test]

@@ -618,9 +618,16 @@ impl Provider for SecureAccess {
 
     fn supports(&self, op: Operation) -> Result<(), NotSupported> {
         match op {
-            Operation::List | Operation::Stale | Operation::Uninstall | Operation::Clients => {
-                Ok(())
-            }
+            Operation::List | Operation::Stale | Operation::Uninstall => Ok(()),
+            Operation::Clients if self.admin.is_some() => Ok(()),
+            Operation::Clients => Err(NotSupported {
+                provider: self.name.clone(),
+                operation: op.name().to_string(),
+                reason: format!(
+                    "clients needs the Key Admin credential: set key_admin_key and key_admin_secret in [providers.{}]",
+                    self.name
+                ),
+            }),
             Operation::Relocate => Err(NotSupported {
                 provider: self.name.clone(),
                 operation: op.name().to_string(),
