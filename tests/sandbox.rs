@@ -127,7 +127,7 @@ fn secure_access_keys_and_removals_persist_between_runs() {
         "sa",
         "clients",
         "create",
-        "sandbox-key",
+        "sandbox_key",
         "--scope",
         "deployments.roamingcomputers:read",
         "-o",
@@ -135,7 +135,7 @@ fn secure_access_keys_and_removals_persist_between_runs() {
     ]));
     let after = ok(&sb.cmd(&["sa", "clients", "list", "-o", "csv"]));
     assert_eq!(after.lines().count(), before.lines().count() + 1);
-    assert!(after.contains("sandbox-key"));
+    assert!(after.contains("sandbox_key"));
 
     let stale = ok(&sb.cmd(&["sa", "stale", "--days", "235", "-o", "csv"]));
     let ids = csv_ids(&stale);
@@ -254,7 +254,7 @@ fn a_new_client_secret_is_on_stdout_once_and_never_in_the_trace() {
             "sa",
             "clients",
             "create",
-            "leak-check",
+            "leak_check",
             "--scope",
             "deployments.roamingcomputers:read",
             "-o",

@@ -127,6 +127,15 @@ impl Destination {
                 .hint("name a file that does not exist yet")
             })
         };
+        if let (Some(save), Some(out)) = (save, &app.global.out)
+            && save == out.as_path()
+        {
+            return Err(CliError::usage(
+                "--save",
+                "--save and --out name the same file; nothing was sent",
+            )
+            .hint("--save takes the credentials, --out the row that says where they went"));
+        }
         Ok(match (save, &app.global.out) {
             (Some(path), _) => Self::Save(path.to_path_buf(), create("--save", path)?),
             (None, Some(path)) => Self::Out(path.clone(), create("--out", path)?),
