@@ -211,6 +211,9 @@ pub struct RowWriter {
     sink: Sink,
     /// Run after a successful finish (moves an `--out` file into place).
     on_finish: Option<crate::atomic::Commit>,
+    /// CSV columns written exactly as they are, never neutralised (a new secret must be
+    /// copied as issued).
+    verbatim: Vec<String>,
 }
 
 impl RowWriter {
@@ -239,7 +242,15 @@ impl RowWriter {
             columns,
             sink,
             on_finish: None,
+            verbatim: Vec::new(),
         }
+    }
+
+    /// Write `column` exactly as it is in CSV (no spreadsheet neutralisation): for values
+    /// that must be copied as they are, such as a newly issued secret.
+    pub fn verbatim(mut self, column: &str) -> Self {
+        self.verbatim.push(column.to_string());
+        self
     }
 
     /// Complete `commit` once the output is fully written and flushed.
@@ -277,7 +288,14 @@ impl RowWriter {
                 bom,
             } => {
                 let writer = Self::csv_writer(pending, writer, &self.columns, *bom)?;
-                writer.write_record(self.columns.iter().map(|c| csv_cell_text(row.get(c))))?;
+                let verbatim = &self.verbatim;
+                writer.write_record(self.columns.iter().map(|c| {
+                    if verbatim.contains(c) {
+                        cell_text(row.get(c))
+                    } else {
+                        csv_cell_text(row.get(c))
+                    }
+                }))?;
             }
             Sink::Json { out, first } => {
                 out.write_all(if *first { b"[\n" } else { b",\n" })?;
@@ -421,6 +439,22 @@ mod tests {
             pending_uninstall: false,
             raw: json!({"connector_guid": "0f5e8a3c-1111-2222-3333-444455556666", "n": 1}),
         }
+    }
+
+    #[test]
+    fn verbatim_columns_are_never_neutralised_in_csv() {
+        let sink = Shared::default();
+        let mut w = RowWriter::new(
+            Box::new(sink.clone()),
+            Format::Csv,
+            cols(&["name", "client_secret"]),
+            false,
+        )
+        .verbatim("client_secret");
+        w.write_row(&obj(json!({"name": "=cmd", "client_secret": "+s3/=cr-et"})))
+            .unwrap();
+        w.finish().unwrap();
+        assert_eq!(sink.text(), "name,client_secret\n'=cmd,+s3/=cr-et\n");
     }
 
     #[test]

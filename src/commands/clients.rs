@@ -214,7 +214,8 @@ fn deliver(
                 app.format(),
                 columns.iter().map(|c| c.to_string()).collect(),
                 app.global.bom,
-            );
+            )
+            .verbatim("client_secret");
             w.write_row(&row).and_then(|()| w.finish()).map_err(|e| {
                 CliError::runtime(
                     "--out",
@@ -236,7 +237,7 @@ fn deliver(
             let mut columns = CLIENT_COLUMNS.to_vec();
             columns.push("client_secret");
             row.insert("client_secret".into(), json!(secret));
-            let mut w = app.writer(&columns)?;
+            let mut w = app.writer(&columns)?.verbatim("client_secret");
             w.write_row(&row)?;
             w.finish()?;
             app.info("the secret is shown this once; store it now");
