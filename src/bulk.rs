@@ -396,9 +396,10 @@ fn legacy_provider(app: &App) -> Option<String> {
 
 fn slug(e: &ProviderError) -> String {
     match (e.kind, e.status) {
+        // Refused credentials (a 401, or the circuit breaker once they were refused often).
+        (ErrorKind::Auth, _) => "auth".into(),
         (_, Some(s)) => format!("http-{s}"),
         (ErrorKind::Network, None) => "network".into(),
-        (ErrorKind::Auth, None) => "auth".into(),
         (ErrorKind::Protocol, None) => "protocol".into(),
         (ErrorKind::NotSupported, None) => "not-supported".into(),
         (ErrorKind::Config | ErrorKind::Input, None) => "config".into(),

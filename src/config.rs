@@ -57,7 +57,11 @@ pub struct CommonKeys {
     pub timeout: Duration,
     pub ca_file: Option<PathBuf>,
     pub insecure_skip_tls_verify: bool,
+    /// The largest response body read (`max_response_mb`, default 64 MiB).
+    pub max_response_bytes: u64,
 }
+
+pub const DEFAULT_MAX_RESPONSE_MB: u64 = 64;
 
 pub struct Loaded {
     pub path: Option<PathBuf>,
@@ -238,6 +242,18 @@ pub fn split_common(
             ));
         }
     };
+    let max_response_mb = positive(
+        "max_response_mb",
+        table.remove("max_response_mb"),
+        DEFAULT_MAX_RESPONSE_MB,
+    )?;
+    if max_response_mb > 4096 {
+        return Err(config_err(
+            name,
+            "max_response_mb",
+            format!("expected at most 4096 (MiB), found {max_response_mb}"),
+        ));
+    }
     Ok(CommonKeys {
         kind,
         rate_limit,
@@ -245,6 +261,7 @@ pub fn split_common(
         timeout,
         ca_file,
         insecure_skip_tls_verify,
+        max_response_bytes: max_response_mb * 1024 * 1024,
     })
 }
 

@@ -79,6 +79,7 @@ fn http_options(name: &str, common: &CommonKeys, vendor_default: Option<&str>) -
                 .join(format!("{name}.times")),
         );
     }
+    opts.max_response_bytes = common.max_response_bytes;
     opts
 }
 

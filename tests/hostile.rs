@@ -349,3 +349,133 @@ fn an_interrupted_out_never_truncates_the_final_file() {
         "previous complete plan\n"
     );
 }
+
+/// A plan of the first `n` computers of the simulator, written by hand (no request sent).
+fn plan_of(env: &Env, n: usize) -> std::path::PathBuf {
+    let mut text = String::from("provider,agent_id\n");
+    for c in env.sim().computers().iter().take(n) {
+        text.push_str(&format!("se,{}\n", c["connector_guid"].as_str().unwrap()));
+    }
+    let path = env.path("plan.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn outcomes(stdout: &[u8]) -> Vec<String> {
+    let rows: Vec<Value> = serde_json::from_slice(stdout).unwrap();
+    rows.iter()
+        .map(|r| r["outcome"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// One or two 500s or resets on the XDR token request, or on the /v3/access_tokens
+/// exchange, cost retries, not the run.
+#[test]
+fn token_endpoint_faults_are_retried() {
+    use agentctl_core::sim::{FailFirst, Fault};
+    for (path, fault) in [
+        ("/iroh/oauth2/token", Fault::Status500),
+        ("/iroh/oauth2/token", Fault::Reset),
+        ("/v3/access_tokens", Fault::Status500),
+        ("/v3/access_tokens", Fault::Reset),
+    ] {
+        let env = Env::new(se_hostile(
+            20,
+            Hostile {
+                fail_first: Some(FailFirst {
+                    path: path.into(),
+                    count: 2,
+                    fault,
+                }),
+                ..Hostile::default()
+            },
+        ));
+        let plan = plan_of(&env, 20);
+        let out = env
+            .cmd()
+            .args(["uninstall", "--yes", "-o", "json", "--from"])
+            .arg(&plan)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{path} {fault:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(outcomes(&out.stdout).iter().all(|o| o == "requested"));
+        assert_eq!(env.sim().hostile_requests(), 2, "{path} {fault:?}");
+        assert_eq!(env.sim().uninstall_requests().len(), 20);
+    }
+}
+
+/// The credentials are revoked mid-run: the remaining agents are `failed:auth`, and after
+/// the revocation at most a few requests per in-flight agent reach the service before the
+/// circuit breaker stops everything.
+#[test]
+fn revoked_credentials_mid_run_are_not_hammered() {
+    let revoke_after = 30;
+    let cfg = agentctl_secure_endpoint::sim::SimConfig {
+        revoke_credentials_after: Some(revoke_after),
+        ..sim_config(120)
+    };
+    let env = Env::new(cfg);
+    let plan = plan_of(&env, 120);
+    let out = env
+        .cmd()
+        .args(["uninstall", "--yes", "-o", "json", "--from"])
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let outcomes = outcomes(&out.stdout);
+    let requested = outcomes.iter().filter(|o| *o == "requested").count();
+    let auth = outcomes.iter().filter(|o| *o == "failed:auth").count();
+    assert!(requested > 0 && requested < 30, "{outcomes:?}");
+    assert_eq!(requested + auth, 120, "{outcomes:?}");
+    let after = env.sim().total_requests() - revoke_after;
+    // Concurrency 4: each agent in flight sends its request and at most two token requests
+    // per refresh before K = 3 refusals open the breaker.
+    eprintln!("{requested} requested, {auth} failed:auth, {after} requests after revocation");
+    let bound = 3 * 3 + 4 * 3;
+    assert!(after <= bound, "{after} requests after revocation");
+    let err = text(&out.stderr);
+    assert!(err.contains("refused"), "{err}");
+}
+
+#[test]
+fn an_endless_body_fails_the_listing_with_the_limit_named() {
+    let env = Env::with_extra(
+        se_hostile(
+            5,
+            Hostile {
+                endless_body: Some("/v1/computers".into()),
+                ..Hostile::default()
+            },
+        ),
+        "max_response_mb = 1\n",
+    );
+    let out = env.cmd().arg("list").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("[se]") && err.contains("1 MiB limit"), "{err}");
+    assert_eq!(env.sim().hostile_requests(), 1);
+}
+
+#[test]
+fn a_hanging_endpoint_fails_the_listing_after_the_deadline() {
+    let env = Env::with_extra(
+        se_hostile(
+            5,
+            Hostile {
+                hang: Some("/v1/computers".into()),
+                ..Hostile::default()
+            },
+        ),
+        "timeout_secs = 1\n",
+    );
+    let out = env.cmd().arg("list").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("[se]") && err.contains("timed out"), "{err}");
+    assert!(env.sim().hostile_requests() <= 4);
+}

@@ -5,15 +5,16 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use backon::BackoffBuilder;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 use tokio::sync::Mutex;
 
 use crate::auth::Auth;
-use crate::error::{ProviderError, Result};
+use crate::error::{ErrorKind, ProviderError, Result};
 use crate::ratelimit::{Limiter, Permit, RateLimitSpec};
 use crate::retry::{self, Decision};
 
@@ -41,7 +42,20 @@ pub struct HttpOptions {
     /// A file where the client-side quota remembers its recent requests between runs (see
     /// [`Limiter::remembered`]); `None`: every run starts with the whole allowance.
     pub quota_memory: Option<PathBuf>,
+    /// The largest response body read; a longer one fails the request (`max_response_mb`).
+    pub max_response_bytes: u64,
 }
+
+/// The default response size cap: 64 MiB, far above any page a vendor sends.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// All attempts of one request together may spend at most this many times `timeout` on the
+/// network (each attempt, body included, is bounded by `timeout` itself).
+pub const DEADLINE_TIMEOUTS: u32 = 4;
+
+/// After this many consecutive credential refusals a provider's further requests fail at once
+/// without being sent (see [`HttpClient::send`]).
+pub const AUTH_BREAKER_THRESHOLD: u32 = 3;
 
 impl HttpOptions {
     pub fn new(provider: &str) -> Self {
@@ -59,6 +73,7 @@ impl HttpOptions {
             headroom: 8,
             concurrency: 8,
             quota_memory: None,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -128,6 +143,30 @@ pub struct HttpClient {
     opts: Arc<HttpOptions>,
     limiter: Limiter,
     paused_until: Arc<Mutex<Option<Instant>>>,
+    breaker: Arc<Breaker>,
+}
+
+/// Consecutive credential refusals of one provider (shared by every clone of its client).
+#[derive(Default)]
+struct Breaker {
+    refusals: AtomicU32,
+    open: AtomicBool,
+}
+
+/// Which requests [`HttpClient::send_inner`] sends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// An API call: counts towards the circuit breaker.
+    Api,
+    /// A token request or exchange: always safe to resend (it changes nothing), and its
+    /// refusal is counted once, where the API call that needed the token fails.
+    Token,
+}
+
+/// Why reading a body stopped.
+enum BodyError {
+    TooLarge,
+    Read(reqwest::Error),
 }
 
 impl HttpClient {
@@ -168,6 +207,7 @@ impl HttpClient {
             inner,
             opts: Arc::new(opts),
             paused_until: Arc::new(Mutex::new(None)),
+            breaker: Arc::new(Breaker::default()),
         })
     }
 
@@ -179,7 +219,76 @@ impl HttpClient {
             opts: self.opts.clone(),
             limiter: Limiter::new(spec),
             paused_until: Arc::new(Mutex::new(None)),
+            breaker: self.breaker.clone(),
         }
+    }
+
+    /// The error every request gets once the breaker is open: nothing is sent.
+    fn refused(&self) -> ProviderError {
+        let mut e = ProviderError::new(
+            ErrorKind::Auth,
+            format!(
+                "credentials refused {AUTH_BREAKER_THRESHOLD} times in a row; no further requests are sent to this provider in this run"
+            ),
+        )
+        .with_hint("check that the API credentials are still valid (not revoked, expired or disabled), then run again");
+        e.provider = Some(self.opts.provider.clone());
+        e
+    }
+
+    fn note_refusal(&self) {
+        let n = self.breaker.refusals.fetch_add(1, Ordering::SeqCst) + 1;
+        if n >= AUTH_BREAKER_THRESHOLD && !self.breaker.open.swap(true, Ordering::SeqCst) {
+            tracing::warn!(
+                provider = %self.opts.provider,
+                "credentials refused {n} times in a row; sending nothing more to this provider"
+            );
+        }
+    }
+
+    fn note_accepted(&self) {
+        if !self.breaker.open.load(Ordering::SeqCst) {
+            self.breaker.refusals.store(0, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether this provider's credentials were refused often enough that nothing more is
+    /// sent.
+    pub fn credentials_refused(&self) -> bool {
+        self.breaker.open.load(Ordering::SeqCst)
+    }
+
+    /// Read a body up to the size cap.
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<Bytes, BodyError> {
+        let cap = self.opts.max_response_bytes;
+        if response.content_length().is_some_and(|n| n > cap) {
+            return Err(BodyError::TooLarge);
+        }
+        let mut body = BytesMut::with_capacity(
+            response.content_length().unwrap_or(0).min(cap).min(1 << 20) as usize,
+        );
+        while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+            if (body.len() + chunk.len()) as u64 > cap {
+                return Err(BodyError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    }
+
+    fn too_large(&self, method: &http::Method, path: &str) -> ProviderError {
+        let cap = self.opts.max_response_bytes;
+        let limit = if cap.is_multiple_of(1024 * 1024) {
+            format!("{} MiB", cap / (1024 * 1024))
+        } else {
+            format!("{cap} bytes")
+        };
+        let mut e = ProviderError::protocol(format!(
+            "{method} {path}: the response is larger than the {limit} limit; stopped reading it"
+        ))
+        .with_hint("raise max_response_mb for this provider if the vendor really sends that much");
+        e.provider = Some(self.opts.provider.clone());
+        e
     }
 
     pub fn provider(&self) -> &str {
@@ -234,10 +343,46 @@ impl HttpClient {
     /// with backoff, honouring `Retry-After` and reset headers; on 401 asks `auth` for fresh
     /// credentials (at most [`MAX_REAUTHS`] times per request). Any other status is returned
     /// to the caller as it is.
+    ///
+    /// Responses are read up to `max_response_bytes`; each attempt, body included, is bounded
+    /// by `timeout`, and all attempts together by [`DEADLINE_TIMEOUTS`] × `timeout`.
+    ///
+    /// Circuit breaker: a credential refusal — the token endpoint refusing the client (an
+    /// [`ErrorKind::Auth`] from `auth`), or a 401 that fresh credentials did not cure — counts
+    /// towards [`AUTH_BREAKER_THRESHOLD`]; a token issued or a 2xx to a request that carried a
+    /// token resets the count. Once it is reached, every further request of this provider
+    /// fails at once with an auth error and sends nothing.
     pub async fn send<F>(&self, auth: &dyn Auth, build: F) -> Result<HttpResponse>
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync,
     {
+        self.send_inner(auth, build, Purpose::Api).await
+    }
+
+    /// [`HttpClient::send`] for a token request or token exchange: retried like an idempotent
+    /// call whatever its method (429, 5xx, resets, timeouts), since asking for a token again
+    /// changes nothing.
+    pub async fn send_token<F>(&self, auth: &dyn Auth, build: F) -> Result<HttpResponse>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync,
+    {
+        self.send_inner(auth, build, Purpose::Token).await
+    }
+
+    async fn send_inner<F>(
+        &self,
+        auth: &dyn Auth,
+        build: F,
+        purpose: Purpose,
+    ) -> Result<HttpResponse>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync,
+    {
+        if self.credentials_refused() {
+            return Err(self.refused());
+        }
+        let deadline = self.opts.timeout.saturating_mul(DEADLINE_TIMEOUTS);
+        let mut on_network = Duration::ZERO;
         let mut backoff = backon::ExponentialBuilder::default()
             .with_min_delay(self.opts.min_backoff)
             .with_max_delay(self.opts.max_backoff)
@@ -256,13 +401,29 @@ impl HttpClient {
             let mut request = build(&self.inner)
                 .build()
                 .map_err(|e| ProviderError::input(format!("cannot build request: {e}")))?;
-            let generation = auth.apply(&mut request).await?;
+            let generation = match auth.apply(&mut request).await {
+                Ok(g) => g,
+                Err(e) => {
+                    if self.credentials_refused() {
+                        return Err(self.refused());
+                    }
+                    if purpose == Purpose::Api && e.kind == ErrorKind::Auth {
+                        self.note_refusal();
+                    }
+                    return Err(e);
+                }
+            };
+            if self.credentials_refused() {
+                return Err(self.refused());
+            }
             let method = request.method().clone();
+            let resend_safe = purpose == Purpose::Token || retry::is_idempotent(&method);
             let path = request.url().path().to_string();
             let started = Instant::now();
             let result = self.inner.execute(request).await;
             permit.finished();
             let elapsed = started.elapsed();
+            on_network += elapsed;
             match result {
                 Ok(response) => {
                     let status = response.status();
@@ -276,7 +437,11 @@ impl HttpClient {
                         rid.as_deref().map(|r| format!(" (request id {r})")).unwrap_or_default()
                     );
                     self.observe_rate_headers(&headers).await;
-                    let decision = retry::decide(status, &method);
+                    let decision = if purpose == Purpose::Token {
+                        retry::decide(status, &http::Method::GET)
+                    } else {
+                        retry::decide(status, &method)
+                    };
                     if decision == Decision::Reauthenticate && reauths < MAX_REAUTHS {
                         reauths += 1;
                         if auth.refresh(generation).await? {
@@ -285,6 +450,7 @@ impl HttpClient {
                         }
                     }
                     if decision == Decision::Retry
+                        && on_network < deadline
                         && let Some(delay) = backoff.next()
                     {
                         let server = retry::server_delay(&headers, SystemTime::now());
@@ -298,20 +464,34 @@ impl HttpClient {
                         tokio::time::sleep(wait).await;
                         continue;
                     }
-                    let body = match response.bytes().await {
+                    let read_started = Instant::now();
+                    let body = self.read_body(response).await;
+                    on_network += read_started.elapsed();
+                    let body = match body {
                         Ok(b) => b,
-                        Err(e) if retry::is_idempotent(&method) => {
-                            if let Some(delay) = backoff.next() {
-                                tracing::info!(provider = %self.opts.provider, "{method} {path}: body read failed ({e}); retrying");
+                        Err(BodyError::TooLarge) => return Err(self.too_large(&method, &path)),
+                        Err(BodyError::Read(e)) => {
+                            let describe = describe_reqwest_error(&e);
+                            if resend_safe
+                                && on_network < deadline
+                                && let Some(delay) = backoff.next()
+                            {
+                                tracing::info!(provider = %self.opts.provider, "{method} {path}: reading the answer failed ({describe}); retrying");
                                 tokio::time::sleep(delay).await;
                                 continue;
                             }
-                            return Err(ProviderError::network(format!("{method} {path}: {e}")));
-                        }
-                        Err(e) => {
-                            return Err(ProviderError::network(format!("{method} {path}: {e}")));
+                            return Err(ProviderError::network(format!(
+                                "{method} {path}: reading the answer failed: {describe}"
+                            )));
                         }
                     };
+                    if status.is_success() {
+                        if purpose == Purpose::Token || generation > 0 {
+                            self.note_accepted();
+                        }
+                    } else if status == StatusCode::UNAUTHORIZED && purpose == Purpose::Api {
+                        self.note_refusal();
+                    }
                     return Ok(HttpResponse {
                         status,
                         headers,
@@ -323,10 +503,13 @@ impl HttpClient {
                     // A refused connection never reached the server: always safe to resend.
                     // Other failures (timeouts, resets) may have been processed: resend only
                     // idempotent requests.
-                    let safe = e.is_connect() || retry::is_idempotent(&method);
+                    let safe = e.is_connect() || resend_safe;
                     let describe = describe_reqwest_error(&e);
                     tracing::debug!(provider = %self.opts.provider, "{method} {path} failed after {}ms: {describe}", elapsed.as_millis());
-                    if safe && let Some(delay) = backoff.next() {
+                    if safe
+                        && on_network < deadline
+                        && let Some(delay) = backoff.next()
+                    {
                         tracing::info!(provider = %self.opts.provider, "{method} {path}: {describe}; retrying in {}ms", delay.as_millis());
                         tokio::time::sleep(delay).await;
                         continue;

@@ -68,9 +68,11 @@ impl ClientCredentials {
     }
 }
 
+/// A token request that got no usable answer, keeping the HTTP client's error (its kind
+/// tells a network failure from an open circuit breaker or an oversized answer).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct TransportError(String);
+#[error("{}", .0.reason())]
+struct TransportError(ProviderError);
 
 #[async_trait]
 impl TokenSource for ClientCredentials {
@@ -97,8 +99,9 @@ impl TokenSource for ClientCredentials {
             let seen_status = seen_status.clone();
             async move {
                 let (parts, body) = req.into_parts();
+                // Retried like any idempotent call: asking for a token again changes nothing.
                 let resp = http
-                    .send(&NoAuth, |c| {
+                    .send_token(&NoAuth, |c| {
                         let mut b = c.request(parts.method.clone(), parts.uri.to_string());
                         for (k, v) in &parts.headers {
                             if k != http::header::AUTHORIZATION {
@@ -112,14 +115,14 @@ impl TokenSource for ClientCredentials {
                         b.body(body.clone())
                     })
                     .await
-                    .map_err(|e| TransportError(e.reason()))?;
+                    .map_err(TransportError)?;
                 seen_status.store(resp.status.as_u16(), std::sync::atomic::Ordering::Relaxed);
                 let mut out = http::Response::builder().status(resp.status);
                 for (k, v) in &resp.headers {
                     out = out.header(k, v);
                 }
                 out.body(resp.body.to_vec())
-                    .map_err(|e| TransportError(e.to_string()))
+                    .map_err(|e| TransportError(ProviderError::protocol(e.to_string())))
             }
         };
         let mut request = client.exchange_client_credentials();
@@ -250,13 +253,22 @@ fn basic_header(client_id: &str, secret: &SecretString) -> http::HeaderValue {
 }
 
 impl ClientCredentials {
-    fn map_error<RE: std::error::Error + 'static>(
+    fn map_error(
         &self,
-        e: oauth2::RequestTokenError<RE, oauth2::basic::BasicErrorResponse>,
+        e: oauth2::RequestTokenError<TransportError, oauth2::basic::BasicErrorResponse>,
         status: u16,
     ) -> ProviderError {
         use oauth2::RequestTokenError as E;
         match e {
+            // An OAuth error body with a status that is no refusal (a 5xx that outlived the
+            // retries, a 429): the service failed, the credentials were not judged.
+            E::ServerResponse(r) if status != 0 && status != 400 && status != 401 => {
+                let mut msg = format!("{}: {}", self.label, r.error());
+                if let Some(d) = r.error_description() {
+                    msg.push_str(&format!(" ({d})"));
+                }
+                ProviderError::api(status, msg, None)
+            }
             E::ServerResponse(r) => {
                 let mut msg = format!("{} refused: {}", self.label, r.error());
                 if let Some(d) = r.error_description() {
@@ -267,7 +279,10 @@ impl ClientCredentials {
                     Some("check the client id and secret, and that the client is enabled".into());
                 err
             }
-            E::Request(inner) => ProviderError::network(format!("{}: {inner}", self.label)),
+            E::Request(TransportError(mut inner)) => {
+                inner.message = format!("{}: {}", self.label, inner.message);
+                inner
+            }
             E::Parse(inner, body) => {
                 let text = String::from_utf8_lossy(&body);
                 // A 401 / 403 with a non-OAuth body lands here too.
@@ -290,8 +305,9 @@ impl ClientCredentials {
                 if status != 0 {
                     err.status = Some(status);
                 }
-                if snippet.to_ascii_lowercase().contains("unauthorized")
-                    || snippet.contains("invalid_client")
+                if matches!(status, 0 | 400 | 401)
+                    && (snippet.to_ascii_lowercase().contains("unauthorized")
+                        || snippet.contains("invalid_client"))
                 {
                     err.kind = ErrorKind::Auth;
                 }

@@ -27,9 +27,10 @@ struct V3TokenExchange {
 #[async_trait]
 impl TokenSource for V3TokenExchange {
     async fn fetch(&self) -> Result<Token> {
+        // A token exchange changes nothing: retried on 5xx and resets like a read.
         let resp = self
             .http
-            .send(&self.xdr, |c| {
+            .send_token(&self.xdr, |c| {
                 c.post(self.url.clone())
                     .header(http::header::ACCEPT, "application/json")
                     .form(&[("grant_type", "client_credentials")])

@@ -60,6 +60,10 @@ pub struct SimConfig {
     pub se_token_ttl: Duration,
     /// Revoke every v3 token on each n-th v3 request (that request gets 401).
     pub revoke_tokens_every: Option<u32>,
+    /// Revoke the credentials themselves after this many requests in all: the v1 API key and
+    /// the XDR API client are refused from then on, and every issued token stops working (a
+    /// credential revoked in the console mid-run).
+    pub revoke_credentials_after: Option<u64>,
     /// v1 API credentials.
     pub client_id: String,
     pub api_key: String,
@@ -92,6 +96,7 @@ impl Default for SimConfig {
             xdr_token_ttl: Duration::from_secs(600),
             se_token_ttl: Duration::from_secs(3600),
             revoke_tokens_every: None,
+            revoke_credentials_after: None,
             client_id: "a1b2c3d4e5f6a7b8c9d0".into(),
             api_key: "sim-v1-key-0f3c1e7a-6b1d-4a4e-9d55-7f0e2c8b9a10".into(),
             xdr_client_id: "client-5a7e0c52-8f44-4d6c-b1a3-2f9e7d3c6b18".into(),
@@ -111,6 +116,8 @@ pub(crate) struct Inner {
     rng: Mutex<StdRng>,
     window: Mutex<server::Window>,
     v3_calls: AtomicU64,
+    /// Requests seen in all (for `revoke_credentials_after`).
+    requests: AtomicU64,
     fault_counts: Mutex<HashMap<String, u32>>,
     /// Connector GUIDs in listing order, rebuilt when computers were removed.
     index: Mutex<Vec<String>>,
@@ -148,6 +155,7 @@ pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<R
         tokens: Mutex::new(HashMap::new()),
         counts: Counters::default(),
         v3_calls: AtomicU64::new(0),
+        requests: AtomicU64::new(0),
         fault_counts: Mutex::new(HashMap::new()),
         index: Mutex::new(Vec::new()),
     });
@@ -192,6 +200,13 @@ impl RunningSim {
     /// The most requests the simulator was serving at the same time so far.
     pub fn peak_in_flight(&self) -> u64 {
         self.inner.counts.peak_in_flight()
+    }
+
+    /// Requests seen in all (every route, every answer).
+    pub fn total_requests(&self) -> u64 {
+        self.inner
+            .requests
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Change a computer's last-seen time (an agent that checks in again, or goes silent).

@@ -130,6 +130,7 @@ async fn handle(
         tokio::time::sleep(sim.cfg.latency).await;
     }
     let resource = Resource::parse(uri.path());
+    sim.requests.fetch_add(1, Ordering::SeqCst);
     sim.count(&format!("{method} {}", resource.template()));
     let req = Req {
         method: &method,
@@ -376,9 +377,20 @@ impl Inner {
         )
     }
 
+    /// The credentials were revoked (`revoke_credentials_after`).
+    fn revoked(&self) -> bool {
+        self.cfg
+            .revoke_credentials_after
+            .is_some_and(|n| self.requests.load(Ordering::SeqCst) > n)
+    }
+
     fn check_basic(&self, req: &Req<'_>) -> Result<(), Response> {
         match req.basic() {
-            Some((user, pass)) if user == self.cfg.client_id && pass == self.cfg.api_key => Ok(()),
+            Some((user, pass))
+                if user == self.cfg.client_id && pass == self.cfg.api_key && !self.revoked() =>
+            {
+                Ok(())
+            }
             _ => Err((
                 StatusCode::UNAUTHORIZED,
                 [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
@@ -392,6 +404,9 @@ impl Inner {
         let Some(token) = req.authorization("Bearer") else {
             return false;
         };
+        if self.revoked() {
+            return false;
+        }
         let mut tokens = self.tokens.lock().unwrap();
         tokens.retain(|_, g| g.expires > Instant::now());
         tokens.get(token).is_some_and(|g| g.kind == kind)
@@ -468,9 +483,10 @@ impl Inner {
                 );
             }
         }
-        let ok = req
-            .basic()
-            .is_some_and(|(u, p)| u == self.cfg.xdr_client_id && p == self.cfg.xdr_client_secret);
+        let ok = !self.revoked()
+            && req.basic().is_some_and(|(u, p)| {
+                u == self.cfg.xdr_client_id && p == self.cfg.xdr_client_secret
+            });
         if !ok {
             return oauth_error(
                 StatusCode::UNAUTHORIZED,
