@@ -77,8 +77,9 @@ const EXAMPLES: &[(&str, &[&str])] = &[
     (
         "clients",
         &[
-            "agentctl taegis clients list",
-            "agentctl sa clients create siem-export --scope reports.activity:read --save siem.json",
+            "# Without -p: the only configured provider that manages credentials",
+            "agentctl clients list",
+            "agentctl sa clients create siem_export --scope reports.activity:read --save siem.json",
             "agentctl clients -p taegis rotate kO3mT7xQ2vW9yZ1aB4cD6eF8gH0jL5nP --save new.json",
         ],
     ),
@@ -100,7 +101,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         "clients create",
         &[
             "# The secret is printed once; --save writes it to a new 0600 file instead:",
-            "agentctl sa clients create siem-export --scope reports.activity:read --save siem.json",
+            "agentctl sa clients create siem_export --scope reports.activity:read --save siem.json",
             "agentctl taegis clients create soar --role responder",
             "agentctl sa clients create temp --scope deployments.roamingcomputers:read --expire-at 2027-06-30T00:00:00Z",
         ],
@@ -117,12 +118,15 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         &[
             "agentctl taegis clients delete kO3mT7xQ2vW9yZ1aB4cD6eF8gH0jL5nP",
             "agentctl clients -p sa delete 1234567 --yes",
+            "# The credential agentctl itself runs on needs --force-self:",
+            "agentctl clients -p sa delete 7654321 --yes --force-self",
         ],
     ),
     (
         "clients delete-all",
         &[
-            "# Lists what it deletes first:",
+            "# Lists what it deletes first; agentctl's own credentials are skipped:self",
+            "agentctl clients -p sa delete-all --dry-run",
             "agentctl taegis clients delete-all --yes",
             "agentctl clients -p sa delete-all --yes",
             "agentctl --sandbox clients -p sandbox-taegis delete-all --yes",

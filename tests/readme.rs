@@ -86,7 +86,13 @@ fn readme_commands_run_as_written() {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let blocks = marked_blocks(&readme);
     let names: Vec<&str> = blocks.iter().map(|(n, _)| n.as_str()).collect();
-    for expected in ["quick-start", "walk-through", "install", "config"] {
+    for expected in [
+        "quick-start",
+        "walk-through",
+        "install",
+        "config",
+        "clients",
+    ] {
         assert!(names.contains(&expected), "README lost block {expected}");
     }
     let home = tempfile::tempdir().unwrap();
@@ -100,6 +106,9 @@ fn readme_commands_run_as_written() {
     // What the blocks promise, checked.
     let h = home.path();
     assert!(h.join("stale.csv").exists());
+    let key: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(h.join("readme-key.json")).unwrap()).unwrap();
+    assert!(key["client_secret"].as_str().is_some_and(|s| !s.is_empty()));
     assert!(
         h.join(".local/share/bash-completion/completions/agentctl")
             .exists()
