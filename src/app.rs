@@ -197,10 +197,10 @@ impl App {
         }
         for ns in refused {
             if !self.global.quiet {
-                eprintln!(
+                crate::error::eprint_line(&format!(
                     "note: skipping {}",
                     crate::sanitize::terminal_text(&ns.to_string())
-                );
+                ));
             }
         }
         Ok(selected)
@@ -254,7 +254,7 @@ impl App {
     /// vendor and plan text.
     pub fn info(&self, message: impl AsRef<str>) {
         if !self.global.quiet {
-            eprintln!("{}", crate::sanitize::terminal_text(message.as_ref()));
+            crate::error::eprint_line(&crate::sanitize::terminal_text(message.as_ref()));
         }
     }
 }

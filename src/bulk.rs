@@ -1,27 +1,35 @@
 //! The safety flow every bulk change goes through (SPEC "uninstall (and every other bulk
 //! change)"): validate the whole input, `--max`, confirmation, `--dry-run`, prepare,
-//! re-check, act with per-provider concurrency, journal every outcome, resume, summary and
-//! `<input>.failed.csv`.
+//! re-check, act with per-provider concurrency (in vendor batches where the vendor has a bulk
+//! job API), journal every outcome, resume, summary and `<input>.failed.csv`.
+//!
+//! Run state (plan digest, journal, lock, failed file, run summary and index) lives behind
+//! [`crate::runstate`]; this module decides what to send and records what happened.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use agentctl_core::time::format_timestamp;
 use agentctl_core::{
-    Action, ActionOutcome, AgentRef, ErrorKind, HostPattern, ListQuery, NotSupported,
-    ProviderError, Recheck,
+    Action, ActionOutcome, AgentRef, ErrorKind, HostPattern, ListQuery, NotSupported, Operation,
+    ProviderError, Recheck, RelocateTarget,
 };
 use futures::StreamExt;
+use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use crate::app::{App, state_dir};
 use crate::error::{CliError, CliResult, exit};
-use crate::journal::{self, FailedRow, Journal, JournalEntry, Outcome};
 use crate::plan::{PlanContext, PlanError, read_plan};
 use crate::progress::Progress;
 use crate::providers::Configured;
+use crate::runstate::{
+    self, BeginError, DigestRow, FailedRow, JournalEntry, Outcome, Resume, Run, RunSpec, RunSummary,
+};
 
 /// Where the agents come from.
 pub enum Source {
@@ -58,7 +66,49 @@ impl Source {
             (None, None, None) => Source::Plan(PathBuf::new()),
         }
     }
+
+    fn input(&self) -> Option<&Path> {
+        match self {
+            Source::Plan(p) | Source::Journal(p) => Some(p),
+            Source::Single { .. } | Source::Host { .. } => None,
+        }
+    }
 }
+
+/// What the run does to each agent.
+#[derive(Debug, Clone)]
+pub enum Actions {
+    /// The same action for every agent (`uninstall`, `remove`, `restore`, `relocate`); a plan's
+    /// `action` column is ignored.
+    Fixed(Action),
+    /// Each plan row's `action` column (`apply`); `relocate` rows go to `relocate_to`.
+    PerRow { relocate_to: Option<RelocateTarget> },
+}
+
+impl Actions {
+    /// The journal's command name: the action, or `apply`.
+    fn command(&self) -> &'static str {
+        match self {
+            Actions::Fixed(a) => a.name(),
+            Actions::PerRow { .. } => "apply",
+        }
+    }
+}
+
+/// What an exclusion hook sees of one agent before anything is sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate<'a> {
+    pub provider: &'a str,
+    pub kind: &'a str,
+    pub agent_id: &'a str,
+    pub hostname: Option<&'a str>,
+    /// The group as the plan (or the listing, for `--host`) gave it.
+    pub group: Option<&'a str>,
+}
+
+/// A hook that keeps agents out of a bulk change: `Some(why)` skips the agent as
+/// `skipped:<why>` (journaled, shown, never sent), e.g. `protected`.
+pub type Exclusion = Box<dyn Fn(&Candidate<'_>) -> Option<String> + Send + Sync>;
 
 pub struct BulkOptions {
     pub dry_run: bool,
@@ -66,16 +116,30 @@ pub struct BulkOptions {
     pub max: usize,
     pub journal: Option<PathBuf>,
     pub recheck: bool,
+    /// Wait for another run holding the same journal instead of exiting 2.
+    pub wait: bool,
+    /// Send an uninstall again when it was requested at least this long ago and the agent is
+    /// still there, unseen since (`None`: never).
+    pub rerequest_after: Option<SignedDuration>,
+    /// `--summary FILE.json`.
+    pub summary: Option<PathBuf>,
+    /// Filters applied to every target before anything is sent (see [`Exclusion`]).
+    pub exclude: Vec<Exclusion>,
 }
 
-impl From<&crate::cli::SafetyArgs> for BulkOptions {
-    fn from(a: &crate::cli::SafetyArgs) -> Self {
+impl BulkOptions {
+    pub fn new(a: &crate::cli::SafetyArgs, global: &crate::cli::GlobalArgs) -> Self {
         Self {
             dry_run: a.dry_run,
             yes: a.yes,
             max: a.max,
             journal: a.journal.clone(),
             recheck: !a.no_recheck,
+            wait: global.wait,
+            rerequest_after: (a.rerequest_after > 0)
+                .then(|| SignedDuration::from_hours(i64::from(a.rerequest_after) * 24)),
+            summary: a.summary.clone(),
+            exclude: Vec::new(),
         }
     }
 }
@@ -84,18 +148,67 @@ pub const RESULT_COLUMNS: [&str; 7] = [
     "provider", "kind", "agent_id", "hostname", "action", "outcome", "detail",
 ];
 
+/// Agents re-checked with one `recheck_bulk` call at most (just before they are acted on).
+const RECHECK_CHUNK: usize = 500;
+
 struct Target {
     agent: AgentRef,
     kind: &'static str,
+    group: Option<String>,
+    /// What the plan (or the command) asks; `None`: the plan says `pending-uninstall`.
+    asked: Option<Action>,
+    /// The uninstall was requested at this time, longer ago than the re-request window.
+    rerequest_since: Option<Timestamp>,
 }
+
+impl Target {
+    fn asked_name(&self) -> &'static str {
+        self.asked
+            .as_ref()
+            .map_or("pending-uninstall", Action::name)
+    }
+}
+
+/// The key of a row in the plan digest: the action with its destination.
+fn action_key(action: Option<&Action>) -> String {
+    match action {
+        None => "pending-uninstall".into(),
+        Some(Action::Relocate(t)) => format!(
+            "relocate to={} folder={}",
+            t.to,
+            t.folder.as_deref().unwrap_or("")
+        ),
+        Some(a) => a.name().into(),
+    }
+}
+
+/// The action a plan row's `action` column names.
+fn row_action(text: &str, relocate_to: Option<&RelocateTarget>) -> Result<Option<Action>, String> {
+    match text {
+        "uninstall" => Ok(Some(Action::Uninstall)),
+        "remove" => Ok(Some(Action::Remove)),
+        "pending-uninstall" => Ok(None),
+        "relocate" => relocate_to
+            .cloned()
+            .map(|t| Some(Action::Relocate(t)))
+            .ok_or_else(|| "a relocate row needs --to-server (or --to-group)".to_string()),
+        other => Err(format!("action '{other}' cannot be applied")),
+    }
+}
+
+type Unsupported = BTreeMap<(String, &'static str), NotSupported>;
 
 /// Step 1: read and validate everything before anything is sent.
 async fn load_targets(
     app: &App,
-    action: &Action,
+    actions: &Actions,
     source: &Source,
 ) -> CliResult<(Vec<Target>, HashMap<String, Configured>)> {
-    let op = action.operation();
+    let command = actions.command();
+    let fixed = match actions {
+        Actions::Fixed(a) => Some(a),
+        Actions::PerRow { .. } => None,
+    };
     let built: RefCell<HashMap<String, Result<Configured, String>>> = RefCell::new(HashMap::new());
     // A provider whose configuration is broken is reported once, naming provider and key,
     // instead of once per plan row.
@@ -117,14 +230,30 @@ async fn load_targets(
         built.borrow_mut().insert(name.to_string(), r.clone());
         r
     };
-    match source {
+    // `--id` / `--host` address one provider, which must support the (fixed) action.
+    let single = |what: &str| -> CliResult<Configured> {
+        let op = fixed.map_or(Operation::Uninstall, Action::operation);
+        app.single(op, what)
+    };
+    let mut unsupported: Unsupported = BTreeMap::new();
+    let mut note_support = |c: &Configured, action: Option<&Action>| {
+        if let Some(a) = action
+            && let Err(ns) = c.provider.supports(a.operation())
+        {
+            unsupported.entry((c.name.clone(), a.name())).or_insert(ns);
+        }
+    };
+    let (targets, providers) = match source {
         Source::Single { id } => {
-            let c = app.single(action.operation(), "--id")?;
+            let c = single("--id")?;
             c.provider
                 .validate_agent_id(id)
-                .map_err(|why| CliError::usage(action.name(), why).provider(&c.name))?;
+                .map_err(|why| CliError::usage(command, why).provider(&c.name))?;
             let target = Target {
                 kind: c.kind,
+                group: None,
+                asked: fixed.cloned(),
+                rerequest_since: None,
                 agent: AgentRef {
                     provider: c.name.clone(),
                     agent_id: id.clone(),
@@ -132,13 +261,13 @@ async fn load_targets(
                     last_seen: None,
                 },
             };
-            Ok((vec![target], HashMap::from([(c.name.clone(), c)])))
+            (vec![target], HashMap::from([(c.name.clone(), c)]))
         }
         Source::Host {
             pattern,
             allow_multiple,
         } => {
-            let c = app.single(action.operation(), "--host")?;
+            let c = single("--host")?;
             let host = HostPattern::new(pattern);
             let query = ListQuery {
                 host: Some(host.clone()),
@@ -149,10 +278,13 @@ async fn load_targets(
             let mut targets = Vec::new();
             let mut stream = c.provider.list(&query);
             while let Some(record) = stream.next().await {
-                let record = record.map_err(|e| CliError::from_provider(action.name(), e))?;
+                let record = record.map_err(|e| CliError::from_provider(command, e))?;
                 if host.matches(&record.hostname) {
                     targets.push(Target {
                         kind: c.kind,
+                        group: record.group.clone(),
+                        asked: fixed.cloned(),
+                        rerequest_since: None,
                         agent: record.to_ref(),
                     });
                 }
@@ -160,11 +292,12 @@ async fn load_targets(
             drop(stream);
             if targets.is_empty() {
                 return Err(CliError::usage(
-                    action.name(),
+                    command,
                     format!("no agent of {} matches --host {pattern}", c.name),
                 )
                 .hint("`agentctl list --host PATTERN` shows what matches; * and ? are wildcards"));
             }
+            targets.sort_by(|a, b| a.agent.agent_id.cmp(&b.agent.agent_id));
             if host.exact().is_some() && targets.len() > 1 && !allow_multiple {
                 let listed: Vec<String> = targets
                     .iter()
@@ -175,13 +308,13 @@ async fn load_targets(
                             t.agent.hostname.as_deref().unwrap_or(""),
                             t.agent
                                 .last_seen
-                                .map(agentctl_core::time::format_timestamp)
+                                .map(format_timestamp)
                                 .unwrap_or_else(|| "never".into())
                         )
                     })
                     .collect();
                 return Err(CliError::usage(
-                    action.name(),
+                    command,
                     format!(
                         "--host {pattern} matches {} agents of {} (duplicate registrations): {}",
                         targets.len(),
@@ -191,7 +324,7 @@ async fn load_targets(
                 )
                 .hint("pick one with --id, or pass --allow-multiple to act on all of them"));
             }
-            Ok((targets, HashMap::from([(c.name.clone(), c)])))
+            (targets, HashMap::from([(c.name.clone(), c)]))
         }
         Source::Plan(path) => {
             // `-p` names are checked before any row is read.
@@ -200,8 +333,6 @@ async fn load_targets(
                     return Err(crate::providers::unknown_provider(&app.config, name));
                 }
             }
-            let unsupported: RefCell<BTreeMap<String, NotSupported>> =
-                RefCell::new(BTreeMap::new());
             let legacy = legacy_provider(app);
             let validate = |provider: &str, kind: Option<&str>, id: &str| -> Result<(), String> {
                 if !app.global.providers.is_empty()
@@ -220,14 +351,6 @@ async fn load_targets(
                         "kind '{k}' does not match provider '{provider}' ({})",
                         c.kind
                     ));
-                }
-                if let Err(ns) = c.provider.supports(op) {
-                    // Said once per provider below, not once per row.
-                    unsupported
-                        .borrow_mut()
-                        .entry(provider.to_string())
-                        .or_insert(ns);
-                    return Ok(());
                 }
                 c.provider.validate_agent_id(id)
             };
@@ -270,24 +393,52 @@ async fn load_targets(
                 .into_iter()
                 .filter_map(|(k, v)| v.ok().map(|c| (k, c)))
                 .collect();
-            let targets = plan
-                .rows
-                .into_iter()
-                .map(|row| Target {
-                    kind: providers[&row.agent.provider].kind,
+            let mut problems = Vec::new();
+            let mut targets = Vec::with_capacity(plan.rows.len());
+            for row in plan.rows {
+                let Some(c) = providers.get(&row.agent.provider) else {
+                    continue;
+                };
+                let asked = match actions {
+                    Actions::Fixed(a) => Some(a.clone()),
+                    Actions::PerRow { relocate_to } => match row.action.as_deref() {
+                        None => {
+                            problems.push((row.line, "no action: apply needs an `action` column (write the plan with `stale --action …`)".to_string()));
+                            continue;
+                        }
+                        Some(text) => match row_action(text, relocate_to.as_ref()) {
+                            Ok(a) => a,
+                            Err(why) => {
+                                problems.push((row.line, why));
+                                continue;
+                            }
+                        },
+                    },
+                };
+                targets.push(Target {
+                    kind: c.kind,
+                    group: row.group,
+                    asked,
+                    rerequest_since: None,
                     agent: row.agent,
-                })
-                .collect();
-            let targets = drop_unsupported(app, action, targets, unsupported.into_inner())?;
-            Ok((targets, providers))
+                });
+            }
+            if !problems.is_empty() {
+                let e = PlanError::Invalid {
+                    path: path.clone(),
+                    problems,
+                };
+                return Err(CliError::usage("input", e.to_string())
+                    .hint("nothing was sent; fix the rows above and run again"));
+            }
+            (targets, providers)
         }
         Source::Journal(path) => {
-            let entries = journal::read_entries(path).map_err(|e| {
+            let entries = runstate::journal::read_entries(path).map_err(|e| {
                 CliError::usage("input", format!("cannot read {}: {e}", path.display()))
             })?;
             let mut seen = std::collections::HashSet::new();
             let mut providers: HashMap<String, Configured> = HashMap::new();
-            let mut unsupported: BTreeMap<String, NotSupported> = BTreeMap::new();
             let mut problems = Vec::new();
             let mut targets = Vec::new();
             for (line, entry) in entries {
@@ -304,15 +455,15 @@ async fn load_targets(
                         continue;
                     }
                 };
-                if let Err(ns) = c.provider.supports(op) {
-                    unsupported.entry(c.name.clone()).or_insert(ns);
-                }
                 if let Err(why) = c.provider.validate_agent_id(&entry.agent_id) {
                     problems.push(format!("line {line}: {why}"));
                     continue;
                 }
                 targets.push(Target {
                     kind: c.kind,
+                    group: None,
+                    asked: fixed.cloned(),
+                    rerequest_since: None,
                     agent: AgentRef {
                         provider: entry.provider.clone(),
                         agent_id: entry.agent_id.clone(),
@@ -335,31 +486,38 @@ async fn load_targets(
                     path.display()
                 ));
             }
-            let targets = drop_unsupported(app, action, targets, unsupported)?;
-            Ok((targets, providers))
+            (targets, providers)
         }
+    };
+    for t in &targets {
+        note_support(&providers[&t.agent.provider], t.asked.as_ref());
     }
+    let targets = drop_unsupported(app, command, targets, unsupported)?;
+    Ok((targets, providers))
 }
 
-/// Plan rows of providers that cannot do `action` are left out with one line per provider
-/// saying why; when no row is left that is a usage error (exit 2) with the same lines.
+/// Rows whose provider cannot do their action are left out with one line per provider and
+/// action saying why; when no row is left that is a usage error (exit 2) with the same lines.
 fn drop_unsupported(
     app: &App,
-    action: &Action,
+    command: &str,
     targets: Vec<Target>,
-    unsupported: BTreeMap<String, NotSupported>,
+    unsupported: Unsupported,
 ) -> CliResult<Vec<Target>> {
     if unsupported.is_empty() {
         return Ok(targets);
     }
     let total = targets.len();
-    let (kept, dropped): (Vec<Target>, Vec<Target>) = targets
-        .into_iter()
-        .partition(|t| !unsupported.contains_key(&t.agent.provider));
+    let blocked =
+        |t: &Target| unsupported.contains_key(&(t.agent.provider.clone(), t.asked_name()));
+    let (dropped, kept): (Vec<Target>, Vec<Target>) = targets.into_iter().partition(blocked);
     let lines: Vec<String> = unsupported
         .iter()
-        .map(|(p, ns)| {
-            let n = dropped.iter().filter(|t| &t.agent.provider == p).count();
+        .map(|((p, a), ns)| {
+            let n = dropped
+                .iter()
+                .filter(|t| &t.agent.provider == p && t.asked_name() == *a)
+                .count();
             format!("{p}: {} ({n} agent(s) not sent)", ns.reason)
         })
         .collect();
@@ -367,7 +525,7 @@ fn drop_unsupported(
         let (first, rest) = lines
             .split_first()
             .map_or(("", &[][..]), |(f, r)| (f.as_str(), r));
-        let mut err = CliError::usage(action.name(), first.to_string());
+        let mut err = CliError::usage(command, first.to_string());
         if !rest.is_empty() {
             err = err.hint(rest.join("; "));
         }
@@ -407,57 +565,182 @@ fn slug(e: &ProviderError) -> String {
     }
 }
 
-/// Steps 5 and the act itself for one agent.
-async fn process(
+/// What happened to one agent in a run.
+struct Done {
+    target: Arc<Target>,
+    /// The action performed (the provider's effective action), or what the plan asked.
+    action: &'static str,
+    outcome: Outcome,
+    detail: String,
+    request_id: Option<String>,
+}
+
+/// Per-provider re-check accounting, for `-v` and the summary.
+#[derive(Default)]
+struct RecheckStats {
+    bulk_calls: AtomicU64,
+    bulk_agents: AtomicU64,
+    per_agent: AtomicU64,
+}
+
+impl RecheckStats {
+    fn describe(&self, enabled: bool) -> String {
+        let bulk = self.bulk_calls.load(Ordering::Relaxed);
+        let agents = self.bulk_agents.load(Ordering::Relaxed);
+        let per = self.per_agent.load(Ordering::Relaxed);
+        match (enabled, bulk, per) {
+            (false, _, _) => "off".into(),
+            (true, 0, 0) => "none needed".into(),
+            (true, 0, per) => format!("per agent ({per} requests)"),
+            (true, bulk, 0) => format!("bulk ({bulk} call(s) for {agents} agents)"),
+            (true, bulk, per) => {
+                format!("bulk ({bulk} call(s) for {agents} agents) and per agent ({per} requests)")
+            }
+        }
+    }
+}
+
+/// Does this target get re-checked? Never for a restore (a removed agent is absent from
+/// listings); always for a re-request (it is only sent when still there and unseen).
+fn needs_recheck(t: &Target, action: &Action, recheck: bool) -> bool {
+    !matches!(action, Action::Restore) && (recheck || t.rerequest_since.is_some())
+}
+
+/// Step 5: what the re-check says about acting on `t` (`Some` = skip it).
+fn judge(t: &Target, action: &Action, found: Recheck) -> Option<(Outcome, String)> {
+    let current = match found {
+        Recheck::Gone => {
+            return Some((
+                Outcome::Skipped("gone".into()),
+                "not found on re-check".into(),
+            ));
+        }
+        Recheck::Present(current) => current,
+    };
+    // An agent that came back to life is not uninstalled or removed; moving it is still wanted.
+    let removal = matches!(action, Action::Uninstall | Action::Remove);
+    let one_second = SignedDuration::from_secs(1);
+    if removal
+        && let (Some(recorded), Some(now_seen)) = (t.agent.last_seen, current.last_seen)
+        && now_seen.duration_since(recorded) >= one_second
+    {
+        return Some((
+            Outcome::Skipped("seen-again".into()),
+            format!("last seen {now_seen} on re-check, plan recorded {recorded}"),
+        ));
+    }
+    if let (Some(since), Some(now_seen)) = (t.rerequest_since, current.last_seen)
+        && now_seen.duration_since(since) >= one_second
+    {
+        return Some((
+            Outcome::Skipped("seen-again".into()),
+            format!("last seen {now_seen}, after the uninstall requested {since}"),
+        ));
+    }
+    if matches!(action, Action::Uninstall) && current.pending_uninstall {
+        return Some((
+            Outcome::Skipped("pending-uninstall".into()),
+            "the console already shows an uninstall pending for this agent".into(),
+        ));
+    }
+    None
+}
+
+/// Re-check and act on one unit: a single agent, or a vendor batch (`act_batch`).
+async fn process_unit(
     c: &Configured,
     action: &Action,
-    agent: &AgentRef,
+    unit: Vec<Arc<Target>>,
+    pre: Option<Arc<HashMap<String, Recheck>>>,
     recheck: bool,
-) -> (Outcome, String, Option<String>) {
-    if recheck {
-        match c.provider.recheck(&agent.agent_id).await {
-            Ok(Recheck::Gone) => {
-                return (
-                    Outcome::Skipped("gone".into()),
-                    "not found on re-check".into(),
-                    None,
-                );
-            }
-            Ok(Recheck::Present(current)) => {
-                // An agent that came back to life is not removed; moving it is still wanted.
-                let removal = matches!(action, Action::Uninstall | Action::Remove);
-                if removal
-                    && let (Some(recorded), Some(now_seen)) = (agent.last_seen, current.last_seen)
-                    && now_seen.as_nanosecond() - recorded.as_nanosecond() >= 1_000_000_000
-                {
-                    return (
-                        Outcome::Skipped("seen-again".into()),
-                        format!("last seen {now_seen} on re-check, plan recorded {recorded}"),
-                        None,
-                    );
+    stats: &RecheckStats,
+    stop: &AtomicBool,
+) -> Vec<Done> {
+    if stop.load(Ordering::SeqCst) {
+        // Stopping (Ctrl-C, closed output): not attempted, not journaled, resumed next run.
+        return Vec::new();
+    }
+    let name = action.name();
+    let mut out = Vec::with_capacity(unit.len());
+    let mut send: Vec<Arc<Target>> = Vec::with_capacity(unit.len());
+    for t in unit {
+        if needs_recheck(&t, action, recheck) {
+            let found = match &pre {
+                Some(map) => Ok(map.get(&t.agent.agent_id).cloned().unwrap_or(Recheck::Gone)),
+                None => {
+                    stats.per_agent.fetch_add(1, Ordering::Relaxed);
+                    c.provider.recheck(&t.agent.agent_id).await
+                }
+            };
+            match found {
+                Ok(found) => {
+                    if let Some((outcome, detail)) = judge(&t, action, found) {
+                        out.push(Done {
+                            target: t,
+                            action: name,
+                            outcome,
+                            detail,
+                            request_id: None,
+                        });
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    out.push(Done {
+                        target: t,
+                        action: name,
+                        outcome: Outcome::Failed(slug(&e)),
+                        detail: format!("re-check: {}", e.reason()),
+                        request_id: None,
+                    });
+                    continue;
                 }
             }
-            Err(e) => {
-                return (
-                    Outcome::Failed(slug(&e)),
-                    format!("re-check: {}", e.reason()),
-                    None,
-                );
+        }
+        send.push(t);
+    }
+    let results = match send.len() {
+        0 => Vec::new(),
+        1 => vec![c.provider.act(action, &send[0].agent).await],
+        _ => {
+            let refs: Vec<AgentRef> = send.iter().map(|t| t.agent.clone()).collect();
+            let mut r = c.provider.act_batch(action, &refs).await;
+            // One result per agent is the contract; a short answer fails the rest honestly.
+            while r.len() < send.len() {
+                r.push(Err(ProviderError::protocol(
+                    "the provider returned no result for this agent of the batch",
+                )));
             }
+            r
         }
-    }
-    match c.provider.act(action, agent).await {
-        Ok(ActionOutcome::Requested { detail, request_id }) => {
-            (Outcome::Requested, detail, request_id)
+    };
+    for (t, result) in send.into_iter().zip(results) {
+        let (outcome, mut detail, request_id) = match result {
+            Ok(ActionOutcome::Requested { detail, request_id }) => {
+                (Outcome::Requested, detail, request_id)
+            }
+            Ok(ActionOutcome::Skipped { why, detail }) => (Outcome::Skipped(why), detail, None),
+            Err(e) => (Outcome::Failed(slug(&e)), e.reason(), None),
+        };
+        if let Some(since) = t.rerequest_since
+            && outcome == Outcome::Requested
+        {
+            detail = format!("re-request (first requested {since}): {detail}");
         }
-        Ok(ActionOutcome::Skipped { why, detail }) => (Outcome::Skipped(why), detail, None),
-        Err(e) => (Outcome::Failed(slug(&e)), e.reason(), None),
+        out.push(Done {
+            target: t,
+            action: name,
+            outcome,
+            detail,
+            request_id,
+        });
     }
+    out
 }
 
 fn result_row(
     t: &Target,
-    action: &Action,
+    action: &str,
     outcome: &str,
     detail: &str,
 ) -> serde_json::Map<String, serde_json::Value> {
@@ -466,7 +749,7 @@ fn result_row(
     r.insert("kind".into(), json!(t.kind));
     r.insert("agent_id".into(), json!(t.agent.agent_id));
     r.insert("hostname".into(), json!(t.agent.hostname));
-    r.insert("action".into(), json!(action.name()));
+    r.insert("action".into(), json!(action));
     r.insert("outcome".into(), json!(outcome));
     r.insert("detail".into(), json!(detail));
     r
@@ -493,16 +776,15 @@ fn action_detail(action: &Action) -> String {
     }
 }
 
+/// The prompt: per provider and action, how many agents.
 fn confirm(
     count: usize,
-    by_provider: &BTreeMap<String, usize>,
-    actions: &HashMap<String, Action>,
+    groups: &BTreeMap<(String, &'static str), (usize, String)>,
 ) -> CliResult<bool> {
     let mut err = std::io::stderr();
     writeln!(err, "About to change {count} agent(s):")?;
-    for (p, n) in by_provider {
-        let a = &actions[p];
-        writeln!(err, "  {p}: {} {n}{}", a.name(), action_detail(a))?;
+    for ((p, a), (n, detail)) in groups {
+        writeln!(err, "  {p}: {a} {n}{detail}")?;
     }
     write!(err, "Type 'yes' to continue: ")?;
     err.flush()?;
@@ -511,26 +793,263 @@ fn confirm(
     Ok(answer.trim() == "yes")
 }
 
-#[derive(Default)]
-struct Tally {
-    requested: usize,
-    skipped: usize,
-    failed: usize,
-    resumed: usize,
+struct DryInput<'a> {
+    early: Vec<Done>,
+    done_earlier: Vec<(Arc<Target>, &'static str, String)>,
+    todo: Vec<Arc<Target>>,
+    prepared_of: &'a dyn Fn(&Target) -> Action,
+    journal_path: &'a Path,
 }
 
-pub async fn run(app: &App, action: Action, source: Source, opts: BulkOptions) -> CliResult {
-    let verb = action.name();
+/// Step 4: per agent, what a real run would do now — `would-send` with the HTTP call,
+/// `skip:done` (the journal), `skip:<why>` (exclusions, and the re-check where the provider
+/// can re-check in bulk, so including it costs a few requests, not one per agent).
+async fn dry_run(
+    app: &App,
+    opts: &BulkOptions,
+    spec: &RunSpec,
+    providers: &HashMap<String, Configured>,
+    mut writer: crate::output::RowWriter,
+    input: DryInput<'_>,
+) -> CliResult<RunSummary> {
+    let mut summary = quiet_summary(spec, "dry-run", Some(input.journal_path.to_path_buf()));
+    summary.done_earlier = input.done_earlier.len() as u64;
+    let emit = |summary: &mut RunSummary,
+                writer: &mut crate::output::RowWriter,
+                t: &Target,
+                action: &str,
+                outcome: &str,
+                detail: &str|
+     -> CliResult {
+        summary.count(&t.agent.provider, t.kind, outcome);
+        writer.write_row(&result_row(t, action, outcome, detail))?;
+        Ok(())
+    };
+    for d in &input.early {
+        let outcome = match &d.outcome {
+            Outcome::Skipped(why) => format!("skip:{why}"),
+            other => other.to_string(),
+        };
+        emit(
+            &mut summary,
+            &mut writer,
+            &d.target,
+            d.action,
+            &outcome,
+            &d.detail,
+        )?;
+    }
+    for (t, action, detail) in &input.done_earlier {
+        emit(
+            &mut summary,
+            &mut writer,
+            t,
+            action,
+            "skip:done",
+            &format!("journal: {detail}"),
+        )?;
+    }
+    // Re-check in bulk where the provider can; per-agent re-checks are left to the real run.
+    let mut found: HashMap<(String, String), Recheck> = HashMap::new();
+    if opts.recheck || input.todo.iter().any(|t| t.rerequest_since.is_some()) {
+        let mut by_provider: BTreeMap<&str, Vec<AgentRef>> = BTreeMap::new();
+        for t in &input.todo {
+            let a = (input.prepared_of)(t);
+            if needs_recheck(t, &a, opts.recheck) {
+                by_provider
+                    .entry(t.agent.provider.as_str())
+                    .or_default()
+                    .push(t.agent.clone());
+            }
+        }
+        for (p, refs) in by_provider {
+            let c = &providers[p];
+            let mut included = true;
+            for chunk in refs.chunks(RECHECK_CHUNK) {
+                match c.provider.recheck_bulk(chunk).await {
+                    Ok(Some(map)) => {
+                        for r in chunk {
+                            let rc = map.get(&r.agent_id).cloned().unwrap_or(Recheck::Gone);
+                            found.insert((p.to_string(), r.agent_id.clone()), rc);
+                        }
+                    }
+                    Ok(None) => {
+                        included = false;
+                        break;
+                    }
+                    Err(e) => {
+                        app.info(format!(
+                            "{p}: re-check not included in the dry run: {}",
+                            e.reason()
+                        ));
+                        included = false;
+                        break;
+                    }
+                }
+            }
+            if !included {
+                app.info(format!(
+                    "{p}: re-check not included in the dry run (it would cost {} per-agent request(s)); the real run re-checks each agent before acting",
+                    refs.len()
+                ));
+            }
+        }
+    }
+    let mut would = 0usize;
+    for t in &input.todo {
+        let a = (input.prepared_of)(t);
+        if let Some(rc) = found.remove(&(t.agent.provider.clone(), t.agent.agent_id.clone()))
+            && let Some((outcome, detail)) = judge(t, &a, rc)
+        {
+            let outcome = match outcome {
+                Outcome::Skipped(why) => format!("skip:{why}"),
+                other => other.to_string(),
+            };
+            emit(&mut summary, &mut writer, t, a.name(), &outcome, &detail)?;
+            continue;
+        }
+        let c = &providers[&t.agent.provider];
+        let call = c.provider.describe(&a, &t.agent);
+        let outcome = if t.rerequest_since.is_some() {
+            "would-resend"
+        } else {
+            "would-send"
+        };
+        would += 1;
+        emit(&mut summary, &mut writer, t, a.name(), outcome, &call)?;
+    }
+    writer.finish()?;
+    let mut per: Vec<String> = summary
+        .providers
+        .iter()
+        .map(|(p, ps)| {
+            let n: u64 = ps
+                .counts
+                .iter()
+                .filter(|(k, _)| k.starts_with("would-"))
+                .map(|(_, n)| n)
+                .sum();
+            format!("{p}: {n}")
+        })
+        .collect();
+    per.dedup();
+    let done = input.done_earlier.len();
+    app.info(format!(
+        "dry run: would {} {would} agent(s) ({}){}; nothing was sent",
+        spec.command,
+        per.join(", "),
+        if done > 0 {
+            format!(
+                ", {done} already done according to {}",
+                input.journal_path.display()
+            )
+        } else {
+            String::new()
+        }
+    ));
+    Ok(summary)
+}
+
+/// `--summary FILE.json`, written whatever the run's end.
+fn write_summary_file(app: &App, opts: &BulkOptions, summary: &RunSummary) -> CliResult {
+    if let Some(path) = &opts.summary {
+        runstate::summary::write(path, summary).map_err(|e| {
+            CliError::runtime("summary", format!("cannot write {}: {e}", path.display()))
+        })?;
+        app.info(format!("run summary written to {}", path.display()));
+    }
+    Ok(())
+}
+
+/// A summary for a run that sent nothing and opened no journal.
+fn quiet_summary(spec: &RunSpec, status: &str, journal: Option<PathBuf>) -> RunSummary {
+    let now = Timestamp::now();
+    RunSummary {
+        run: runstate::new_run_id(now),
+        command: spec.command.clone(),
+        digest: spec.digest.clone(),
+        status: status.into(),
+        started: format_timestamp(now),
+        ended: Some(format_timestamp(now)),
+        journal,
+        input: spec.input.clone(),
+        agents: spec.agents,
+        ..RunSummary::default()
+    }
+}
+
+/// Make `<input>.failed.csv` current (plan inputs only) and say so.
+fn sync_failed(
+    app: &App,
+    source: &Source,
+    rows: &[FailedRow],
+    run: &str,
+) -> CliResult<Option<PathBuf>> {
+    let Source::Plan(input) = source else {
+        return Ok(None);
+    };
+    let path = runstate::journal::failed_csv_path(input);
+    let existed = path.exists();
+    let written = runstate::journal::sync_failed_csv(&path, rows, run).map_err(|e| {
+        CliError::runtime(
+            "failed file",
+            format!("cannot update {}: {e}", path.display()),
+        )
+    })?;
+    if written {
+        app.info(format!(
+            "failed agents written to {} (retry with --from {})",
+            path.display(),
+            path.display()
+        ));
+        Ok(Some(path))
+    } else {
+        if existed {
+            app.info(format!(
+                "removed {} from an earlier run: nothing failed this time",
+                path.display()
+            ));
+        }
+        Ok(None)
+    }
+}
+
+pub async fn run(app: &App, actions: Actions, source: Source, opts: BulkOptions) -> CliResult {
+    let command = actions.command();
     // 1. Validate everything.
-    let (mut targets, providers) = load_targets(app, &action, &source).await?;
+    let (targets, providers) = load_targets(app, &actions, &source).await?;
+    let keys: Vec<String> = targets
+        .iter()
+        .map(|t| action_key(t.asked.as_ref()))
+        .collect();
+    let digest = runstate::plan_digest(targets.iter().zip(&keys).map(|(t, k)| DigestRow {
+        provider: &t.agent.provider,
+        agent_id: &t.agent.agent_id,
+        action: k,
+    }));
+    let spec = RunSpec {
+        command: command.into(),
+        digest,
+        journal: opts.journal.clone(),
+        input: source.input().map(Path::to_path_buf),
+        agents: targets.len() as u64,
+    };
     if targets.is_empty() {
         app.info("nothing to do: the plan has no agents");
-        return Ok(());
+        if !opts.dry_run {
+            sync_failed(app, &source, &[], "")?;
+        }
+        let status = if opts.dry_run {
+            "dry-run"
+        } else {
+            "nothing-to-do"
+        };
+        return write_summary_file(app, &opts, &quiet_summary(&spec, status, None));
     }
     // 2. --max.
     if targets.len() > opts.max {
         return Err(CliError::usage(
-            verb,
+            command,
             format!(
                 "{} agents selected, more than --max {}",
                 targets.len(),
@@ -546,253 +1065,477 @@ pub async fn run(app: &App, action: Action, source: Source, opts: BulkOptions) -
     let interactive = !opts.dry_run && !opts.yes;
     if interactive && !std::io::stdin().is_terminal() {
         return Err(CliError::usage(
-            verb,
+            command,
             format!(
-                "refusing to {verb} {} agent(s) without confirmation: no terminal to ask on",
+                "refusing to {command} {} agent(s) without confirmation: no terminal to ask on",
                 targets.len()
             ),
         )
         .hint("review the plan (or use --dry-run), then pass --yes"));
     }
-    // What each provider really performs (e.g. a console whose only clean-up is deleting the
-    // record answers `remove` for `uninstall`): prompts, dry-run lines and the journal say that.
-    let mut effective: HashMap<String, Action> = HashMap::new();
-    for name in targets
-        .iter()
-        .map(|t| t.agent.provider.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-    {
-        let eff = providers[&name].provider.effective_action(&action);
-        if eff.name() != action.name() {
+    // What each provider really performs for each asked action (e.g. a console whose only
+    // clean-up is deleting the record answers `remove` for `uninstall`): prompts, dry-run
+    // lines, the journal and the summary say that.
+    let mut effective: BTreeMap<(String, &'static str), Action> = BTreeMap::new();
+    for t in &targets {
+        let Some(asked) = &t.asked else { continue };
+        let key = (t.agent.provider.clone(), asked.name());
+        if effective.contains_key(&key) {
+            continue;
+        }
+        let eff = providers[&t.agent.provider]
+            .provider
+            .effective_action(asked);
+        if eff.name() != asked.name() {
             let what = match eff {
                 Action::Remove => "removes the record (alias of remove)".to_string(),
                 ref other => format!("is performed as {} (alias)", other.name()),
             };
-            app.info(format!("{name}: {verb} {what}"));
+            app.info(format!("{}: {} {what}", t.agent.provider, asked.name()));
         }
-        effective.insert(name, eff);
+        effective.insert(key, eff);
     }
-    // 6 (resume). Agents an earlier run already finished are not sent again.
-    let journal_path = opts.journal.clone().unwrap_or_else(|| {
-        let from = match &source {
-            Source::Plan(p) => Some(p.as_path()),
-            Source::Journal(p) => Some(p.as_path()),
-            Source::Single { .. } | Source::Host { .. } => None,
-        };
-        journal::default_journal_path(verb, from, &state_dir())
-    });
-    let mut journal = None;
-    let mut tally = Tally::default();
-    if !opts.dry_run {
-        let (j, state) = Journal::open(&journal_path).map_err(|e| {
+    let eff_of = |t: &Target| -> Option<&Action> {
+        t.asked
+            .as_ref()
+            .map(|a| &effective[&(t.agent.provider.clone(), a.name())])
+    };
+    // 6. The journal of this plan: read only for a dry run, locked for a real one.
+    let state_dir = state_dir();
+    let (journal_path, state, mut run) = if opts.dry_run {
+        let (path, state) = Run::peek(&spec, &state_dir).map_err(|e| {
             CliError::usage(
                 "journal",
-                format!("cannot open {}: {e}", journal_path.display()),
+                format!(
+                    "cannot read {}: {e}",
+                    spec.journal_path(&state_dir).display()
+                ),
             )
         })?;
-        if state.skipped_lines() > 0 {
+        (path, state, None)
+    } else {
+        let shown = spec.journal_path(&state_dir);
+        let on_wait = |h: &runstate::Held| {
             app.info(format!(
-                "note: {} unreadable line(s) in journal {} ignored (an interrupted write)",
-                state.skipped_lines(),
-                journal_path.display()
+                "waiting: {h} is running this plan (journal {})",
+                shown.display()
             ));
+        };
+        match Run::begin(&spec, &state_dir, opts.wait, on_wait).await {
+            Ok((run, state)) => (run.journal_path().to_path_buf(), state, Some(run)),
+            Err(BeginError::Held { journal, holder }) => {
+                return Err(CliError::usage(
+                    command,
+                    format!(
+                        "another run is working on this plan: {holder} holds journal {}",
+                        journal.display()
+                    ),
+                )
+                .hint("nothing was sent; wait for it to finish, or pass --wait to wait for it"));
+            }
+            Err(BeginError::Io { path, error }) => {
+                return Err(CliError::usage(
+                    "journal",
+                    format!("cannot open {}: {error}", path.display()),
+                ));
+            }
         }
-        let before = targets.len();
-        targets.retain(|t| {
-            let done_as = effective[&t.agent.provider].name();
-            !state.is_done(&t.agent.provider, &t.agent.agent_id, done_as)
-        });
-        tally.resumed = before - targets.len();
-        if tally.resumed > 0 {
-            app.info(format!(
-                "resuming: {} agent(s) already done according to {}",
-                tally.resumed,
-                journal_path.display()
-            ));
-        }
-        journal = Some(j);
-    }
-    if targets.is_empty() {
-        app.info("nothing left to do");
-        return Ok(());
-    }
-    // Prepare each provider (tokens, organization, resolved ids): reads only.
-    let mut actions: HashMap<String, Action> = HashMap::new();
-    for name in targets
-        .iter()
-        .map(|t| t.agent.provider.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-    {
-        let c = &providers[&name];
-        let prepared = c
-            .provider
-            .prepare(&effective[&name])
-            .await
-            .map_err(|e| CliError::from_provider(verb, e.with_provider(&name)))?;
-        actions.insert(name, prepared);
-    }
-    let mut by_provider: BTreeMap<String, usize> = BTreeMap::new();
-    for t in &targets {
-        *by_provider.entry(t.agent.provider.clone()).or_default() += 1;
-    }
-    let mut writer = app.writer(&RESULT_COLUMNS)?;
-    // 4. Dry run: the call per agent, nothing sent.
-    if opts.dry_run {
-        for t in &targets {
-            let c = &providers[&t.agent.provider];
-            let call = c.provider.describe(&actions[&t.agent.provider], &t.agent);
-            let a = &actions[&t.agent.provider];
-            writer.write_row(&result_row(t, a, "dry-run", &call))?;
-        }
-        writer.finish()?;
-        let summary: Vec<String> = by_provider
-            .iter()
-            .map(|(p, n)| format!("{p}: {n}"))
-            .collect();
+    };
+    if state.skipped_lines() > 0 {
         app.info(format!(
-            "dry run: would {verb} {} agent(s) ({}); nothing was sent",
-            targets.len(),
-            summary.join(", ")
+            "note: {} unreadable line(s) in journal {} ignored (an interrupted write)",
+            state.skipped_lines(),
+            journal_path.display()
         ));
-        return Ok(());
     }
-    if interactive && !confirm(targets.len(), &by_provider, &actions)? {
-        return Err(CliError::usage(verb, "not confirmed; nothing was sent"));
-    }
-    let mut journal = journal.expect("opened unless dry run");
-    // 5-7. Re-check and act, `concurrency` agents in flight per provider.
-    let progress = Progress::bar(app, targets.len() as u64, verb);
-    let targets: Vec<Arc<Target>> = targets.into_iter().map(Arc::new).collect();
-    let recheck = opts.recheck;
-    let streams = by_provider.keys().map(|name| {
-        let c = providers[name].clone();
-        let a = actions[name].clone();
-        let mine: Vec<Arc<Target>> = targets
-            .iter()
-            .filter(|t| &t.agent.provider == name)
-            .cloned()
-            .collect();
-        futures::stream::iter(mine)
-            .map(move |t| {
-                let c = c.clone();
-                let a = a.clone();
-                async move {
-                    let (outcome, detail, request_id) = process(&c, &a, &t.agent, recheck).await;
-                    (t, outcome, detail, request_id)
-                }
-            })
-            .buffer_unordered(providers[name].concurrency)
-    });
-    let mut merged = futures::stream::select_all(streams);
-    let mut per_provider: BTreeMap<String, Tally> = BTreeMap::new();
-    let mut failed_rows = Vec::new();
-    let mut interrupted = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    loop {
-        let next = tokio::select! {
-            item = merged.next() => item,
-            _ = &mut ctrl_c => { interrupted = true; None }
+    // Exclusions, the plan's pending-uninstall rows and resume decisions.
+    let mut early: Vec<Done> = Vec::new();
+    let mut done_earlier: Vec<(Arc<Target>, &'static str, String)> = Vec::new();
+    let mut todo: Vec<Arc<Target>> = Vec::new();
+    for mut t in targets {
+        let candidate = Candidate {
+            provider: &t.agent.provider,
+            kind: t.kind,
+            agent_id: &t.agent.agent_id,
+            hostname: t.agent.hostname.as_deref(),
+            group: t.group.as_deref(),
         };
-        let Some((t, outcome, detail, request_id)) = next else {
-            break;
-        };
-        let done_as = actions[&t.agent.provider].name();
-        let mut entry = JournalEntry::new(
+        let excluded = opts.exclude.iter().find_map(|f| f(&candidate));
+        let name = eff_of(&t).map_or("uninstall", Action::name);
+        if let Some(why) = excluded {
+            early.push(Done {
+                target: Arc::new(t),
+                action: name,
+                outcome: Outcome::Skipped(why),
+                detail: "kept out of every bulk change; nothing sent".into(),
+                request_id: None,
+            });
+            continue;
+        }
+        if t.asked.is_none() {
+            early.push(Done {
+                target: Arc::new(t),
+                action: name,
+                outcome: Outcome::Skipped("pending-uninstall".into()),
+                detail: "the plan marks an uninstall already pending; nothing sent".into(),
+                request_id: None,
+            });
+            continue;
+        }
+        match state.decide(
             &t.agent.provider,
             &t.agent.agent_id,
-            done_as,
-            outcome.clone(),
-            &detail,
-        );
-        entry.hostname = t.agent.hostname.clone();
-        entry.request_id = request_id;
-        journal.append(&entry).map_err(|e| {
-            CliError::runtime(
-                "journal",
-                format!("cannot append to {}: {e}", journal_path.display()),
-            )
-        })?;
-        let outcome_text = outcome.to_string();
-        writer.write_row(&result_row(
-            &t,
-            &actions[&t.agent.provider],
-            &outcome_text,
-            &detail,
-        ))?;
-        let pt = per_provider.entry(t.agent.provider.clone()).or_default();
-        match &outcome {
-            Outcome::Requested => {
-                tally.requested += 1;
-                pt.requested += 1;
+            name,
+            app.now,
+            opts.rerequest_after,
+        ) {
+            Resume::Send => todo.push(Arc::new(t)),
+            Resume::Rerequest { since } => {
+                t.rerequest_since = Some(since);
+                todo.push(Arc::new(t));
             }
-            Outcome::Skipped(_) => {
-                tally.skipped += 1;
-                pt.skipped += 1;
+            Resume::Done { outcome, ts } => {
+                done_earlier.push((Arc::new(t), name, format!("{outcome} at {ts}")));
             }
-            Outcome::Failed(_) => {
-                tally.failed += 1;
-                pt.failed += 1;
+        }
+    }
+    if !done_earlier.is_empty() {
+        app.info(format!(
+            "resuming: {} agent(s) already done according to {}",
+            done_earlier.len(),
+            journal_path.display()
+        ));
+    }
+    let rerequests = todo.iter().filter(|t| t.rerequest_since.is_some()).count();
+    if rerequests > 0 {
+        app.info(format!(
+            "{rerequests} uninstall request(s) older than the re-request window will be sent again if the agent is still there and unseen"
+        ));
+    }
+    // Prepare each provider and action (tokens, organization, resolved ids): reads only.
+    let mut prepared: HashMap<(String, &'static str), Action> = HashMap::new();
+    for t in &todo {
+        let Some(eff) = eff_of(t) else { continue };
+        let key = (t.agent.provider.clone(), eff.name());
+        if prepared.contains_key(&key) {
+            continue;
+        }
+        let c = &providers[&t.agent.provider];
+        let p = c
+            .provider
+            .prepare(eff)
+            .await
+            .map_err(|e| CliError::from_provider(command, e.with_provider(&c.name)))?;
+        prepared.insert(key, p);
+    }
+    let prepared_of = |t: &Target| -> Action {
+        let eff = eff_of(t).cloned().unwrap_or(Action::Uninstall);
+        prepared
+            .get(&(t.agent.provider.clone(), eff.name()))
+            .cloned()
+            .unwrap_or(eff)
+    };
+    let mut writer = app.writer(&RESULT_COLUMNS)?;
+    // 4. Dry run: what a real run would do now, per agent; nothing sent, nothing written.
+    if opts.dry_run {
+        let summary = dry_run(
+            app,
+            &opts,
+            &spec,
+            &providers,
+            writer,
+            DryInput {
+                early,
+                done_earlier,
+                todo,
+                prepared_of: &prepared_of,
+                journal_path: &journal_path,
+            },
+        )
+        .await?;
+        return write_summary_file(app, &opts, &summary);
+    }
+    let mut run = run
+        .take()
+        .ok_or_else(|| CliError::runtime(command, "the run has no journal"))?;
+    if todo.is_empty() && early.is_empty() {
+        writer.finish()?;
+        app.info(format!(
+            "nothing left to do: every agent of this plan is done according to {}",
+            journal_path.display()
+        ));
+        run.summary_mut().done_earlier = done_earlier.len() as u64;
+        let failed_file = sync_failed(app, &source, &[], run.id())?;
+        run.summary_mut().failed_file = failed_file;
+        let summary = run.finish("finished");
+        return write_summary_file(app, &opts, &summary);
+    }
+    if interactive && !todo.is_empty() {
+        let mut groups: BTreeMap<(String, &'static str), (usize, String)> = BTreeMap::new();
+        for t in &todo {
+            let a = prepared_of(t);
+            groups
+                .entry((t.agent.provider.clone(), a.name()))
+                .or_insert((0, action_detail(&a)))
+                .0 += 1;
+        }
+        if !confirm(todo.len(), &groups)? {
+            drop(run.finish("not-confirmed"));
+            return Err(CliError::usage(command, "not confirmed; nothing was sent"));
+        }
+    }
+    // 5-7. Re-check and act, `concurrency` units in flight per provider.
+    let progress = Progress::bar(app, (todo.len() + early.len()) as u64, command);
+    let stop = Arc::new(AtomicBool::new(false));
+    let recheck = opts.recheck;
+    let mut by_provider: BTreeMap<String, Vec<Arc<Target>>> = BTreeMap::new();
+    for t in todo {
+        by_provider
+            .entry(t.agent.provider.clone())
+            .or_default()
+            .push(t);
+    }
+    let stats: BTreeMap<String, Arc<RecheckStats>> = by_provider
+        .keys()
+        .map(|p| (p.clone(), Arc::new(RecheckStats::default())))
+        .collect();
+    let streams = by_provider.into_iter().map(|(name, mine)| {
+        let c = providers[&name].clone();
+        let concurrency = c.concurrency.max(1);
+        // Group by action (in plan order), then cut into the vendor's batches.
+        let mut groups: Vec<(Action, Vec<Arc<Target>>)> = Vec::new();
+        for t in mine {
+            let a = prepared_of(&t);
+            match groups.iter_mut().find(|(g, _)| g == &a) {
+                Some((_, v)) => v.push(t),
+                None => groups.push((a, vec![t])),
+            }
+        }
+        let mut units: Vec<(Action, Vec<Arc<Target>>)> = Vec::new();
+        for (a, ts) in groups {
+            let size = c.provider.batch_size(&a).max(1);
+            if size > 1 {
+                tracing::info!(provider = %name, action = a.name(), size, "acting in vendor batches");
+            }
+            for chunk in ts.chunks(size) {
+                units.push((a.clone(), chunk.to_vec()));
+            }
+        }
+        // Re-check chunks: one recheck_bulk call per chunk, just before its units are acted on.
+        let mut chunks: Vec<Vec<(Action, Vec<Arc<Target>>)>> = Vec::new();
+        let mut in_chunk = 0;
+        for unit in units {
+            if chunks.is_empty() || in_chunk + unit.1.len() > RECHECK_CHUNK {
+                chunks.push(Vec::new());
+                in_chunk = 0;
+            }
+            in_chunk += unit.1.len();
+            if let Some(last) = chunks.last_mut() {
+                last.push(unit);
+            }
+        }
+        let st = stats[&name].clone();
+        let stop = stop.clone();
+        let stop_pre = stop.clone();
+        let c_pre = c.clone();
+        let st_pre = st.clone();
+        futures::stream::iter(chunks)
+            .then(move |chunk| {
+                let c = c_pre.clone();
+                let st = st_pre.clone();
+                let stop = stop_pre.clone();
+                async move {
+                    let refs: Vec<AgentRef> = chunk
+                        .iter()
+                        .flat_map(|(a, ts)| {
+                            ts.iter()
+                                .filter(|t| needs_recheck(t, a, recheck))
+                                .map(|t| t.agent.clone())
+                        })
+                        .collect();
+                    let mut pre = None;
+                    if !refs.is_empty() && !stop.load(Ordering::SeqCst) {
+                        match c.provider.recheck_bulk(&refs).await {
+                            Ok(Some(map)) => {
+                                st.bulk_calls.fetch_add(1, Ordering::Relaxed);
+                                st.bulk_agents.fetch_add(refs.len() as u64, Ordering::Relaxed);
+                                pre = Some(Arc::new(map));
+                            }
+                            Ok(None) => {}
+                            Err(e) => tracing::warn!(
+                                provider = %c.name,
+                                error = %e.reason(),
+                                "bulk re-check failed; re-checking each agent instead"
+                            ),
+                        }
+                    }
+                    futures::stream::iter(chunk.into_iter().map(move |(a, ts)| (a, ts, pre.clone())))
+                }
+            })
+            .flatten()
+            .map(move |(a, unit, pre)| {
+                let c = c.clone();
+                let st = st.clone();
+                let stop = stop.clone();
+                async move { process_unit(&c, &a, unit, pre, recheck, &st, &stop).await }
+            })
+            .buffer_unordered(concurrency)
+            .boxed_local()
+    });
+    let mut merged = futures::stream::select_all(streams);
+    let mut failed_rows: Vec<FailedRow> = Vec::new();
+    let mut interrupted = false;
+    let mut output_error: Option<std::io::Error> = None;
+    let mut rerequested = 0u64;
+    let mut written = 0u64;
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    let mut pending_early = Some(early);
+    loop {
+        let batch = if let Some(early) = pending_early.take() {
+            early
+        } else {
+            tokio::select! {
+                item = merged.next() => match item {
+                    Some(batch) => batch,
+                    None => break,
+                },
+                _ = &mut ctrl_c => {
+                    if interrupted {
+                        break;
+                    }
+                    interrupted = true;
+                    stop.store(true, Ordering::SeqCst);
+                    app.info("interrupted: recording the requests in flight (Ctrl-C again to stop at once)");
+                    ctrl_c = Box::pin(tokio::signal::ctrl_c());
+                    continue;
+                }
+            }
+        };
+        for d in batch {
+            let t = &d.target;
+            let mut entry = JournalEntry::new(
+                &t.agent.provider,
+                &t.agent.agent_id,
+                d.action,
+                d.outcome.clone(),
+                &d.detail,
+            );
+            entry.hostname = t.agent.hostname.clone();
+            entry.request_id = d.request_id.clone();
+            run.record(t.kind, entry).map_err(|e| {
+                stop.store(true, Ordering::SeqCst);
+                CliError::runtime(
+                    "journal",
+                    format!("cannot append to {}: {e}", journal_path.display()),
+                )
+            })?;
+            if t.rerequest_since.is_some() && d.outcome == Outcome::Requested {
+                rerequested += 1;
+            }
+            let outcome_text = d.outcome.to_string();
+            if output_error.is_none() {
+                let row = result_row(t, d.action, &outcome_text, &d.detail);
+                match writer.write_row(&row).and_then(|()| writer.flush()) {
+                    Ok(()) => written += 1,
+                    Err(e) => {
+                        // A closed stdout (`| head`) or a full disk: stop sending, keep
+                        // journaling what is already in flight.
+                        stop.store(true, Ordering::SeqCst);
+                        output_error = Some(e);
+                    }
+                }
+            }
+            if let Outcome::Failed(_) = &d.outcome {
                 failed_rows.push(FailedRow {
                     provider: t.agent.provider.clone(),
                     kind: t.kind.to_string(),
                     agent_id: t.agent.agent_id.clone(),
                     hostname: t.agent.hostname.clone(),
                     last_seen: t.agent.last_seen,
-                    error: format!("{outcome_text}: {detail}"),
+                    action: d.action.to_string(),
+                    error: format!("{outcome_text}: {}", d.detail),
                 });
             }
+            progress.inc();
         }
-        progress.inc();
     }
     drop(merged);
     progress.finish();
-    writer.finish()?;
-    // 8. Summary on stderr, failures to <input>.failed.csv.
-    for (p, t) in &per_provider {
-        app.info(format!(
-            "{p}: {} requested, {} skipped, {} failed",
-            t.requested, t.skipped, t.failed
-        ));
+    if output_error.is_none()
+        && let Err(e) = writer.finish()
+    {
+        output_error = Some(e);
+    }
+    // 8. Summary on stderr and in the run index; failures to <input>.failed.csv.
+    {
+        let s = run.summary_mut();
+        s.done_earlier = done_earlier.len() as u64;
+        s.rerequested = rerequested;
+        for (p, st) in &stats {
+            let how = st.describe(recheck);
+            tracing::info!(provider = %p, "re-check: {how}");
+            if let Some(ps) = s.providers.get_mut(p) {
+                ps.recheck = how;
+            }
+        }
+    }
+    let failed_file = sync_failed(app, &source, &failed_rows, run.id())?;
+    run.summary_mut().failed_file = failed_file;
+    let status = if output_error.is_some() {
+        "output-closed"
+    } else if interrupted {
+        "interrupted"
+    } else {
+        "finished"
+    };
+    let summary = run.finish(status);
+    for (p, ps) in &summary.providers {
+        app.info(format!("{p}: {}", RunSummary::line(&ps.counts)));
+    }
+    let mut extra = String::new();
+    if summary.done_earlier > 0 {
+        extra.push_str(&format!(", {} done earlier", summary.done_earlier));
+    }
+    if summary.rerequested > 0 {
+        extra.push_str(&format!(", {} re-requested", summary.rerequested));
     }
     app.info(format!(
-        "{verb}: {} requested, {} skipped, {} failed{}; journal {}",
-        tally.requested,
-        tally.skipped,
-        tally.failed,
-        if tally.resumed > 0 {
-            format!(", {} done earlier", tally.resumed)
-        } else {
-            String::new()
-        },
+        "{command}: {}{extra}; journal {}",
+        RunSummary::line(&summary.counts),
         journal_path.display()
     ));
-    if !failed_rows.is_empty()
-        && let Source::Plan(path) = &source
-    {
-        let failed_path = journal::failed_csv_path(path);
-        journal::write_failed_csv(&failed_path, &failed_rows)?;
-        app.info(format!(
-            "failed agents written to {} (retry with --from {})",
-            failed_path.display(),
-            failed_path.display()
-        ));
+    write_summary_file(app, &opts, &summary)?;
+    if let Some(e) = output_error {
+        let what = if crate::error::is_broken_pipe(&e) {
+            "output closed (broken pipe)".to_string()
+        } else {
+            format!("cannot write results: {e}")
+        };
+        return Err(CliError::runtime(
+            command,
+            format!(
+                "{what}: stopped sending after {written} result(s) were written; journal {} records every request sent",
+                journal_path.display()
+            ),
+        )
+        .hint("run the same command again to resume"));
     }
     if interrupted {
         return Err(CliError::exit_with(
             exit::INTERRUPTED,
-            verb,
+            command,
             format!(
                 "interrupted; journal {} is intact, run the same command again to resume",
                 journal_path.display()
             ),
         ));
     }
-    if tally.failed > 0 {
+    let failed = RunSummary::total(&summary.counts, "failed:");
+    if failed > 0 {
         return Err(CliError::exit_with(
             exit::PARTIAL,
-            verb,
-            format!("{} agent(s) failed", tally.failed),
+            command,
+            format!("{failed} agent(s) failed"),
         ));
     }
     Ok(())

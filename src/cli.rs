@@ -53,6 +53,9 @@ pub struct GlobalArgs {
     /// No progress bars
     #[arg(long, global = true)]
     pub no_progress: bool,
+    /// When another run holds the same journal (or the sandbox state), wait for it instead of exiting 2
+    #[arg(long, global = true)]
+    pub wait: bool,
     /// Ignore the config and run against built-in simulators on loopback
     #[arg(long, global = true, env = "AGENTCTL_SANDBOX", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub sandbox: bool,
@@ -121,6 +124,10 @@ pub enum CommonCommand {
     Remove(RemoveArgs),
     /// Bring back registrations a `remove` deleted (vendors with soft delete)
     Restore(RestoreArgs),
+    /// Perform each plan row's `action` (uninstall, remove, relocate) in one run
+    Apply(ApplyArgs),
+    /// Past bulk runs and their outcomes
+    Runs(RunsArgs),
     /// Move agents to another server / group (providers that support it)
     Relocate(RelocateArgs),
     /// Manage API client credentials (providers that support it)
@@ -263,6 +270,39 @@ pub struct RelocateArgs {
     pub safety: SafetyArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Plan file with an `action` column (`stale --action …` writes one)
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// Destination of `relocate` rows: server or group id or name
+    #[arg(long, visible_alias = "to-group", value_name = "ID|NAME")]
+    pub to_server: Option<String>,
+    /// Destination folder of `relocate` rows (Apex Central)
+    #[arg(long, value_name = "PATH")]
+    pub folder: Option<String>,
+    /// Let one relocate request move every agent matching it (Apex Central's allow_multiple_match)
+    #[arg(long)]
+    pub allow_multiple: bool,
+    #[command(flatten)]
+    pub safety: SafetyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    pub command: Option<RunsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// One run's outcomes: by plan digest, run id or journal path
+    Show {
+        #[arg(value_name = "DIGEST|RUN|PATH")]
+        what: String,
+    },
+}
+
 /// Options every bulk change takes.
 #[derive(Debug, Args)]
 pub struct SafetyArgs {
@@ -275,12 +315,18 @@ pub struct SafetyArgs {
     /// Refuse plans with more agents than this
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub max: usize,
-    /// Journal file [default: <FILE>.journal.jsonl, or a new file under $XDG_STATE_HOME/agentctl/journals]
+    /// Journal file [default: $XDG_STATE_HOME/agentctl/journals/<plan digest>-<command>.jsonl]
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
     /// Do not fetch each agent again just before acting
     #[arg(long)]
     pub no_recheck: bool,
+    /// Send an uninstall again when the journal's request is at least D days old and the agent is still there, unseen since (0: never)
+    #[arg(long, value_name = "D", default_value_t = 7)]
+    pub rerequest_after: u32,
+    /// Write a machine-readable run summary (JSON) to FILE
+    #[arg(long, value_name = "FILE.json")]
+    pub summary: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

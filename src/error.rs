@@ -112,7 +112,7 @@ impl fmt::Display for CliError {
 impl std::error::Error for CliError {}
 
 /// A closed stdout (`agentctl list | head`), also when the CSV or JSON writer wrapped it.
-fn is_broken_pipe(e: &std::io::Error) -> bool {
+pub fn is_broken_pipe(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::BrokenPipe;
     if e.kind() == BrokenPipe {
         return true;
@@ -140,3 +140,11 @@ impl From<std::io::Error> for CliError {
 }
 
 pub type CliResult<T = ()> = Result<T, CliError>;
+
+/// Write one line to stderr, ignoring failures: a closed or full stderr (`2>/dev/full`) must
+/// never turn a finished run into a panic, as `eprintln!` would.
+pub fn eprint_line(message: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{message}");
+}

@@ -1,5 +1,8 @@
 //! The `agentctl` binary's library: commands, config, plans, journals, output and sandbox.
 //! `main.rs` only parses arguments, runs, and maps errors to exit codes.
+// A closed or full stderr/stdout must never panic: write through `error::eprint_line` and the
+// output writers instead of the printing macros.
+#![warn(clippy::print_stderr, clippy::print_stdout)]
 
 pub mod app;
 pub mod atomic;
@@ -9,12 +12,12 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod help;
-pub mod journal;
 pub mod logging;
 pub mod output;
 pub mod plan;
 pub mod progress;
 pub mod providers;
+pub mod runstate;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod sanitize;
@@ -31,6 +34,8 @@ async fn run_common(app: &App, command: &CommonCommand) -> CliResult {
         CommonCommand::Uninstall(args) => commands::uninstall::run(app, args).await,
         CommonCommand::Remove(args) => commands::remove::run(app, args).await,
         CommonCommand::Restore(args) => commands::restore::run(app, args).await,
+        CommonCommand::Apply(args) => commands::apply::run(app, args).await,
+        CommonCommand::Runs(args) => commands::runs::run(app, args).await,
         CommonCommand::Relocate(args) => commands::relocate::run(app, args).await,
         CommonCommand::Clients { command } => commands::clients::run(app, command).await,
     }
@@ -101,6 +106,14 @@ pub async fn run(cli: Cli) -> CliResult {
 #[cfg(feature = "sandbox")]
 async fn run_sandbox(cli: Cli) -> CliResult {
     let now = app::now()?;
+    // One run at a time per sandbox state dir: two runs would each save their own state and
+    // undo the other's changes.
+    let _lock = sandbox::lock(cli.global.wait, |held| {
+        if !cli.global.quiet {
+            error::eprint_line(&format!("waiting: {held} is using the sandbox state"));
+        }
+    })
+    .await?;
     let (sandbox, config) = sandbox::Sandbox::start(now).await?;
     let mut app = App::new(cli.global.clone(), config, false)?;
     let result = dispatch(&mut app, &cli.command).await;

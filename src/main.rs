@@ -16,7 +16,7 @@ fn main() {
         Ok(()) => agentctl::error::exit::OK,
         Err(e) => {
             if e.code != agentctl::error::exit::OK {
-                eprintln!("{e}");
+                agentctl::error::eprint_line(&e.to_string());
             }
             e.code
         }

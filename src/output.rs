@@ -318,6 +318,20 @@ impl RowWriter {
         Ok(())
     }
 
+    /// Hand what was written so far to the output (a bulk run shows each result as it
+    /// happens, and learns at once when stdout was closed). Tables print at the end.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match &mut self.sink {
+            Sink::Csv {
+                pending,
+                writer,
+                bom,
+            } => Self::csv_writer(pending, writer, &self.columns, *bom)?.flush(),
+            Sink::Json { out, .. } | Sink::Ndjson { out } => out.flush(),
+            Sink::Table { .. } => Ok(()),
+        }
+    }
+
     /// Finish the output: CSV header when there were no rows, `]` for JSON, the table, then
     /// flush; then move an `--out` file into place.
     pub fn finish(mut self) -> io::Result<()> {

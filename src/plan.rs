@@ -39,7 +39,15 @@ pub struct PlanRow {
     pub agent: AgentRef,
     /// The `kind` column when present and not empty.
     pub kind: Option<String>,
+    /// The `group` column when present and not empty.
+    pub group: Option<String>,
+    /// The `action` column when present and not empty: one of [`PLAN_ACTIONS`].
+    pub action: Option<String>,
 }
+
+/// What a plan's `action` column may say. `pending-uninstall` marks an agent whose vendor
+/// already shows an uninstall pending: `apply` sends nothing for it.
+pub const PLAN_ACTIONS: [&str; 4] = ["uninstall", "remove", "relocate", "pending-uninstall"];
 
 /// The same agent listed more than once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,6 +286,8 @@ struct RawRow<'a> {
     agent_id: Option<&'a str>,
     hostname: Option<&'a str>,
     last_seen: Option<&'a str>,
+    group: Option<&'a str>,
+    action: Option<&'a str>,
 }
 
 /// Which column holds which field (CSV).
@@ -288,6 +298,8 @@ struct Columns {
     agent_id: Option<usize>,
     hostname: Option<usize>,
     last_seen: Option<usize>,
+    group: Option<usize>,
+    action: Option<usize>,
 }
 
 struct Parser<'c, 'a> {
@@ -318,7 +330,18 @@ impl Parser<'_, '_> {
         let agent_id = non_empty(raw.agent_id);
         let kind = non_empty(raw.kind);
         let hostname = non_empty(raw.hostname);
+        let group = non_empty(raw.group);
+        let action = non_empty(raw.action).map(str::to_ascii_lowercase);
         let mut ok = true;
+        if let Some(a) = &action
+            && !PLAN_ACTIONS.contains(&a.as_str())
+        {
+            self.problem(
+                line,
+                format!("action '{a}' is not one of {}", PLAN_ACTIONS.join(", ")),
+            );
+            ok = false;
+        }
         if provider.is_none() {
             self.problem(line, "missing provider");
             ok = false;
@@ -358,6 +381,8 @@ impl Parser<'_, '_> {
                         last_seen,
                     },
                     kind: kind.map(str::to_string),
+                    group: group.map(str::to_string),
+                    action,
                 });
             }
         }
@@ -458,6 +483,8 @@ impl Parser<'_, '_> {
                 agent_id: field(cols.agent_id),
                 hostname: field(cols.hostname),
                 last_seen: field(cols.last_seen),
+                group: field(cols.group),
+                action: field(cols.action),
             };
             self.accept(line, raw, id_name);
         }
@@ -475,6 +502,8 @@ impl Parser<'_, '_> {
                 "agent_id" => &mut cols.agent_id,
                 "hostname" => &mut cols.hostname,
                 "last_seen" => &mut cols.last_seen,
+                "group" => &mut cols.group,
+                "action" => &mut cols.action,
                 _ => continue,
             };
             if slot.is_some() {
@@ -535,6 +564,8 @@ impl Parser<'_, '_> {
         let agent_id = get("agent_id");
         let hostname = get("hostname");
         let last_seen = get("last_seen");
+        let group = get("group");
+        let action = get("action");
         if !ok {
             return;
         }
@@ -546,6 +577,8 @@ impl Parser<'_, '_> {
                 agent_id: agent_id.as_deref(),
                 hostname: hostname.as_deref(),
                 last_seen: last_seen.as_deref(),
+                group: group.as_deref(),
+                action: action.as_deref(),
             },
             "agent_id",
         );

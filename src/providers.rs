@@ -105,9 +105,9 @@ pub fn build(file: &ConfigFile, name: &str, readable_by_others: bool) -> CliResu
         .ok_or_else(|| unknown_provider(file, name))?;
     let common = split_common(name, &mut table, &file.defaults)?;
     if common.insecure_skip_tls_verify {
-        eprintln!(
+        crate::error::eprint_line(&format!(
             "warning: {name}: TLS certificate verification is OFF (insecure_skip_tls_verify = true)"
-        );
+        ));
     }
     let (provider, literal): (Arc<dyn Provider>, Vec<&'static str>) = match common.kind.as_str() {
         agentctl_secure_endpoint::KIND => {
@@ -168,10 +168,10 @@ pub fn build(file: &ConfigFile, name: &str, readable_by_others: bool) -> CliResu
         }
     };
     if readable_by_others && !literal.is_empty() {
-        eprintln!(
+        crate::error::eprint_line(&format!(
             "warning: {name}: literal secret in a config file readable by group or others ({}); use env:NAME or file:PATH, or chmod 600",
             literal.join(", ")
-        );
+        ));
     }
     Ok(Configured {
         name: name.to_string(),

@@ -72,6 +72,33 @@ fn save_state<T: serde::Serialize>(path: &Path, state: &T) -> CliResult {
         .map_err(|e| CliError::runtime("sandbox", format!("cannot save {}: {e}", path.display())))
 }
 
+/// Lock the sandbox state dir for this process (see `runstate::lock`): a second run exits 2
+/// naming the holder, unless `wait`.
+pub async fn lock(
+    wait: bool,
+    on_wait: impl FnOnce(&crate::runstate::Held),
+) -> CliResult<crate::runstate::lock::RunLock> {
+    let dir = dir();
+    let path = dir.join(".lock");
+    let io = |e: std::io::Error| {
+        CliError::runtime("sandbox", format!("cannot lock {}: {e}", path.display()))
+    };
+    let what = "agentctl --sandbox";
+    if wait {
+        return crate::runstate::lock::acquire_waiting(&path, what, on_wait)
+            .await
+            .map_err(io);
+    }
+    match crate::runstate::lock::try_acquire(&path, what).map_err(io)? {
+        Ok(lock) => Ok(lock),
+        Err(held) => Err(CliError::usage(
+            "sandbox",
+            format!("the sandbox state in {} is in use by {held}", dir.display()),
+        )
+        .hint("wait for that run to finish, or pass --wait")),
+    }
+}
+
 impl Sandbox {
     /// Start the simulators and return a config whose providers point at them.
     pub async fn start(now: jiff::Timestamp) -> CliResult<(Self, ConfigFile)> {

@@ -137,7 +137,17 @@ fn uninstall_happy_path_then_stale_is_clean() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(sorted(env.sim().uninstall_requests()), ids);
     assert!(stderr(&out).contains(&format!("{} requested, 0 skipped, 0 failed", ids.len())));
-    let journal = std::fs::read_to_string(path.with_file_name("plan.csv.journal.jsonl")).unwrap();
+    let journal_path = common::only_journal(env.dir.path());
+    assert!(
+        journal_path
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .ends_with("-uninstall.jsonl"),
+        "{journal_path:?}"
+    );
+    let journal = std::fs::read_to_string(&journal_path).unwrap();
     assert_eq!(journal.lines().count(), ids.len());
     let first: serde_json::Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
     for key in ["ts", "provider", "agent_id", "action", "outcome", "detail"] {
@@ -180,7 +190,7 @@ fn dry_run_sends_no_change_and_shows_the_call() {
         ids[0]
     )));
     assert!(
-        !path.with_file_name("plan.csv.journal.jsonl").exists(),
+        common::journals(env.dir.path()).is_empty(),
         "dry run writes no journal"
     );
 }

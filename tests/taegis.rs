@@ -138,7 +138,7 @@ fn stale_across_pages_then_uninstall_records_a_request_id_per_agent() {
     request_ids.sort();
     request_ids.dedup();
     assert_eq!(request_ids.len(), ids.len());
-    let journal = std::fs::read_to_string(tg.path("stale.csv.journal.jsonl")).unwrap();
+    let journal = std::fs::read_to_string(common::only_journal(tg.dir.path())).unwrap();
     for line in journal.lines() {
         let entry: Value = serde_json::from_str(line).unwrap();
         let rid = entry["request_id"].as_str().unwrap();

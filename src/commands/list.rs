@@ -53,7 +53,7 @@ pub async fn stream_agents(
             }
             Err(e) => {
                 let err = CliError::from_provider(op.name(), e.with_provider(&name));
-                eprintln!("{err}");
+                crate::error::eprint_line(&err.to_string());
                 failures.push(name);
             }
         }

@@ -29,7 +29,10 @@ pub async fn run(app: &App, name: &str) -> CliResult {
                 }
             }
             Err(e) => {
-                eprintln!("{}", CliError::from_provider(name, e.with_provider(n)));
+                crate::error::eprint_line(&format!(
+                    "{}",
+                    CliError::from_provider(name, e.with_provider(n))
+                ));
                 failed = true;
             }
         }

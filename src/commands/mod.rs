@@ -1,5 +1,6 @@
 //! One file per command.
 
+pub mod apply;
 pub mod clients;
 pub mod completions;
 pub mod config;
@@ -10,5 +11,6 @@ pub mod man;
 pub mod relocate;
 pub mod remove;
 pub mod restore;
+pub mod runs;
 pub mod stale;
 pub mod uninstall;

@@ -22,5 +22,11 @@ pub async fn run(app: &App, args: &RelocateArgs) -> CliResult {
         folder: args.folder.clone(),
         allow_multiple: args.allow_multiple,
     });
-    bulk::run(app, action, source, (&args.safety).into()).await
+    bulk::run(
+        app,
+        bulk::Actions::Fixed(action),
+        source,
+        bulk::BulkOptions::new(&args.safety, &app.global),
+    )
+    .await
 }

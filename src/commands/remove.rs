@@ -16,5 +16,11 @@ pub async fn run(app: &App, args: &RemoveArgs) -> CliResult {
         args.host.as_ref(),
         args.allow_multiple,
     );
-    bulk::run(app, Action::Remove, source, (&args.safety).into()).await
+    bulk::run(
+        app,
+        bulk::Actions::Fixed(Action::Remove),
+        source,
+        bulk::BulkOptions::new(&args.safety, &app.global),
+    )
+    .await
 }

@@ -11,11 +11,13 @@ use crate::error::CliResult;
 
 pub async fn run(app: &App, args: &RestoreArgs) -> CliResult {
     let source = match &args.from {
-        Some(path) if crate::journal::looks_like_journal(path) => Source::Journal(path.clone()),
+        Some(path) if crate::runstate::journal::looks_like_journal(path) => {
+            Source::Journal(path.clone())
+        }
         from => Source::from_args(from.as_ref(), args.id.as_ref(), None, false),
     };
-    let mut opts: bulk::BulkOptions = (&args.safety).into();
+    let mut opts: bulk::BulkOptions = bulk::BulkOptions::new(&args.safety, &app.global);
     // A removed agent is absent from listings: a re-check would only ever say "gone".
     opts.recheck = false;
-    bulk::run(app, Action::Restore, source, opts).await
+    bulk::run(app, bulk::Actions::Fixed(Action::Restore), source, opts).await
 }

@@ -15,5 +15,11 @@ pub async fn run(app: &App, args: &UninstallArgs) -> CliResult {
         args.host.as_ref(),
         args.allow_multiple,
     );
-    bulk::run(app, Action::Uninstall, source, (&args.safety).into()).await
+    bulk::run(
+        app,
+        bulk::Actions::Fixed(Action::Uninstall),
+        source,
+        bulk::BulkOptions::new(&args.safety, &app.global),
+    )
+    .await
 }

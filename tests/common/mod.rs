@@ -156,6 +156,27 @@ pub fn base_env(c: &mut Command, dir: &Path) {
         .env("NO_COLOR", "1");
 }
 
+/// The journals bulk runs wrote under the test's state dir (`base_env`'s `XDG_STATE_HOME`),
+/// sorted by name.
+pub fn journals(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("xdg-state/agentctl/journals"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The one journal a test's runs wrote.
+pub fn only_journal(dir: &Path) -> PathBuf {
+    let all = journals(dir);
+    assert_eq!(all.len(), 1, "one journal expected: {all:?}");
+    all[0].clone()
+}
+
 /// Agent ids of a CSV written by `stale`/`list`, sorted.
 pub fn csv_ids(csv_text: &str) -> Vec<String> {
     let mut rdr = csv::Reader::from_reader(csv_text.as_bytes());

@@ -32,10 +32,11 @@ pub fn whole_days_between(earlier: Timestamp, later: Timestamp) -> i64 {
     if secs <= 0 { 0 } else { secs / DAY_SECS }
 }
 
-/// The instant before which an agent counts as stale: `now − days × 24 h`.
+/// The instant before which an agent counts as stale: `now − days × 24 h`, or the earliest
+/// representable instant when that is before it (`--days 4294967295`: nothing is stale).
 pub fn stale_cutoff(now: Timestamp, days: u32) -> Timestamp {
     now.checked_sub(jiff::SignedDuration::from_secs(i64::from(days) * DAY_SECS))
-        .expect("cutoff within jiff's range")
+        .unwrap_or(Timestamp::MIN)
 }
 
 /// SPEC's rule: stale when the last-seen time is known and strictly older than the cutoff.

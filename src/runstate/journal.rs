@@ -1,10 +1,11 @@
-//! The JSONL journal of a bulk command, and resuming from it.
+//! The JSONL journal of a bulk run, and resuming from it.
 //!
 //! Every outcome is one JSON object per line, appended with a single `write` and flushed to the
 //! OS before [`Journal::append`] returns, so a killed process loses nothing already appended
 //! (there is no `fsync`: a power cut may still lose the last lines, a crash or Ctrl-C does not).
-//! Reopening the same journal reads what earlier runs recorded; [`JournalState::is_done`] tells
-//! a resumed run which agents must not be sent again. A line cut short by a crash is tolerated
+//! Reopening the same journal reads what earlier runs recorded; [`JournalState::decide`] tells
+//! a resumed run which agents must not be sent again, and which requests are old enough to be
+//! sent again. A line cut short by a crash is tolerated
 //! and counted, and the next append starts on a fresh line.
 //!
 //! Failed agents are also written to `<input>.failed.csv`, a plan that `--from` reads back.
@@ -35,6 +36,9 @@ pub struct JournalEntry {
     pub hostname: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The run that wrote the line (`<UTC start>-<pid>`, see `agentctl runs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
     /// Vendor extras (e.g. a Taegis `requestID`). Keys must not repeat the fields above.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -60,6 +64,7 @@ impl JournalEntry {
             detail: detail.into(),
             hostname: None,
             request_id: None,
+            run: None,
             extra: Map::new(),
         }
     }
@@ -125,9 +130,23 @@ fn key(provider: &str, agent_id: &str, action: &str) -> Key {
 #[derive(Debug, Default, Clone)]
 pub struct JournalState {
     last: HashMap<Key, JournalEntry>,
-    done: HashSet<Key>,
+    /// The latest `requested` time per agent and action.
+    requested: HashMap<Key, Timestamp>,
+    gone: HashSet<Key>,
     entries: usize,
     skipped_lines: usize,
+}
+
+/// What a run does with one agent, given the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resume {
+    /// Never finished: send it.
+    Send,
+    /// Finished earlier (`requested`, or found gone): do not send again.
+    Done { outcome: String, ts: String },
+    /// An uninstall requested at `since`, longer ago than the re-request window: send again if
+    /// the agent is still there and has not been seen since.
+    Rerequest { since: Timestamp },
 }
 
 impl JournalState {
@@ -150,20 +169,65 @@ impl JournalState {
         state
     }
 
-    fn record(&mut self, entry: JournalEntry) {
+    /// Take one entry into account (as if read from the file).
+    pub fn record(&mut self, entry: JournalEntry) {
         let k = key(&entry.provider, &entry.agent_id, &entry.action);
-        if entry.outcome == "requested" || entry.outcome == "skipped:gone" {
-            self.done.insert(k.clone());
+        if entry.outcome == "requested" {
+            // An unreadable time still counts as requested, just never as old.
+            let ts = entry.ts.parse().unwrap_or(Timestamp::MAX);
+            let latest = self.requested.entry(k.clone()).or_insert(ts);
+            if ts > *latest || *latest == Timestamp::MAX {
+                *latest = ts;
+            }
+        } else if entry.outcome == "skipped:gone" {
+            self.gone.insert(k.clone());
         }
         self.entries += 1;
         self.last.insert(k, entry);
     }
 
-    /// True when an earlier run already requested this action for this agent, or found the
-    /// agent gone (`skipped:gone`): a resumed run must not send it again. Any such entry counts,
-    /// whatever came after it; `failed:` and other skips do not (a rerun tries again).
+    /// What to do with this agent now. Final: `requested` (for `uninstall` only until
+    /// `rerequest_after` has passed since the latest request) and `skipped:gone`. Everything
+    /// else (`failed:`, `skipped:seen-again`, …) is tried again.
+    pub fn decide(
+        &self,
+        provider: &str,
+        agent_id: &str,
+        action: &str,
+        now: Timestamp,
+        rerequest_after: Option<jiff::SignedDuration>,
+    ) -> Resume {
+        let k = key(provider, agent_id, action);
+        let done = |outcome: &str| {
+            let ts = self.last.get(&k).map(|e| e.ts.clone()).unwrap_or_default();
+            Resume::Done {
+                outcome: outcome.to_string(),
+                ts,
+            }
+        };
+        if let Some(&since) = self.requested.get(&k) {
+            if action == "uninstall"
+                && let Some(window) = rerequest_after
+                && since != Timestamp::MAX
+                && now.duration_since(since) >= window
+            {
+                return Resume::Rerequest { since };
+            }
+            return done("requested");
+        }
+        if self.gone.contains(&k) {
+            return done("skipped:gone");
+        }
+        Resume::Send
+    }
+
+    /// True when an earlier run finished this agent and action (see [`JournalState::decide`]
+    /// without a re-request window).
     pub fn is_done(&self, provider: &str, agent_id: &str, action: &str) -> bool {
-        self.done.contains(&key(provider, agent_id, action))
+        matches!(
+            self.decide(provider, agent_id, action, Timestamp::MAX, None),
+            Resume::Done { .. }
+        )
     }
 
     /// The last entry recorded for this agent and action.
@@ -183,6 +247,15 @@ impl JournalState {
     /// Unparsable lines tolerated (e.g. a line cut short by a crash).
     pub fn skipped_lines(&self) -> usize {
         self.skipped_lines
+    }
+
+    /// Read a journal without opening it for writing (a dry run); a missing file is empty.
+    pub fn load(path: &Path) -> io::Result<JournalState> {
+        match std::fs::read(path) {
+            Ok(bytes) => Ok(JournalState::read(&bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(JournalState::default()),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -263,27 +336,13 @@ pub fn read_entries(path: &Path) -> io::Result<Vec<(usize, JournalEntry)>> {
         .collect())
 }
 
-/// Where a bulk command journals by default: `<input>.journal.jsonl` next to the `--from` file
-/// (`plan.csv` → `plan.csv.journal.jsonl`), else
-/// `<state_dir>/journals/<command>-<UTC timestamp like 20261123T040607Z>.jsonl`.
-pub fn default_journal_path(command: &str, from: Option<&Path>, state_dir: &Path) -> PathBuf {
-    default_journal_path_at(command, from, state_dir, Timestamp::now())
-}
-
-/// [`default_journal_path`] with the clock given.
-pub fn default_journal_path_at(
-    command: &str,
-    from: Option<&Path>,
-    state_dir: &Path,
-    now: Timestamp,
-) -> PathBuf {
-    match from {
-        Some(from) => with_suffix(from, ".journal.jsonl"),
-        None => state_dir.join("journals").join(format!(
-            "{command}-{}.jsonl",
-            now.strftime("%Y%m%dT%H%M%SZ")
-        )),
-    }
+/// Where a run journals by default: `<state_dir>/journals/<digest>-<command>.jsonl`, so the
+/// same plan (same agents, same actions) resumes its journal whatever its file is called, and
+/// a different plan saved under the same name starts a fresh one.
+pub fn default_journal_path(digest: &str, command: &str, state_dir: &Path) -> PathBuf {
+    state_dir
+        .join("journals")
+        .join(format!("{digest}-{command}.jsonl"))
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -306,21 +365,25 @@ pub struct FailedRow {
     pub hostname: Option<String>,
     /// The last-seen time from the input, kept so a retry re-checks against it.
     pub last_seen: Option<Timestamp>,
+    /// The action that failed (so `apply --from <failed file>` retries the same change).
+    pub action: String,
     pub error: String,
 }
 
-/// The columns of a failed-agents file.
-pub const FAILED_COLUMNS: [&str; 6] = [
+/// The columns of a failed-agents file. `run` names the run that wrote it (`agentctl runs`).
+pub const FAILED_COLUMNS: [&str; 8] = [
     "provider",
     "kind",
     "agent_id",
     "hostname",
     "last_seen",
+    "action",
     "error",
+    "run",
 ];
 
 /// Write (create or truncate) a failed-agents CSV that `--from` reads back as a plan.
-pub fn write_failed_csv(path: &Path, rows: &[FailedRow]) -> io::Result<()> {
+pub fn write_failed_csv(path: &Path, rows: &[FailedRow], run: &str) -> io::Result<()> {
     let file = File::create(path)?;
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
@@ -336,7 +399,9 @@ pub fn write_failed_csv(path: &Path, rows: &[FailedRow]) -> io::Result<()> {
                 r.agent_id.as_str(),
                 r.hostname.as_deref().unwrap_or(""),
                 last_seen.as_str(),
+                r.action.as_str(),
                 r.error.as_str(),
+                run,
             ]
             .map(crate::sanitize::csv_cell)
             .iter()
@@ -346,6 +411,20 @@ pub fn write_failed_csv(path: &Path, rows: &[FailedRow]) -> io::Result<()> {
     w.flush()?;
     let mut inner = w.into_inner().map_err(|e| e.into_error())?;
     inner.flush()
+}
+
+/// Make `<input>.failed.csv` current: written when `rows` is not empty, else removed.
+/// Returns whether a file is there afterwards.
+pub fn sync_failed_csv(path: &Path, rows: &[FailedRow], run: &str) -> io::Result<bool> {
+    if rows.is_empty() {
+        match std::fs::remove_file(path) {
+            Ok(()) => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    } else {
+        write_failed_csv(path, rows, run).map(|()| true)
+    }
 }
 
 #[cfg(test)]
@@ -512,33 +591,102 @@ mod tests {
 
     #[test]
     fn default_paths() {
-        let now: Timestamp = "2026-11-23T04:06:07.9+02:00".parse().unwrap();
         let state = Path::new("/home/u/.local/state/agentctl");
         assert_eq!(
-            default_journal_path_at("uninstall", Some(Path::new("dir/plan.csv")), state, now),
-            PathBuf::from("dir/plan.csv.journal.jsonl")
-        );
-        assert_eq!(
-            default_journal_path_at("uninstall", None, state, now),
+            default_journal_path("0123456789abcdef", "uninstall", state),
             PathBuf::from(
-                "/home/u/.local/state/agentctl/journals/uninstall-20261123T020607Z.jsonl"
+                "/home/u/.local/state/agentctl/journals/0123456789abcdef-uninstall.jsonl"
             )
-        );
-        let p = default_journal_path("relocate", None, state);
-        let name = p.file_name().unwrap().to_str().unwrap();
-        assert!(
-            name.starts_with("relocate-")
-                && name.ends_with("Z.jsonl")
-                && name.len() == "relocate-20261123T040607Z.jsonl".len()
-        );
-        assert_eq!(
-            default_journal_path("x", Some(Path::new("p")), state),
-            PathBuf::from("p.journal.jsonl")
         );
         assert_eq!(
             failed_csv_path(Path::new("a/plan.csv")),
             PathBuf::from("a/plan.csv.failed.csv")
         );
+    }
+
+    #[test]
+    fn resume_decisions() {
+        let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
+        let week = Some(jiff::SignedDuration::from_hours(7 * 24));
+        let mut state = JournalState::default();
+        let at = |ts: &str, id: &str, action: &str, outcome: Outcome| {
+            let mut e = JournalEntry::new("se", id, action, outcome, "");
+            e.ts = ts.to_string();
+            e
+        };
+        state.record(at(
+            "2026-11-10T00:00:00Z",
+            "old",
+            "uninstall",
+            Outcome::Requested,
+        ));
+        state.record(at(
+            "2026-11-20T00:00:00Z",
+            "new",
+            "uninstall",
+            Outcome::Requested,
+        ));
+        state.record(at(
+            "2026-11-10T00:00:00Z",
+            "rm",
+            "remove",
+            Outcome::Requested,
+        ));
+        state.record(at(
+            "2026-11-10T00:00:00Z",
+            "gone",
+            "uninstall",
+            Outcome::Skipped("gone".into()),
+        ));
+        state.record(at(
+            "2026-11-10T00:00:00Z",
+            "back",
+            "uninstall",
+            Outcome::Skipped("seen-again".into()),
+        ));
+        state.record(at(
+            "2026-11-10T00:00:00Z",
+            "bad",
+            "uninstall",
+            Outcome::Failed("http-500".into()),
+        ));
+        // Requested twice: the latest request counts for the window.
+        state.record(at(
+            "2026-11-01T00:00:00Z",
+            "twice",
+            "uninstall",
+            Outcome::Requested,
+        ));
+        state.record(at(
+            "2026-11-21T00:00:00Z",
+            "twice",
+            "uninstall",
+            Outcome::Requested,
+        ));
+        let d = |id: &str, action: &str| state.decide("se", id, action, now, week);
+        assert_eq!(
+            d("old", "uninstall"),
+            Resume::Rerequest {
+                since: "2026-11-10T00:00:00Z".parse().unwrap()
+            }
+        );
+        assert!(matches!(d("new", "uninstall"), Resume::Done { .. }));
+        assert!(matches!(d("twice", "uninstall"), Resume::Done { .. }));
+        assert!(
+            matches!(d("rm", "remove"), Resume::Done { .. }),
+            "remove is final"
+        );
+        assert!(
+            matches!(d("gone", "uninstall"), Resume::Done { ref outcome, .. } if outcome == "skipped:gone")
+        );
+        assert_eq!(d("back", "uninstall"), Resume::Send);
+        assert_eq!(d("bad", "uninstall"), Resume::Send);
+        assert_eq!(d("old", "relocate"), Resume::Send, "per action");
+        assert_eq!(d("nobody", "uninstall"), Resume::Send);
+        assert!(matches!(
+            state.decide("se", "old", "uninstall", now, None),
+            Resume::Done { .. }
+        ));
     }
 
     fn validate(provider: &str, kind: Option<&str>, _id: &str) -> Result<(), String> {
@@ -561,6 +709,7 @@ mod tests {
                 agent_id: "guid-1".into(),
                 hostname: Some("Müller, PC".into()),
                 last_seen: Some(seen),
+                action: "uninstall".into(),
                 error: "failed:http-500: server said \"no\"\nretry later".into(),
             },
             FailedRow {
@@ -569,10 +718,11 @@ mod tests {
                 agent_id: "asset-2".into(),
                 hostname: None,
                 last_seen: None,
+                action: "uninstall".into(),
                 error: "failed:network: timeout".into(),
             },
         ];
-        write_failed_csv(&path, &rows).unwrap();
+        write_failed_csv(&path, &rows, "20261123T120000Z-42").unwrap();
         let ctx = PlanContext {
             legacy_provider: None,
             validate: &validate,
@@ -587,9 +737,18 @@ mod tests {
         assert_eq!(plan.rows[1].agent.hostname, None);
 
         // No failures: a header-only file, which reads back as nothing to do.
-        write_failed_csv(&path, &[]).unwrap();
+        write_failed_csv(&path, &[], "r").unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text, "provider,kind,agent_id,hostname,last_seen,error\n");
+        assert_eq!(
+            text,
+            "provider,kind,agent_id,hostname,last_seen,action,error,run\n"
+        );
         assert!(parse_plan(&text, &path, &ctx).unwrap().is_empty());
+        // Made current: removed when nothing failed.
+        assert!(sync_failed_csv(&path, &rows, "r2").unwrap());
+        assert!(std::fs::read_to_string(&path).unwrap().contains(",r2\n"));
+        assert!(!sync_failed_csv(&path, &[], "r3").unwrap());
+        assert!(!path.exists());
+        assert!(!sync_failed_csv(&path, &[], "r4").unwrap());
     }
 }
