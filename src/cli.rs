@@ -180,6 +180,28 @@ pub struct ListArgs {
     /// Host name: case-insensitive glob with * and ?; without a wildcard, the exact name
     #[arg(long, value_name = "PATTERN")]
     pub host: Option<String>,
+    #[command(flatten)]
+    pub plan: PlanActionArgs,
+}
+
+/// The change a plan asks for, per agent (the `action` column `apply` performs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanAction {
+    Uninstall,
+    Remove,
+    Relocate,
+    /// uninstall when last seen within --uninstall-within days, else remove
+    Auto,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PlanActionArgs {
+    /// Write an `action` column (last) saying the change `apply` makes per agent
+    #[arg(long, value_enum, value_name = "ACTION")]
+    pub action: Option<PlanAction>,
+    /// With --action auto: uninstall agents last seen within N days, remove the others
+    #[arg(long, value_name = "N", default_value_t = 90)]
+    pub uninstall_within: u32,
 }
 
 #[derive(Debug, Args)]
@@ -192,6 +214,11 @@ pub struct StaleArgs {
     pub include_unknown: bool,
     #[arg(long, value_name = "PATTERN")]
     pub host: Option<String>,
+    /// Refuse to write a plan when a provider lists fewer agents than N (a truncated listing)
+    #[arg(long, value_name = "N")]
+    pub min_agents: Option<u64>,
+    #[command(flatten)]
+    pub plan: PlanActionArgs,
 }
 
 #[derive(Debug, Args)]

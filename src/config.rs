@@ -59,6 +59,8 @@ pub struct CommonKeys {
     pub insecure_skip_tls_verify: bool,
     /// The largest response body read (`max_response_mb`, default 64 MiB).
     pub max_response_bytes: u64,
+    /// `stale` refuses to write a plan when this provider lists fewer agents.
+    pub min_agents: Option<u64>,
 }
 
 pub const DEFAULT_MAX_RESPONSE_MB: u64 = 64;
@@ -112,6 +114,12 @@ pub fn parse(text: &str) -> Result<ConfigFile, String> {
     let file: ConfigFile = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
     if file.defaults.concurrency == 0 {
         return Err("defaults.concurrency must be at least 1".into());
+    }
+    if file.defaults.concurrency as u64 > MAX_CONCURRENCY {
+        return Err(format!(
+            "defaults.concurrency {} is more than {MAX_CONCURRENCY} requests in flight",
+            file.defaults.concurrency
+        ));
     }
     if file.defaults.timeout_secs == 0 {
         return Err("defaults.timeout_secs must be at least 1".into());
@@ -214,7 +222,26 @@ pub fn split_common(
         "concurrency",
         table.remove("concurrency"),
         defaults.concurrency as u64,
-    )? as usize;
+    )?;
+    if concurrency > MAX_CONCURRENCY {
+        return Err(config_err(
+            name,
+            "concurrency",
+            format!("{concurrency} is more than {MAX_CONCURRENCY} requests in flight"),
+        ));
+    }
+    let concurrency = concurrency as usize;
+    let min_agents = match table.remove("min_agents") {
+        None => None,
+        Some(toml::Value::Integer(i)) if i >= 0 => Some(i as u64),
+        Some(other) => {
+            return Err(config_err(
+                name,
+                "min_agents",
+                format!("expected a non-negative integer, found {other}"),
+            ));
+        }
+    };
     let timeout = Duration::from_secs(positive(
         "timeout_secs",
         table.remove("timeout_secs"),
@@ -262,8 +289,13 @@ pub fn split_common(
         ca_file,
         insecure_skip_tls_verify,
         max_response_bytes: max_response_mb * 1024 * 1024,
+        min_agents,
     })
 }
+
+/// More requests in flight per provider than any vendor's quota allows (and than a rate-limit
+/// headroom can protect).
+pub const MAX_CONCURRENCY: u64 = 1024;
 
 #[cfg(test)]
 mod tests {

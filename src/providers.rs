@@ -54,6 +54,8 @@ pub struct Configured {
     pub provider: Arc<dyn Provider>,
     pub concurrency: usize,
     pub insecure: bool,
+    /// `min_agents` from the config (see `stale --min-agents`).
+    pub min_agents: Option<u64>,
 }
 
 fn http_options(name: &str, common: &CommonKeys, vendor_default: Option<&str>) -> HttpOptions {
@@ -179,6 +181,7 @@ pub fn build(file: &ConfigFile, name: &str, readable_by_others: bool) -> CliResu
         provider,
         concurrency: common.concurrency,
         insecure: common.insecure_skip_tls_verify,
+        min_agents: common.min_agents,
     })
 }
 

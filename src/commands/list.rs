@@ -1,12 +1,18 @@
-//! `agentctl list`: every agent of the selected providers, streamed page by page.
+//! `agentctl list`: every agent of the selected providers.
+//!
+//! Rows come out in a stable order — provider name, then host name (case-insensitively, then
+//! exactly), then agent id — so two plans can be diffed and snapshots compared. Providers are
+//! listed concurrently; each provider's rows are written, sorted, as soon as it and every
+//! provider before it have finished.
 
-use agentctl_core::{AgentRecord, HostPattern, ListQuery, Operation};
+use agentctl_core::time::stale_cutoff;
+use agentctl_core::{Action, AgentRecord, HostPattern, ListQuery, Operation};
 use futures::StreamExt;
 
 use crate::app::App;
-use crate::cli::ListArgs;
+use crate::cli::{ListArgs, PlanAction, PlanActionArgs};
 use crate::error::{CliError, CliResult, exit};
-use crate::output::{AGENT_COLUMNS, agent_row};
+use crate::output::{AGENT_COLUMNS, Format, RowWriter, agent_row};
 use crate::progress::Progress;
 
 pub async fn run(app: &App, args: &ListArgs) -> CliResult {
@@ -15,50 +21,218 @@ pub async fn run(app: &App, args: &ListArgs) -> CliResult {
         keep_raw: app.format().shows_raw(),
         ..ListQuery::default()
     };
-    stream_agents(app, Operation::List, &query, |_| true).await
+    let shape = Shape {
+        plan: args.plan.clone(),
+        min_agents: None,
+    };
+    stream_agents(app, Operation::List, &query, &shape, |_| true).await
+}
+
+/// What a listing adds to the agent rows and checks before writing them.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    /// `--action` / `--uninstall-within`: the `action` column.
+    pub plan: PlanActionArgs,
+    /// `--min-agents`: refuse when a provider lists fewer (its config's `min_agents` applies
+    /// too).
+    pub min_agents: Option<u64>,
+}
+
+/// The `action` cell for one agent: what `apply` will do. An agent whose vendor already shows
+/// an uninstall pending says `pending-uninstall` instead of `uninstall` (apply sends nothing).
+pub fn action_cell(
+    rec: &AgentRecord,
+    now: jiff::Timestamp,
+    plan: &PlanActionArgs,
+) -> Option<&'static str> {
+    let action = match plan.action? {
+        PlanAction::Uninstall => "uninstall",
+        PlanAction::Remove => "remove",
+        PlanAction::Relocate => "relocate",
+        PlanAction::Auto => {
+            let cutoff = stale_cutoff(now, plan.uninstall_within);
+            if rec.last_seen.is_some_and(|seen| seen >= cutoff) {
+                "uninstall"
+            } else {
+                "remove"
+            }
+        }
+    };
+    Some(if action == "uninstall" && rec.pending_uninstall {
+        "pending-uninstall"
+    } else {
+        action
+    })
+}
+
+/// The stable order: host name case-insensitively, then exactly, then agent id.
+fn sort_records(records: &mut [AgentRecord]) {
+    records.sort_by_cached_key(|r| {
+        (
+            r.hostname.to_lowercase(),
+            r.hostname.clone(),
+            r.agent_id.clone(),
+        )
+    });
 }
 
 /// List agents of every selected provider concurrently, keep those matching the query's
-/// host pattern and `keep`, and write them as they arrive. A provider that fails is reported
-/// and the others finish; the exit code is then 1.
+/// host pattern and `keep`, and write them in the stable order. A provider that fails is
+/// reported and the others finish; the exit code is then 1.
 pub async fn stream_agents(
     app: &App,
     op: Operation,
     query: &ListQuery,
+    shape: &Shape,
     keep: impl Fn(&AgentRecord) -> bool,
 ) -> CliResult {
-    let selected = app.select(op)?;
-    let mut writer = app.writer(&AGENT_COLUMNS)?;
+    let mut selected = app.select(op)?;
+    selected.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut columns: Vec<&str> = AGENT_COLUMNS.to_vec();
+    if let Some(choice) = shape.plan.action {
+        columns.push("action");
+        // Say once per provider when the plan asks for something it cannot do.
+        let asked: &[Action] = match choice {
+            PlanAction::Uninstall => &[Action::Uninstall],
+            PlanAction::Remove => &[Action::Remove],
+            PlanAction::Auto => &[Action::Uninstall, Action::Remove],
+            PlanAction::Relocate => &[],
+        };
+        for c in &selected {
+            for a in asked {
+                if let Err(ns) = c.provider.supports(a.operation()) {
+                    app.info(format!(
+                        "note: {}: {} (apply will skip its {} rows)",
+                        c.name,
+                        ns.reason,
+                        a.name()
+                    ));
+                } else if c.provider.effective_action(a).name() != a.name() {
+                    app.info(format!(
+                        "note: {}: {} is done as {} by this provider",
+                        c.name,
+                        a.name(),
+                        c.provider.effective_action(a).name()
+                    ));
+                }
+            }
+        }
+    }
+    let mins: Vec<Option<u64>> = selected
+        .iter()
+        .map(|c| shape.min_agents.or(c.min_agents))
+        .collect();
+    let checking = mins.iter().any(Option::is_some);
+    // A minimum is checked against the whole listing, so no server-side stale filter then:
+    // a count of stale agents says nothing about a truncated listing.
+    let mut query = query.clone();
+    if checking {
+        query.last_seen_before = None;
+    }
+    let query = &query;
+    // The raw vendor record is only written by JSON formats; do not hold it otherwise.
+    let keep_raw = matches!(app.format(), Format::Json | Format::Ndjson);
     let progress = Progress::spinner(app, "listing agents");
-    let streams = selected.iter().map(|c| {
-        let name = c.name.clone();
-        c.provider.list(query).map(move |r| (name.clone(), r))
+    let streams = selected.iter().enumerate().map(|(i, c)| {
+        c.provider
+            .list(query)
+            .map(move |r| (i, Some(r)))
+            .chain(futures::stream::once(async move { (i, None) }))
+            .boxed()
     });
     let mut merged = futures::stream::select_all(streams);
+    let n = selected.len();
+    let mut buffers: Vec<Vec<AgentRecord>> = vec![Vec::new(); n];
+    let mut received = vec![0u64; n];
+    let mut finished = vec![false; n];
+    let mut next = 0usize;
     let (mut seen, mut written) = (0u64, 0u64);
     let mut failures = Vec::new();
-    while let Some((name, item)) = merged.next().await {
+    let mut writer: Option<RowWriter> = None;
+    let emit = |writer: &mut Option<RowWriter>,
+                records: Vec<AgentRecord>,
+                written: &mut u64|
+     -> CliResult {
+        let w = match writer {
+            Some(w) => w,
+            None => writer.insert(app.writer(&columns)?),
+        };
+        for rec in records {
+            let mut row = agent_row(&rec, app.now);
+            if let Some(a) = action_cell(&rec, app.now, &shape.plan) {
+                row.insert("action".into(), serde_json::Value::String(a.into()));
+            }
+            w.write_row(&row)?;
+            *written += 1;
+        }
+        Ok(())
+    };
+    while let Some((i, item)) = merged.next().await {
         match item {
-            Ok(record) => {
+            Some(Ok(mut record)) => {
                 seen += 1;
-                progress.set_message(format!("{seen} agents read, {written} kept"));
+                received[i] += 1;
+                progress.set_message(format!("{seen} agents read"));
                 let host_ok = query
                     .host
                     .as_ref()
                     .is_none_or(|h| h.matches(&record.hostname));
                 if host_ok && keep(&record) {
-                    written += 1;
-                    writer.write_row(&agent_row(&record, app.now))?;
+                    if !keep_raw {
+                        record.raw = serde_json::Value::Null;
+                    }
+                    buffers[i].push(record);
                 }
             }
-            Err(e) => {
-                let err = CliError::from_provider(op.name(), e.with_provider(&name));
+            Some(Err(e)) => {
+                let name = &selected[i].name;
+                let err = CliError::from_provider(op.name(), e.with_provider(name));
                 crate::error::eprint_line(&err.to_string());
-                failures.push(name);
+                failures.push(name.clone());
+            }
+            None => {
+                finished[i] = true;
+                sort_records(&mut buffers[i]);
+                if !checking {
+                    while next < n && finished[next] {
+                        let records = std::mem::take(&mut buffers[next]);
+                        emit(&mut writer, records, &mut written)?;
+                        next += 1;
+                    }
+                }
             }
         }
     }
     progress.finish();
+    if checking {
+        let short: Vec<String> = selected
+            .iter()
+            .zip(&mins)
+            .zip(&received)
+            .filter_map(|((c, min), got)| {
+                min.filter(|m| got < m).map(|m| {
+                    format!(
+                        "{} listed {got} agent(s), fewer than the minimum {m}",
+                        c.name
+                    )
+                })
+            })
+            .collect();
+        if !short.is_empty() {
+            return Err(CliError::runtime(
+                op.name(),
+                format!("refusing to write a plan: {}", short.join("; ")),
+            )
+            .hint("a listing this small looks truncated (permissions, scope, a vendor fault); check `agentctl doctor`, or lower --min-agents / min_agents"));
+        }
+        for records in std::mem::take(&mut buffers) {
+            emit(&mut writer, records, &mut written)?;
+        }
+    }
+    let writer = match writer {
+        Some(w) => w,
+        None => app.writer(&columns)?,
+    };
     writer.finish()?;
     if let Some(path) = &app.global.out {
         app.info(format!(

@@ -7,8 +7,14 @@ use crate::app::App;
 use crate::cli::StaleArgs;
 use crate::error::CliResult;
 
+use super::list::Shape;
+
 pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
     let cutoff = stale_cutoff(app.now, args.days);
+    let shape = Shape {
+        plan: args.plan.clone(),
+        min_agents: args.min_agents,
+    };
     let query = ListQuery {
         host: args.host.as_deref().map(HostPattern::new),
         last_seen_before: Some(cutoff),
@@ -17,7 +23,7 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
     };
     let include_unknown = args.include_unknown;
     // Server-side hints may narrow the listing; the rule is always applied here too.
-    super::list::stream_agents(app, Operation::Stale, &query, |r| {
+    super::list::stream_agents(app, Operation::Stale, &query, &shape, |r| {
         is_stale(r.last_seen, cutoff) || (include_unknown && r.last_seen.is_none())
     })
     .await

@@ -72,6 +72,11 @@ impl RateLimitSpec {
             if count == 0 {
                 return Err(format!("'{part}': the window must be longer than zero"));
             }
+            // A longer window would only make a run wait for years (and overflow clocks).
+            let max_window = Duration::from_secs(31 * 86_400);
+            if unit.saturating_mul(u32::try_from(count).unwrap_or(u32::MAX)) > max_window {
+                return Err(format!("'{part}': the window is longer than 31 days"));
+            }
             quotas.push(QuotaSpec {
                 requests,
                 window: unit
@@ -383,6 +388,13 @@ mod tests {
                 .contains("unknown unit")
         );
         assert!(RateLimitSpec::parse("5/0min").is_err());
+        assert!(
+            RateLimitSpec::parse("2/4000000d")
+                .unwrap_err()
+                .contains("31 days")
+        );
+        assert!(RateLimitSpec::parse("2/18446744073709551615d").is_err());
+        assert!(RateLimitSpec::parse("1/31d").is_ok());
     }
 
     /// Start times (since `t0`) of `n` requests that each take `latency`, `concurrency` at a
