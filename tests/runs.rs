@@ -474,13 +474,14 @@ fn rerequest_after_the_window_when_still_present_and_unseen() {
     assert_eq!(env.sim().uninstall_requests().len(), ids.len());
     // The default window (7 days) has passed: every agent still there and unseen is asked
     // again; the one that checked in is not.
+    let summary = env.path("s.json");
     let out = run_ok(
         &env,
         &[
             "uninstall",
             "--yes",
             "--summary",
-            "s.json",
+            summary.to_str().unwrap(),
             "-o",
             "csv",
             "--from",
@@ -495,6 +496,9 @@ fn rerequest_after_the_window_when_still_present_and_unseen() {
     let sent = env.sim().uninstall_requests();
     assert_eq!(sent.len(), ids.len() * 2 - 1);
     assert_eq!(sent.iter().filter(|s| *s == &ids[0]).count(), 1);
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(s["rerequested"], ids.len() - 1);
     assert!(
         stdout(&out)
             .lines()
