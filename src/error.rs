@@ -148,3 +148,20 @@ pub fn eprint_line(message: &str) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{message}");
 }
+
+/// [`eprint_line`] without the line end (a prompt).
+pub fn eprint_text(text: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+}
+
+/// Write `text` to stdout as is. A closed stdout ends the command quietly (exit 0, as for
+/// `| head`); other failures are errors, never panics.
+pub fn print_text(text: &str) -> CliResult {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}

@@ -62,8 +62,33 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         "restore",
         &[
             "# Bring back exactly what one remove run removed, from that run's journal:",
-            "agentctl restore --from remove-run.journal.jsonl --dry-run",
+            "agentctl restore --from ~/.local/state/agentctl/journals/3f9c0e1a2b4d5e6f-remove.jsonl --dry-run",
             "agentctl restore -p taegis --id 0a1b2c3d-4e5f-6789-abcd-ef0123456789 --yes",
+        ],
+    ),
+    (
+        "apply",
+        &[
+            "# Each row's action column, written by `stale --action`, in one run:",
+            "agentctl stale --days 30 --action auto --out plan.csv",
+            "agentctl apply --from plan.csv --dry-run",
+            "agentctl apply --from plan.csv --yes --summary run.json",
+        ],
+    ),
+    (
+        "runs",
+        &[
+            "agentctl runs",
+            "agentctl runs -o json",
+            "agentctl runs show 3f9c0e1a2b4d5e6f",
+        ],
+    ),
+    (
+        "runs show",
+        &[
+            "# By plan digest, run id or journal path:",
+            "agentctl runs show 3f9c0e1a2b4d5e6f -o csv",
+            "agentctl runs show 20261123T120000Z-4242 -o json",
         ],
     ),
     (

@@ -91,7 +91,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Config { command } => return commands::config::run(&cli.global, command).await,
         Command::Man { dir } => return commands::man::run(dir.as_deref(), cli.global.quiet),
         Command::Environment => {
-            print!("{}", help::environment_text());
+            error::print_text(&help::environment_text())?;
             return Ok(());
         }
         _ => {}

@@ -153,7 +153,7 @@ struct Terminal;
 
 impl Ask for Terminal {
     fn line(&mut self, prompt: &str) -> CliResult<String> {
-        eprint!("{prompt}");
+        crate::error::eprint_text(prompt);
         std::io::stderr().flush()?;
         let mut s = String::new();
         if std::io::stdin().lock().read_line(&mut s)? == 0 {
@@ -192,7 +192,9 @@ pub fn interview(
         let answer = ask.line(&format!("Provider kind [{}]: ", kinds.join(", ")))?;
         match providers::resolve_kind(&answer) {
             Some(k) => break k,
-            None => eprintln!("'{answer}' is not a kind; type one of the names shown"),
+            None => crate::error::eprint_line(&format!(
+                "'{answer}' is not a kind; type one of the names shown"
+            )),
         }
     };
     let default_name = default_name(kind, existing);
@@ -204,7 +206,9 @@ pub fn interview(
             answer
         };
         if existing.providers.contains_key(&name) {
-            eprintln!("'{name}' is already configured; choose another name");
+            crate::error::eprint_line(&format!(
+                "'{name}' is already configured; choose another name"
+            ));
         } else {
             break name;
         }
@@ -245,13 +249,13 @@ pub fn interview(
             };
             if answer.is_empty() {
                 if spec.required {
-                    eprintln!("{} is required", spec.key);
+                    crate::error::eprint_line(&format!("{} is required", spec.key));
                     continue;
                 }
                 break None;
             }
             if !spec.choices.is_empty() && !spec.choices.contains(&answer.as_str()) {
-                eprintln!("expected one of {}", spec.choices.join(", "));
+                crate::error::eprint_line(&format!("expected one of {}", spec.choices.join(", ")));
                 continue;
             }
             if spec.secret && !is_reference(&answer) {
@@ -260,8 +264,8 @@ pub fn interview(
                         .line("That is a literal secret. Write it into the config file anyway? [y/N]: ")?
                         .eq_ignore_ascii_case("y");
                 if !write {
-                    eprintln!(
-                        "give env:NAME (a variable you set) or file:PATH (a file only you can read)"
+                    crate::error::eprint_line(
+                        "give env:NAME (a variable you set) or file:PATH (a file only you can read)",
                     );
                     continue;
                 }
@@ -422,12 +426,14 @@ fn resolve_path(global: &GlobalArgs) -> CliResult<(PathBuf, &'static str)> {
 
 fn path(global: &GlobalArgs) -> CliResult {
     let (path, why) = resolve_path(global)?;
-    println!("{}", path.display());
+    crate::error::print_text(&format!("{}\n", path.display()))?;
     if !global.quiet {
         if path.exists() {
-            eprintln!("from {why}");
+            crate::error::eprint_line(&format!("from {why}"));
         } else {
-            eprintln!("from {why}; the file does not exist yet (agentctl config init creates it)");
+            crate::error::eprint_line(&format!(
+                "from {why}; the file does not exist yet (agentctl config init creates it)"
+            ));
         }
     }
     Ok(())
@@ -592,11 +598,11 @@ async fn init(global: &GlobalArgs, args: &ConfigInitArgs) -> CliResult {
 
     let appended = write_section(&path, &text)?;
     if !global.quiet {
-        eprintln!(
+        crate::error::eprint_line(&format!(
             "{} [providers.{name}] to {} (mode 0600)",
             if appended { "added" } else { "wrote" },
             path.display()
-        );
+        ));
     }
     if args.no_doctor {
         return Ok(());

@@ -57,7 +57,10 @@ pub fn run(dir: Option<&Path>, quiet: bool) -> CliResult {
             let mut written = 0;
             write_tree(&cmd, "agentctl", "agentctl", dir, &mut written)?;
             if !quiet {
-                eprintln!("{written} man pages written to {}", dir.display());
+                crate::error::eprint_line(&format!(
+                    "{written} man pages written to {}",
+                    dir.display()
+                ));
             }
         }
     }
