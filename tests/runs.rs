@@ -228,7 +228,19 @@ fn an_id_run_resumes_too() {
 #[test]
 fn dry_run_reads_the_journal_and_claims_nothing_after_a_finished_run() {
     let env = Env::new(sim_config(200));
-    let (path, ids) = plan(&env, 60, "plan.csv");
+    let (path, mut ids) = plan(&env, 60, "plan.csv");
+    // One agent disappears behind the plan's back: the dry run's bulk re-check sees it.
+    let gone = ids.remove(0);
+    env.runtime.block_on(async {
+        let status = reqwest::Client::new()
+            .delete(format!("{}/v1/computers/{gone}", env.sim().base_url()))
+            .basic_auth(&env.cfg.client_id, Some(&env.cfg.api_key))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success());
+    });
     let before = run_ok(
         &env,
         &["uninstall", "--dry-run", "-o", "csv", "--from"],
@@ -238,6 +250,11 @@ fn dry_run_reads_the_journal_and_claims_nothing_after_a_finished_run() {
     assert_eq!(
         text.lines().filter(|l| l.contains(",would-send,")).count(),
         ids.len(),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains(gone.as_str()) && l.contains(",skip:gone,")),
         "{text}"
     );
     run_ok(&env, &["uninstall", "--yes", "--from"], &path);
@@ -250,7 +267,7 @@ fn dry_run_reads_the_journal_and_claims_nothing_after_a_finished_run() {
     let text = stdout(&after);
     assert_eq!(
         text.lines().filter(|l| l.contains(",skip:done,")).count(),
-        ids.len(),
+        ids.len() + 1,
         "{text}"
     );
     assert!(!text.contains("would-send"), "{text}");
@@ -559,9 +576,10 @@ fn runs_runs_show_and_summary() {
     assert_eq!(s["counts"]["requested"], ids.len());
     assert_eq!(s["providers"]["se"]["kind"], "secure-endpoint");
     assert_eq!(s["providers"]["se"]["counts"]["requested"], ids.len());
+    // Secure Endpoint re-checks a plan this size from one listing, not one request per agent.
     assert_eq!(
         s["providers"]["se"]["recheck"],
-        format!("per agent ({} requests)", ids.len())
+        format!("bulk (1 call(s) for {} agents)", ids.len())
     );
     assert!(s["duration_secs"].as_f64().unwrap() >= 0.0);
     assert_eq!(s["failures"], serde_json::json!([]));

@@ -12,7 +12,7 @@ use futures::StreamExt;
 use crate::app::App;
 use crate::cli::{ListArgs, PlanAction, PlanActionArgs};
 use crate::error::{CliError, CliResult, exit};
-use crate::output::{AGENT_COLUMNS, Format, RowWriter, agent_row};
+use crate::output::{AGENT_COLUMNS, RowWriter, agent_row};
 use crate::progress::Progress;
 
 pub async fn run(app: &App, args: &ListArgs) -> CliResult {
@@ -131,7 +131,7 @@ pub async fn stream_agents(
     }
     let query = &query;
     // The raw vendor record is only written by JSON formats; do not hold it otherwise.
-    let keep_raw = matches!(app.format(), Format::Json | Format::Ndjson);
+    let keep_raw = query.keep_raw;
     let progress = Progress::spinner(app, "listing agents");
     let streams = selected.iter().enumerate().map(|(i, c)| {
         c.provider
