@@ -600,14 +600,25 @@ impl RecheckStats {
     }
 }
 
-/// Does this target get re-checked? Never for a restore (a removed agent is absent from
-/// listings); always for a re-request (it is only sent when still there and unseen).
-fn needs_recheck(t: &Target, action: &Action, recheck: bool) -> bool {
-    !matches!(action, Action::Restore) && (recheck || t.rerequest_since.is_some())
+/// Does this target get re-checked? When asked, and always for a re-request (it is only
+/// sent when still there and unseen).
+fn needs_recheck(t: &Target, _action: &Action, recheck: bool) -> bool {
+    recheck || t.rerequest_since.is_some()
 }
 
 /// Step 5: what the re-check says about acting on `t` (`Some` = skip it).
 fn judge(t: &Target, action: &Action, found: Recheck) -> Option<(Outcome, String)> {
+    // Restore wants the opposite of every other action: a removed (soft-deleted) agent is not
+    // listed, and one that is listed has nothing to restore.
+    if matches!(action, Action::Restore) {
+        return match found {
+            Recheck::Gone => None,
+            Recheck::Present(_) => Some((
+                Outcome::Skipped("present".into()),
+                "listed on re-check: not removed, nothing to restore".into(),
+            )),
+        };
+    }
     let current = match found {
         Recheck::Gone => {
             return Some((

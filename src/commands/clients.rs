@@ -403,23 +403,23 @@ pub async fn run(app: &App, command: &ClientsCommand) -> CliResult {
             let (mine, others): (Vec<&ApiClient>, Vec<&ApiClient>) =
                 clients.iter().partition(|client| is_own(&own, client));
             if !app.global.quiet {
-                eprintln!(
+                crate::error::eprint_line(&format!(
                     "API clients of {}: {} to delete, {} skipped (the credentials agentctl uses)",
                     c.name,
                     others.len(),
                     mine.len()
-                );
+                ));
                 for client in &others {
-                    eprintln!(
+                    crate::error::eprint_line(&format!(
                         "  delete        {}",
                         terminal_text(&format!("{} ({})", client.name, client.id))
-                    );
+                    ));
                 }
                 for client in &mine {
-                    eprintln!(
+                    crate::error::eprint_line(&format!(
                         "  skipped:self  {}",
                         terminal_text(&format!("{} ({})", client.name, client.id))
-                    );
+                    ));
                 }
             }
             if *dry_run {
@@ -452,7 +452,7 @@ pub async fn run(app: &App, command: &ClientsCommand) -> CliResult {
                     Err(e) => {
                         failed += 1;
                         let e = api(&c, "clients delete-all")(e);
-                        eprintln!("{}", terminal_text(&e.to_string()));
+                        crate::error::eprint_line(&format!("{}", terminal_text(&e.to_string())));
                         format!("failed:{}", e.why)
                     }
                 };

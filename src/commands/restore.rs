@@ -16,8 +16,8 @@ pub async fn run(app: &App, args: &RestoreArgs) -> CliResult {
         }
         from => Source::from_args(from.as_ref(), args.id.as_ref(), None, false),
     };
-    let mut opts: bulk::BulkOptions = bulk::BulkOptions::new(&args.safety, &app.global);
-    // A removed agent is absent from listings: a re-check would only ever say "gone".
-    opts.recheck = false;
+    // The re-check runs the other way round for a restore: an agent still listed was not
+    // removed and is skipped (`skipped:present`).
+    let opts = bulk::BulkOptions::new(&args.safety, &app.global);
     bulk::run(app, bulk::Actions::Fixed(Action::Restore), source, opts).await
 }
