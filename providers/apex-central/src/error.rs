@@ -69,7 +69,11 @@ fn is_auth_code(code: i64) -> bool {
 
 /// The envelope of `resp`, if its body is one.
 pub fn envelope(resp: &HttpResponse) -> Option<Envelope> {
-    serde_json::from_slice(&resp.body).ok()
+    // Only a JSON object is an envelope (serde would also read a struct from an array).
+    match serde_json::from_slice::<serde_json::Value>(&resp.body).ok()? {
+        v @ serde_json::Value::Object(_) => serde_json::from_value(v).ok(),
+        _ => None,
+    }
 }
 
 /// An error for an envelope with `result_code` other than 1 (or a non-200 status).
