@@ -710,9 +710,11 @@ async fn process_unit(
         }
         send.push(t);
     }
+    // A vendor with a bulk job API gets even a single agent through `act_batch` (one job).
+    let batched = c.provider.batch_size(action) > 1;
     let results = match send.len() {
         0 => Vec::new(),
-        1 => vec![c.provider.act(action, &send[0].agent).await],
+        1 if !batched => vec![c.provider.act(action, &send[0].agent).await],
         _ => {
             let refs: Vec<AgentRef> = send.iter().map(|t| t.agent.clone()).collect();
             let mut r = c.provider.act_batch(action, &refs).await;
@@ -1550,4 +1552,277 @@ pub async fn run(app: &App, actions: Actions, source: Source, opts: BulkOptions)
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentctl_core::{AgentRecord, Check, ListQuery, Provider};
+    use futures::stream::BoxStream;
+    use std::sync::Mutex;
+
+    /// A provider whose vendor takes batches of 3 and re-checks one agent at a time.
+    #[derive(Default)]
+    struct Batching {
+        batches: Mutex<Vec<Vec<String>>>,
+        rechecks: AtomicU64,
+    }
+
+    #[async_trait::async_trait]
+    impl Provider for Batching {
+        fn name(&self) -> &str {
+            "fake"
+        }
+        fn kind(&self) -> &'static str {
+            "fake-kind"
+        }
+        fn supports(&self, _op: Operation) -> Result<(), NotSupported> {
+            Ok(())
+        }
+        fn list<'a>(
+            &'a self,
+            _q: &'a ListQuery,
+        ) -> BoxStream<'a, agentctl_core::Result<AgentRecord>> {
+            futures::stream::empty().boxed()
+        }
+        fn validate_agent_id(&self, _id: &str) -> Result<(), String> {
+            Ok(())
+        }
+        async fn recheck(&self, id: &str) -> agentctl_core::Result<Recheck> {
+            self.rechecks.fetch_add(1, Ordering::Relaxed);
+            Ok(if id == "gone" {
+                Recheck::Gone
+            } else {
+                Recheck::Present(Box::new(record(id, None, id == "pending")))
+            })
+        }
+        fn describe(&self, _a: &Action, agent: &AgentRef) -> String {
+            agent.agent_id.clone()
+        }
+        async fn act(
+            &self,
+            _a: &Action,
+            _agent: &AgentRef,
+        ) -> agentctl_core::Result<ActionOutcome> {
+            Err(ProviderError::protocol("batching vendor: act_batch only"))
+        }
+        fn batch_size(&self, _a: &Action) -> usize {
+            3
+        }
+        async fn act_batch(
+            &self,
+            _a: &Action,
+            agents: &[AgentRef],
+        ) -> Vec<agentctl_core::Result<ActionOutcome>> {
+            let ids: Vec<String> = agents.iter().map(|a| a.agent_id.clone()).collect();
+            self.batches.lock().unwrap().push(ids);
+            agents
+                .iter()
+                .map(|a| {
+                    Ok(ActionOutcome::Requested {
+                        detail: format!("job for {}", a.agent_id),
+                        request_id: Some("job-1".into()),
+                    })
+                })
+                .collect()
+        }
+        async fn doctor(&self) -> Vec<Check> {
+            Vec::new()
+        }
+    }
+
+    fn record(id: &str, last_seen: Option<Timestamp>, pending: bool) -> AgentRecord {
+        AgentRecord {
+            provider: "fake".into(),
+            kind: "fake-kind".into(),
+            agent_id: id.into(),
+            hostname: id.into(),
+            last_seen,
+            os: None,
+            agent_version: None,
+            ip_addresses: Vec::new(),
+            group: None,
+            mac_addresses: Vec::new(),
+            serial_number: None,
+            pending_uninstall: pending,
+            raw: serde_json::Value::Null,
+        }
+    }
+
+    fn target(id: &str, last_seen: Option<Timestamp>) -> Arc<Target> {
+        Arc::new(Target {
+            agent: AgentRef {
+                provider: "fake".into(),
+                agent_id: id.into(),
+                hostname: None,
+                last_seen,
+            },
+            kind: "fake-kind",
+            group: None,
+            asked: Some(Action::Uninstall),
+            rerequest_since: None,
+        })
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn judge_rules() {
+        let t = target("a", Some(ts("2026-10-01T00:00:00Z")));
+        let present =
+            |seen: &str, pending| Recheck::Present(Box::new(record("a", Some(ts(seen)), pending)));
+        let why = |r: Option<(Outcome, String)>| r.map(|(o, _)| o.to_string());
+        assert_eq!(
+            why(judge(&t, &Action::Uninstall, Recheck::Gone)),
+            Some("skipped:gone".into())
+        );
+        assert_eq!(
+            why(judge(
+                &t,
+                &Action::Uninstall,
+                present("2026-10-01T00:00:00.999Z", false)
+            )),
+            None
+        );
+        assert_eq!(
+            why(judge(
+                &t,
+                &Action::Remove,
+                present("2026-10-01T00:00:01Z", false)
+            )),
+            Some("skipped:seen-again".into())
+        );
+        assert_eq!(
+            why(judge(
+                &t,
+                &Action::Uninstall,
+                present("2026-09-01T00:00:00Z", true)
+            )),
+            Some("skipped:pending-uninstall".into())
+        );
+        assert_eq!(
+            why(judge(
+                &t,
+                &Action::Remove,
+                present("2026-09-01T00:00:00Z", true)
+            )),
+            None
+        );
+        // Restore: the other way round.
+        assert_eq!(why(judge(&t, &Action::Restore, Recheck::Gone)), None);
+        assert_eq!(
+            why(judge(
+                &t,
+                &Action::Restore,
+                present("2026-09-01T00:00:00Z", false)
+            )),
+            Some("skipped:present".into())
+        );
+        // A re-request is not sent to an agent seen after the first request.
+        let mut again = Target {
+            agent: t.agent.clone(),
+            kind: t.kind,
+            group: None,
+            asked: Some(Action::Uninstall),
+            rerequest_since: Some(ts("2026-11-01T00:00:00Z")),
+        };
+        again.agent.last_seen = None;
+        assert_eq!(
+            why(judge(
+                &again,
+                &Action::Uninstall,
+                present("2026-11-02T00:00:00Z", false)
+            )),
+            Some("skipped:seen-again".into())
+        );
+        assert_eq!(
+            why(judge(
+                &again,
+                &Action::Uninstall,
+                present("2026-10-31T00:00:00Z", false)
+            )),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_rechecked_per_agent_then_sent_as_one_job_with_one_result_each() {
+        let fake = Arc::new(Batching::default());
+        let c = Configured {
+            name: "fake".into(),
+            kind: "fake-kind",
+            provider: fake.clone(),
+            concurrency: 1,
+            insecure: false,
+            min_agents: None,
+        };
+        let unit = vec![
+            target("a", None),
+            target("gone", None),
+            target("pending", None),
+            target("b", None),
+        ];
+        let stats = RecheckStats::default();
+        let stop = AtomicBool::new(false);
+        let done = process_unit(&c, &Action::Uninstall, unit, None, true, &stats, &stop).await;
+        let outcomes: Vec<(String, String, Option<String>)> = done
+            .iter()
+            .map(|d| {
+                (
+                    d.target.agent.agent_id.clone(),
+                    d.outcome.to_string(),
+                    d.request_id.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                ("gone".into(), "skipped:gone".into(), None),
+                ("pending".into(), "skipped:pending-uninstall".into(), None),
+                ("a".into(), "requested".into(), Some("job-1".into())),
+                ("b".into(), "requested".into(), Some("job-1".into())),
+            ]
+        );
+        assert_eq!(
+            *fake.batches.lock().unwrap(),
+            vec![vec!["a".to_string(), "b".to_string()]]
+        );
+        assert_eq!(fake.rechecks.load(Ordering::Relaxed), 4);
+        assert_eq!(stats.describe(true), "per agent (4 requests)");
+        // A bulk re-check answer replaces the per-agent requests (absent = gone).
+        let pre = Arc::new(HashMap::from([(
+            "a".to_string(),
+            Recheck::Present(Box::new(record("a", None, false))),
+        )]));
+        let done = process_unit(
+            &c,
+            &Action::Uninstall,
+            vec![target("a", None), target("x", None)],
+            Some(pre),
+            true,
+            &stats,
+            &stop,
+        )
+        .await;
+        assert_eq!(fake.rechecks.load(Ordering::Relaxed), 4);
+        assert_eq!(done[0].outcome.to_string(), "skipped:gone");
+        assert_eq!(done[1].outcome.to_string(), "requested");
+        // Stopping: nothing is attempted.
+        stop.store(true, Ordering::SeqCst);
+        let done = process_unit(
+            &c,
+            &Action::Uninstall,
+            vec![target("c", None)],
+            None,
+            true,
+            &stats,
+            &stop,
+        )
+        .await;
+        assert!(done.is_empty());
+        assert_eq!(fake.batches.lock().unwrap().len(), 2);
+    }
 }
