@@ -229,7 +229,15 @@ impl ApexCentral {
             agent_version: None,
             ip_addresses: order_ips(split_list(a.ip_address_list.as_deref())),
             group,
-            mac_addresses: Vec::new(),
+            mac_addresses: split_list(a.mac_address_list.as_deref())
+                .iter()
+                .filter_map(|m| agentctl_core::identity::normalize_mac(m))
+                .fold(Vec::new(), |mut acc, m| {
+                    if !acc.contains(&m) {
+                        acc.push(m);
+                    }
+                    acc
+                }),
             serial_number: None,
             pending_uninstall: false,
             raw,

@@ -3,6 +3,8 @@
 //! - [`provider::Provider`]: the trait each vendor kind implements (list as a stream,
 //!   re-check, act, extra listings, doctor, API clients), with [`error::NotSupported`] for
 //!   what a kind cannot do.
+//! - [`identity`]: the machine-identity rule (first DNS label, Unicode case folding, NetBIOS
+//!   truncation, MAC / serial forms) shared by `--host` and every cross-console feature.
 //! - [`record::AgentRecord`]: the common agent row (SPEC's columns plus the raw vendor JSON).
 //! - [`http::HttpClient`]: rustls, private CA, proxies, timeouts, retries with backoff that
 //!   honour `Retry-After` and reset headers, client-side quotas, and on a 401 a fresh
@@ -13,11 +15,14 @@
 pub mod auth;
 pub mod error;
 pub mod http;
+pub mod identity;
 pub mod oauth;
 pub mod provider;
 pub mod ratelimit;
 pub mod record;
 pub mod retry;
+#[cfg(feature = "sim")]
+pub mod roster;
 pub mod secret;
 #[cfg(feature = "sim")]
 pub mod sim;

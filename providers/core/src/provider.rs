@@ -42,34 +42,83 @@ impl Operation {
     }
 }
 
-/// Host-name filter: case-insensitive glob with `*` and `?`; no wildcard means the exact name.
+/// Host-name filter (`--host`), by the machine-identity rule of [`crate::identity`]:
+///
+/// - without a wildcard, a name matches every host that is the same machine by name: equal
+///   first DNS labels, case-insensitive with Unicode case folding, or a 15-character NetBIOS
+///   truncation (`tky-lt-0042` finds `TKY-LT-0042.corp.example`, and the reverse);
+/// - with `*` / `?`, a case-insensitive glob matched against the whole host name and against
+///   its first DNS label (`'lab-0?'` finds `LAB-01.corp.example`).
 #[derive(Debug, Clone)]
 pub struct HostPattern {
     pattern: String,
-    matcher: wildmatch::WildMatch,
+    kind: PatternKind,
+}
+
+#[derive(Debug, Clone)]
+enum PatternKind {
+    /// The folded first label of a name without wildcards.
+    Name(String),
+    Glob(wildmatch::WildMatch),
 }
 
 impl HostPattern {
     pub fn new(pattern: &str) -> Self {
+        let kind = if pattern.contains(['*', '?']) {
+            PatternKind::Glob(wildmatch::WildMatch::new_case_insensitive(pattern.trim()))
+        } else {
+            PatternKind::Name(crate::identity::short_name(pattern))
+        };
         Self {
             pattern: pattern.to_string(),
-            matcher: wildmatch::WildMatch::new_case_insensitive(pattern),
+            kind,
         }
     }
 
     pub fn matches(&self, hostname: &str) -> bool {
-        self.matcher.matches(hostname)
+        match &self.kind {
+            PatternKind::Name(short) => {
+                crate::identity::short_names_match(short, &crate::identity::short_name(hostname))
+                    .is_some()
+            }
+            PatternKind::Glob(glob) => {
+                let name = hostname.trim();
+                glob.matches(name) || glob.matches(&crate::identity::short_name(name))
+            }
+        }
     }
 
-    /// The exact host name when the pattern has no wildcard (usable as a server-side filter).
+    /// Always `None`: under the machine-identity rule no single exact name is a server-side
+    /// filter that returns every host the pattern matches (a short name also finds FQDN
+    /// registrations). Kept so providers can ask; use [`HostPattern::literal_prefix`] or
+    /// [`HostPattern::hint_text`] for a server-side narrowing hint.
     pub fn exact(&self) -> Option<&str> {
-        (!self.pattern.contains(['*', '?'])).then_some(self.pattern.as_str())
+        None
     }
 
-    /// The literal text before the first wildcard (a server-side prefix hint).
+    /// Text every matching host name starts with, compared case-insensitively (a server-side
+    /// prefix / substring hint): for a glob, the literal text before the first wildcard; for a
+    /// name, its first label cut to the 15 characters a NetBIOS truncation keeps.
     pub fn literal_prefix(&self) -> &str {
-        let end = self.pattern.find(['*', '?']).unwrap_or(self.pattern.len());
-        &self.pattern[..end]
+        match &self.kind {
+            PatternKind::Name(short) => {
+                crate::identity::netbios_prefix(short).unwrap_or(short.as_str())
+            }
+            PatternKind::Glob(_) => {
+                let end = self.pattern.find(['*', '?']).unwrap_or(self.pattern.len());
+                &self.pattern[..end]
+            }
+        }
+    }
+
+    /// The text a server-side substring hint may be taken from: every matching host name
+    /// contains, case-insensitively, each literal run of it. For a glob the pattern itself;
+    /// for a name, [`HostPattern::literal_prefix`].
+    pub fn hint_text(&self) -> &str {
+        match &self.kind {
+            PatternKind::Name(_) => self.literal_prefix(),
+            PatternKind::Glob(_) => &self.pattern,
+        }
     }
 
     pub fn as_str(&self) -> &str {

@@ -298,6 +298,7 @@ impl SecureEndpoint {
                 parsed
             }
         };
+        let mac_addresses = c.mac_addresses();
         let mut ips = c.internal_ips;
         if let Some(ext) = c.external_ip.filter(|s| !s.is_empty())
             && !ips.contains(&ext)
@@ -319,7 +320,7 @@ impl SecureEndpoint {
             agent_version: c.connector_version,
             ip_addresses: ips,
             group,
-            mac_addresses: Vec::new(),
+            mac_addresses,
             serial_number: None,
             pending_uninstall: false,
             raw,

@@ -55,6 +55,32 @@ pub struct Computer {
     pub group_guid: Option<String>,
     #[serde(default)]
     pub groups: Vec<GroupRef>,
+    /// `[{mac, ip}]` (vendor file §4, computer object; XSOAR `computer_list_response.json`).
+    #[serde(default)]
+    pub network_addresses: Option<Vec<NetworkAddress>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NetworkAddress {
+    #[serde(default)]
+    pub mac: Option<String>,
+}
+
+impl Computer {
+    /// The MAC addresses of `network_addresses`, normalised, without repeats.
+    pub fn mac_addresses(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for mac in self.network_addresses.iter().flatten().filter_map(|a| {
+            a.mac
+                .as_deref()
+                .and_then(agentctl_core::identity::normalize_mac)
+        }) {
+            if !out.contains(&mac) {
+                out.push(mac);
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Deserialize)]

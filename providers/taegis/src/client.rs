@@ -76,7 +76,7 @@ pub fn host_hint(pattern: &agentctl_core::HostPattern) -> Option<(&'static str, 
     // Case may matter on the server: only a run without cased letters is safe to send.
     let caseless = |c: char| c.to_lowercase().eq(c.to_uppercase());
     let mut best = String::new();
-    for segment in pattern.as_str().split(['*', '?']) {
+    for segment in pattern.hint_text().split(['*', '?']) {
         let mut run = String::new();
         for c in segment.chars().chain(std::iter::once('A')) {
             if caseless(c) {
@@ -253,8 +253,8 @@ impl Taegis {
             agent_version: c.agent_version,
             ip_addresses: c.ip_addresses,
             group: c.group,
-            mac_addresses: Vec::new(),
-            serial_number: None,
+            mac_addresses: c.mac_addresses,
+            serial_number: c.serial_number,
             pending_uninstall: false,
             raw,
         })

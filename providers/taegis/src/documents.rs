@@ -8,10 +8,12 @@ use std::sync::LazyLock;
 
 use crate::unconfirmed;
 
-/// The asset fields a record is made from.
+/// The asset fields a record is made from. `biosSerial` and `ethernetAddresses { mac }` (for
+/// matching a machine across consoles) are `AssetV2` / `EthernetAddressV2` fields in
+/// secureworks/taegis-sdk-python `taegis_sdk_python/services/assets2/types.py`.
 fn asset_fields() -> String {
     format!(
-        "id hostId sensorId lastSeenAt sensorVersion osFamily osVersion osDistributor endpointType pendingUninstall hostnames {{ hostname }} ipAddresses {{ ip }} {}",
+        "id hostId sensorId lastSeenAt sensorVersion osFamily osVersion osDistributor endpointType pendingUninstall biosSerial hostnames {{ hostname }} ipAddresses {{ ip }} ethernetAddresses {{ mac }} {}",
         unconfirmed::ENDPOINT_GROUP_SELECTION
     )
 }

@@ -73,6 +73,17 @@ pub struct Asset {
     pub ip_addresses: Option<Vec<IpAddress>>,
     #[serde(default)]
     pub endpoint_group: Option<EndpointGroup>,
+    #[serde(default)]
+    pub ethernet_addresses: Option<Vec<EthernetAddress>>,
+    #[serde(default)]
+    pub bios_serial: Option<String>,
+}
+
+/// `EthernetAddressV2` (only `mac` is asked for).
+#[derive(Debug, Deserialize)]
+pub struct EthernetAddress {
+    #[serde(default)]
+    pub mac: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,6 +118,9 @@ pub struct AssetColumns {
     pub agent_version: Option<String>,
     pub ip_addresses: Vec<String>,
     pub group: Option<String>,
+    /// Normalised MAC addresses (`aa:bb:…`), duplicates removed.
+    pub mac_addresses: Vec<String>,
+    pub serial_number: Option<String>,
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -170,6 +184,25 @@ impl Asset {
         let group = self
             .endpoint_group
             .and_then(|g| non_empty(g.name).or(non_empty(g.id)));
+        let mut mac_addresses: Vec<String> = Vec::new();
+        for mac in self
+            .ethernet_addresses
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|e| {
+                e.mac
+                    .as_deref()
+                    .and_then(agentctl_core::identity::normalize_mac)
+            })
+        {
+            if !mac_addresses.contains(&mac) {
+                mac_addresses.push(mac);
+            }
+        }
+        let serial_number = self
+            .bios_serial
+            .as_deref()
+            .and_then(agentctl_core::identity::normalize_serial);
         AssetColumns {
             agent_id: self.id,
             hostname,
@@ -179,6 +212,8 @@ impl Asset {
             agent_version: non_empty(self.sensor_version),
             ip_addresses: order_addresses(ips),
             group,
+            mac_addresses,
+            serial_number,
         }
     }
 }

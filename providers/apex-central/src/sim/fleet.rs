@@ -203,6 +203,56 @@ impl SimState {
             let server = rng.random_range(0..managers.len());
             add(&mut rng, &mut hostnames, host, caps, server);
         }
+        if cfg.roster {
+            // Random agents become roster machines (Apex shows upper-case short names and
+            // MACs, no last-seen time); the fixed ones keep their names.
+            let fixed_ids: Vec<String> = agents
+                .iter()
+                .filter(|(_, a)| {
+                    hostnames[..fixed]
+                        .iter()
+                        .any(|h| a["host_name"].as_str() == Some(h.as_str()))
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            let mut i = 0;
+            for (id, a) in agents.iter_mut() {
+                if fixed_ids.contains(id) {
+                    continue;
+                }
+                let seat = agentctl_core::roster::seat(
+                    agentctl_core::roster::APEX_CENTRAL,
+                    i,
+                    jiff::Timestamp::UNIX_EPOCH,
+                );
+                i += 1;
+                a["host_name"] = json!(seat.hostname);
+                if let Some(mac) = seat.mac {
+                    a["mac_address_list"] = json!(mac.replace(':', "-").to_uppercase());
+                }
+            }
+            let template = agents.values().next().cloned();
+            for seat in agentctl_core::roster::planted(
+                agentctl_core::roster::APEX_CENTRAL,
+                jiff::Timestamp::UNIX_EPOCH,
+            ) {
+                let Some(mut a) = template.clone() else {
+                    break;
+                };
+                let id = agent_id(&mut rng);
+                a["entity_id"] = json!(id);
+                a["host_name"] = json!(seat.hostname);
+                a["capabilities"] = json!(all_caps());
+                a["mac_address_list"] = match seat.mac {
+                    Some(mac) => json!(mac.replace(':', "-").to_uppercase()),
+                    None => {
+                        let b: [u8; 3] = rng.random();
+                        json!(format!("00-0C-29-{:02X}-{:02X}-{:02X}", b[0], b[1], b[2]))
+                    }
+                };
+                agents.insert(id, a);
+            }
+        }
         Self {
             servers,
             agents,

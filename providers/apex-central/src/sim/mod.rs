@@ -37,6 +37,10 @@ pub struct SimConfig {
     /// failing first requests (see [`agentctl_core::sim::Hostile`]).
     pub hostile: agentctl_core::sim::Hostile,
     /// Number of agents generated for a new state (at least the few fixed ones).
+    /// Take host names, last-seen times, MACs and serials from the shared machine roster
+    /// (`agentctl_core::roster`) and add its planted machines: the sandbox's consoles then
+    /// share machines. Off by default (each simulator alone has its own random fleet).
+    pub roster: bool,
     pub fleet_size: usize,
     /// Seed of the fleet and of injected faults.
     pub seed: u64,
@@ -63,6 +67,7 @@ impl Default for SimConfig {
         Self {
             hostile: agentctl_core::sim::Hostile::default(),
             fleet_size: 240,
+            roster: false,
             seed: 20_191_105,
             latency: Duration::ZERO,
             error_rate: 0.0,

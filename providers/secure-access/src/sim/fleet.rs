@@ -168,6 +168,36 @@ fn pick<'a>(rng: &mut StdRng, from: &[&'a str]) -> &'a str {
     from[rng.random_range(0..from.len())]
 }
 
+/// Roster mode: roaming computer `i` becomes roster machine `i` (Secure Access shows the short
+/// name and no MAC); the planted registrations are added as copies of the first one.
+fn apply_roster(roaming: &mut Vec<Value>, cfg: &SimConfig, rng: &mut StdRng) {
+    use agentctl_core::roster;
+    for (i, c) in roaming.iter_mut().enumerate() {
+        let seat = roster::seat(roster::SECURE_ACCESS, i, cfg.now);
+        c["name"] = json!(seat.hostname);
+        if !c["lastSync"].is_null() {
+            c["lastSync"] = json!(seat.last_seen.map(wire_time));
+        }
+    }
+    let Some(template) = roaming.first().cloned() else {
+        return;
+    };
+    let mut origin = roaming
+        .iter()
+        .filter_map(|c| c["originId"].as_u64())
+        .max()
+        .unwrap_or(618_400_000);
+    for seat in roster::planted(roster::SECURE_ACCESS, cfg.now) {
+        origin += 1;
+        let mut c = template.clone();
+        c["originId"] = json!(origin);
+        c["deviceId"] = json!(hex(rng, 16, true));
+        c["name"] = json!(seat.hostname);
+        c["lastSync"] = json!(seat.last_seen.map(wire_time));
+        roaming.push(c);
+    }
+}
+
 /// A new key object and secret from `seed` (ids and secrets are deterministic per seed).
 pub(crate) fn new_api_key(
     seed: u64,
@@ -290,6 +320,9 @@ impl SimState {
                 c["anyconnectDeviceId"] = json!(hex(&mut rng, 40, false));
             }
             roaming.push(c);
+        }
+        if cfg.roster {
+            apply_roster(&mut roaming, cfg, &mut rng);
         }
         let mut tunnels = Vec::with_capacity(cfg.tunnel_groups);
         let mut tunnel_id: u64 = 4_561_237_000;

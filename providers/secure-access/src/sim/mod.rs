@@ -59,6 +59,10 @@ pub struct SimConfig {
     /// failing first requests (see [`agentctl_core::sim::Hostile`]).
     pub hostile: agentctl_core::sim::Hostile,
     /// Roaming computers generated for a new state.
+    /// Take host names, last-seen times, MACs and serials from the shared machine roster
+    /// (`agentctl_core::roster`) and add its planted machines: the sandbox's consoles then
+    /// share machines. Off by default (each simulator alone has its own random fleet).
+    pub roster: bool,
     pub fleet_size: usize,
     /// Network tunnel groups generated for a new state.
     pub tunnel_groups: usize,
@@ -116,6 +120,7 @@ impl Default for SimConfig {
         Self {
             hostile: agentctl_core::sim::Hostile::default(),
             fleet_size: 1500,
+            roster: false,
             tunnel_groups: 12,
             api_keys: 3,
             seed: 20_240_919,

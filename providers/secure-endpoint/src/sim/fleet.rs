@@ -150,11 +150,51 @@ impl SimState {
             });
             computers.insert(id, c);
         }
+        if cfg.roster {
+            apply_roster(&mut computers, cfg);
+        }
         Self {
             computers,
             groups,
             uninstall_requests: Vec::new(),
         }
+    }
+}
+
+/// Roster mode: computer `i` (in listing order) becomes roster machine `i`; the planted
+/// registrations are added as copies of the first computer with their own GUID, name, last
+/// seen and MAC.
+fn apply_roster(computers: &mut BTreeMap<String, Value>, cfg: &SimConfig) {
+    use agentctl_core::roster;
+    for (i, c) in computers.values_mut().enumerate() {
+        let seat = roster::seat(roster::SECURE_ENDPOINT, i, cfg.now);
+        c["hostname"] = json!(seat.hostname);
+        if !c["last_seen"].is_null() {
+            c["last_seen"] = json!(seat.last_seen.map(wire_time));
+        }
+        if let Some(mac) = seat.mac {
+            c["network_addresses"][0]["mac"] = json!(mac);
+        }
+    }
+    let Some(template) = computers.values().next().cloned() else {
+        return;
+    };
+    let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0x5eed);
+    for seat in roster::planted(roster::SECURE_ENDPOINT, cfg.now) {
+        let id = guid(&mut rng);
+        let mut c = template.clone();
+        c["connector_guid"] = json!(id);
+        c["hostname"] = json!(seat.hostname);
+        c["last_seen"] = json!(seat.last_seen.map(wire_time));
+        let mac = seat.mac.unwrap_or_else(|| {
+            let b: [u8; 5] = rng.random();
+            format!(
+                "00:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                b[0], b[1], b[2], b[3], b[4]
+            )
+        });
+        c["network_addresses"][0]["mac"] = json!(mac);
+        computers.insert(id, c);
     }
 }
 

@@ -31,6 +31,10 @@ pub struct SimConfig {
     /// failing first requests (see [`agentctl_core::sim::Hostile`]).
     pub hostile: agentctl_core::sim::Hostile,
     /// Number of computers generated for a new state.
+    /// Take host names, last-seen times, MACs and serials from the shared machine roster
+    /// (`agentctl_core::roster`) and add its planted machines: the sandbox's consoles then
+    /// share machines. Off by default (each simulator alone has its own random fleet).
+    pub roster: bool,
     pub fleet_size: usize,
     /// Seed of the fleet and of injected faults.
     pub seed: u64,
@@ -83,6 +87,7 @@ impl Default for SimConfig {
         Self {
             hostile: agentctl_core::sim::Hostile::default(),
             fleet_size: 1200,
+            roster: false,
             seed: 20_230_920,
             now: Timestamp::now(),
             latency: Duration::ZERO,

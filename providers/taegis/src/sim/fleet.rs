@@ -53,6 +53,12 @@ pub struct SimAsset {
     pub ip_addresses: Vec<String>,
     /// `(id, name)`.
     pub endpoint_group: Option<(String, String)>,
+    /// `ethernetAddresses { mac }` (state saved before they existed has none).
+    #[serde(default)]
+    pub macs: Vec<String>,
+    /// `biosSerial`.
+    #[serde(default)]
+    pub bios_serial: Option<String>,
 }
 
 /// An API client and its current secret (sim data, but still never printed).
@@ -189,6 +195,43 @@ fn address(rng: &mut StdRng, internal: bool) -> String {
     }
 }
 
+/// Roster mode: asset `i` becomes roster machine `i` (one host name, its MAC and BIOS serial);
+/// the planted registrations are added after them as copies of the first asset.
+fn apply_roster(assets: &mut Vec<SimAsset>, cfg: &SimConfig) {
+    use agentctl_core::roster;
+    for (i, a) in assets.iter_mut().enumerate() {
+        let seat = roster::seat(roster::TAEGIS, i, cfg.now);
+        a.hostnames = vec![seat.hostname];
+        if a.last_seen_at.is_some() {
+            a.last_seen_at = seat.last_seen;
+            a.updated_at = seat.last_seen.unwrap_or(a.updated_at);
+        }
+        a.macs = seat.mac.into_iter().collect();
+        a.bios_serial = seat.serial;
+    }
+    let Some(template) = assets.first().cloned() else {
+        return;
+    };
+    let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0x5eed);
+    let mut seq = assets.iter().map(|a| a.seq).max().unwrap_or(0);
+    for seat in roster::planted(roster::TAEGIS, cfg.now) {
+        seq += 1;
+        let mut a = template.clone();
+        a.seq = seq;
+        a.id = uuid(&mut rng);
+        a.host_id = uuid(&mut rng);
+        a.sensor_id = hex(&mut rng, 24);
+        a.hostnames = vec![seat.hostname];
+        a.last_seen_at = seat.last_seen;
+        a.created_at = seat.last_seen.unwrap_or(cfg.now) - SignedDuration::from_hours(24 * 400);
+        a.updated_at = seat.last_seen.unwrap_or(a.created_at);
+        a.pending_uninstall = false;
+        a.macs = seat.mac.into_iter().collect();
+        a.bios_serial = seat.serial;
+        assets.push(a);
+    }
+}
+
 /// A new client as `createClient` makes it.
 pub(crate) fn new_client(
     seed: u64,
@@ -236,7 +279,7 @@ impl SimState {
             .iter()
             .map(|g| (uuid(&mut rng), g.to_string()))
             .collect();
-        let assets = (0..cfg.fleet_size)
+        let mut assets: Vec<SimAsset> = (0..cfg.fleet_size)
             .map(|i| {
                 let (family, version, distributor, endpoint_type) =
                     OSES[rng.random_range(0..OSES.len())];
@@ -292,9 +335,14 @@ impl SimState {
                     endpoint_group: rng
                         .random_bool(0.9)
                         .then(|| groups[rng.random_range(0..groups.len())].clone()),
+                    macs: Vec::new(),
+                    bios_serial: None,
                 }
             })
             .collect();
+        if cfg.roster {
+            apply_roster(&mut assets, cfg);
+        }
         let seeded = [
             ("SIEM export", vec![ROLE_IDS[1].1.to_string()]),
             ("SOAR responder", vec![ROLE_IDS[2].1.to_string()]),

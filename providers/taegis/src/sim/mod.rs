@@ -47,6 +47,10 @@ pub struct SimConfig {
     /// failing first requests (see [`agentctl_core::sim::Hostile`]).
     pub hostile: agentctl_core::sim::Hostile,
     /// Assets generated for a new state.
+    /// Take host names, last-seen times, MACs and serials from the shared machine roster
+    /// (`agentctl_core::roster`) and add its planted machines: the sandbox's consoles then
+    /// share machines. Off by default (each simulator alone has its own random fleet).
+    pub roster: bool,
     pub fleet_size: usize,
     /// API clients that already exist in a new state (at most 2).
     pub clients: usize,
@@ -95,6 +99,7 @@ impl Default for SimConfig {
         Self {
             hostile: agentctl_core::sim::Hostile::default(),
             fleet_size: 1200,
+            roster: false,
             clients: 2,
             seed: 20_261_001,
             now: Timestamp::now(),

@@ -199,6 +199,15 @@ pub struct Hostname {
     pub hostname: String,
 }
 
+/// `EthernetAddressV2` (secureworks/taegis-sdk-python
+/// `taegis_sdk_python/services/assets2/types.py`: `id createdAt updatedAt hostId mac`).
+#[derive(SimpleObject)]
+pub struct EthernetAddress {
+    pub id: ID,
+    pub host_id: String,
+    pub mac: String,
+}
+
 #[derive(SimpleObject)]
 pub struct IpAddress {
     pub id: ID,
@@ -308,6 +317,22 @@ impl AssetV2 {
                 ip: ip.clone(),
             })
             .collect()
+    }
+    async fn ethernet_addresses(&self) -> Vec<EthernetAddress> {
+        self.0
+            .macs
+            .iter()
+            .enumerate()
+            .map(|(i, mac)| EthernetAddress {
+                id: ID(format!("{}-mac{i}", self.0.id)),
+                host_id: self.0.host_id.clone(),
+                mac: mac.clone(),
+            })
+            .collect()
+    }
+    /// `biosSerial` (AssetV2 scalar in the vendor SDK's types.py).
+    async fn bios_serial(&self) -> Option<&str> {
+        self.0.bios_serial.as_deref()
     }
     async fn endpoint_group(&self) -> Option<EndpointGroup> {
         self.0
@@ -962,6 +987,8 @@ mod tests {
             hostnames: vec!["Web-01".into()],
             ip_addresses: vec![],
             endpoint_group: None,
+            macs: vec![],
+            bios_serial: None,
         };
         let lt = AssetWhereInputV2 {
             last_seen_at_lt: Some(Time(now)),
