@@ -24,12 +24,16 @@ use serde_json::json;
 
 use crate::app::{App, state_dir};
 use crate::error::{CliError, CliResult, exit};
+use crate::fleet::protect::Protection;
 use crate::plan::{PlanContext, PlanError, read_plan};
 use crate::progress::Progress;
 use crate::providers::Configured;
 use crate::runstate::{
     self, BeginError, DigestRow, FailedRow, JournalEntry, Outcome, Resume, Run, RunSpec, RunSummary,
 };
+
+/// The outcome of a plan row whose agent is on the protection list (`skipped:protected`).
+const PROTECTED: &str = "protected";
 
 /// Where the agents come from.
 pub enum Source {
@@ -1029,6 +1033,16 @@ fn sync_failed(
 
 pub async fn run(app: &App, actions: Actions, source: Source, opts: BulkOptions) -> CliResult {
     let command = actions.command();
+    // The protection list ([protect], --protect-file): matching rows are `skipped:protected`.
+    let mut opts = opts;
+    let protection = Protection::load(&app.config.protect, app.global.protect_file.as_deref())?;
+    if !protection.is_empty() {
+        opts.exclude.push(Box::new(move |c: &Candidate<'_>| {
+            protection
+                .reason(c.agent_id, c.hostname, c.group)
+                .map(|_| PROTECTED.to_string())
+        }));
+    }
     // 1. Validate everything.
     let (targets, providers) = load_targets(app, &actions, &source).await?;
     let keys: Vec<String> = targets

@@ -56,6 +56,9 @@ pub struct GlobalArgs {
     /// When another run holds the same journal (or the sandbox state), wait for it instead of exiting 2
     #[arg(long, global = true)]
     pub wait: bool,
+    /// Host globs to protect, one per line (on top of the config's [protect])
+    #[arg(long, global = true, value_name = "FILE")]
+    pub protect_file: Option<PathBuf>,
     /// Ignore the config and run against built-in simulators on loopback
     #[arg(long, global = true, env = "AGENTCTL_SANDBOX", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub sandbox: bool,
@@ -67,6 +70,10 @@ pub enum Command {
     Common(CommonCommand),
     /// Check config, credentials and connectivity per provider
     Doctor,
+    /// Machines active in one console but missing from, or stale in, another
+    Gaps(GapsArgs),
+    /// Machines registered under several agent ids in one console: a removal plan
+    Duplicates(DuplicatesArgs),
     /// Print a shell completion script (completes commands, options and provider names)
     Completions {
         #[arg(value_enum)]
@@ -177,7 +184,8 @@ pub enum TaegisCommand {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Host name: case-insensitive glob with * and ?; without a wildcard, the exact name
+    /// Host name: case-insensitive glob with * and ? (whole name or first DNS label); without a
+    /// wildcard, the same machine by name (first DNS label, NetBIOS truncation)
     #[arg(long, value_name = "PATTERN")]
     pub host: Option<String>,
     #[command(flatten)]
@@ -212,6 +220,8 @@ pub struct StaleArgs {
     /// Also list agents with no last-seen time
     #[arg(long)]
     pub include_unknown: bool,
+    /// Host name: case-insensitive glob with * and ?; without a wildcard, the same machine
+    /// by name (first DNS label, NetBIOS truncation)
     #[arg(long, value_name = "PATTERN")]
     pub host: Option<String>,
     /// Refuse to write a plan when a provider lists fewer agents than N (a truncated listing)
@@ -219,6 +229,31 @@ pub struct StaleArgs {
     pub min_agents: Option<u64>,
     #[command(flatten)]
     pub plan: PlanActionArgs,
+    /// Keep only agents whose machine is not seen within N days in another provider either;
+    /// the others are broken agents, not retired machines
+    #[arg(long)]
+    pub corroborate: bool,
+    /// With --corroborate: write the agents it drops (broken agents) to FILE, same columns
+    #[arg(long, value_name = "FILE", requires = "corroborate")]
+    pub broken_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GapsArgs {
+    /// Active = seen within N × 24 h; stale = registered but not seen for that long
+    #[arg(long, value_name = "N")]
+    pub days: u32,
+    /// Provider kinds (or provider names) every active machine should be in [default: the
+    /// config's coverage.expect, else every selected provider]
+    #[arg(long, value_name = "KIND,…", value_delimiter = ',')]
+    pub expect: Option<Vec<String>>,
+}
+
+#[derive(Debug, Args)]
+pub struct DuplicatesArgs {
+    /// Never plan a duplicate seen within this many hours
+    #[arg(long, value_name = "HOURS", default_value_t = 24)]
+    pub min_age: u32,
 }
 
 #[derive(Debug, Args)]

@@ -36,8 +36,26 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         &[
             "# The plan to review, then to give to `uninstall --from`:",
             "agentctl stale --days 30 --out stale.csv",
-            "agentctl --sandbox stale --days 180",
+            "agentctl --sandbox stale --days 30 --corroborate --broken-out broken.csv",
             "agentctl stale --days 90 --include-unknown -o json",
+        ],
+    ),
+    (
+        "gaps",
+        &[
+            "# Machines active somewhere but missing or stale in another console:",
+            "agentctl --sandbox gaps --days 30",
+            "agentctl gaps --days 14 --expect secure-endpoint,taegis",
+            "agentctl gaps --days 30 -o csv --out gaps.csv",
+        ],
+    ),
+    (
+        "duplicates",
+        &[
+            "# Older registrations of re-imaged machines, as a plan for `remove --from`:",
+            "agentctl --sandbox duplicates",
+            "agentctl duplicates --out dups.csv",
+            "agentctl duplicates --min-age 72 -p taegis",
         ],
     ),
     (

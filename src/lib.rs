@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod fleet;
 pub mod help;
 pub mod logging;
 pub mod output;
@@ -45,6 +46,8 @@ async fn dispatch(app: &mut App, command: &Command) -> CliResult {
     match command {
         Command::Common(c) => run_common(app, c).await,
         Command::Doctor => commands::doctor::run(app).await,
+        Command::Gaps(args) => commands::gaps::run(app, args).await,
+        Command::Duplicates(args) => commands::duplicates::run(app, args).await,
         Command::Completions { .. }
         | Command::Config { .. }
         | Command::Man { .. }

@@ -2,6 +2,12 @@
 //! deterministic fleet. State (what was uninstalled) persists between runs under
 //! `$AGENTCTL_SANDBOX_DIR` (default `$XDG_STATE_HOME/agentctl/sandbox`), so a user can walk
 //! through stale → uninstall → stale. Delete that folder to start over.
+//!
+//! The four consoles share one organisation's machines (`agentctl_core::roster`): healthy
+//! machines look the same everywhere, and planted ones are retired everywhere, broken in one
+//! console, without an EDR agent, re-imaged, renamed (MAC match), NetBIOS-truncated or named
+//! in FQDN / upper case / non-ASCII, so `stale --corroborate`, `gaps`, `duplicates` and
+//! `report` have real findings.
 
 use std::path::{Path, PathBuf};
 
@@ -109,6 +115,7 @@ impl Sandbox {
         // A new sandbox generates its fleets relative to now; later runs load what was kept.
         let se_cfg = se_sim::SimConfig {
             now,
+            roster: true,
             ..se_sim::SimConfig::default()
         };
         let se_state: Option<se_sim::SimState> = load_state(&dir.join(SE_STATE))?;
@@ -118,7 +125,10 @@ impl Sandbox {
                 format!("cannot start the Secure Endpoint simulator: {e}"),
             )
         })?;
-        let apex_cfg = apex_sim::SimConfig::default();
+        let apex_cfg = apex_sim::SimConfig {
+            roster: true,
+            ..apex_sim::SimConfig::default()
+        };
         let apex_state: Option<apex_sim::SimState> = load_state(&dir.join(APEX_STATE))?;
         let apex = apex_sim::start(apex_cfg.clone(), apex_state)
             .await
@@ -130,6 +140,9 @@ impl Sandbox {
             })?;
         let sa_cfg = sa_sim::SimConfig {
             now,
+            roster: true,
+            // One organisation: the roaming client is on the same machines as the EDR agents.
+            fleet_size: 1200,
             quotas: RateLimitSpec::parse(SA_SANDBOX_QUOTA).expect("valid quota"),
             ..sa_sim::SimConfig::default()
         };
@@ -142,6 +155,7 @@ impl Sandbox {
         })?;
         let tg_cfg = tg_sim::SimConfig {
             now,
+            roster: true,
             ..tg_sim::SimConfig::default()
         };
         let tg_state: Option<tg_sim::SimState> = load_state(&dir.join(TAEGIS_STATE))?;
@@ -150,6 +164,10 @@ impl Sandbox {
         })?;
         let text = format!(
             r#"
+# Apex Central (on-prem AV) covers only some machines: gaps expects the other three.
+[coverage]
+expect = ["secure-endpoint", "secure-access", "taegis"]
+
 [providers.{SE_PROVIDER}]
 kind = "secure-endpoint"
 api_url = "{se_url}"

@@ -37,7 +37,8 @@ fn stale_is_exact_across_pages() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.starts_with("provider,kind,agent_id,hostname,last_seen,days_since_seen,os,agent_version,ip_addresses,group\n"));
+    // SPEC's agent columns, then where else the machine was seen (empty: one provider).
+    assert!(text.starts_with("provider,kind,agent_id,hostname,last_seen,days_since_seen,os,agent_version,ip_addresses,group,seen_elsewhere,seen_elsewhere_in,match\n"));
     let expected = env.expected_stale(30);
     assert!(!expected.is_empty() && expected.len() < 1234);
     assert_eq!(csv_ids(&text), expected);

@@ -65,8 +65,41 @@ pub fn action_cell(
     })
 }
 
+/// Say once per provider when the plan asks for something it cannot do (or does as another
+/// action).
+pub fn action_notes(app: &App, selected: &[crate::providers::Configured], plan: &PlanActionArgs) {
+    let Some(choice) = plan.action else {
+        return;
+    };
+    let asked: &[Action] = match choice {
+        PlanAction::Uninstall => &[Action::Uninstall],
+        PlanAction::Remove => &[Action::Remove],
+        PlanAction::Auto => &[Action::Uninstall, Action::Remove],
+        PlanAction::Relocate => &[],
+    };
+    for c in selected {
+        for a in asked {
+            if let Err(ns) = c.provider.supports(a.operation()) {
+                app.info(format!(
+                    "note: {}: {} (apply will skip its {} rows)",
+                    c.name,
+                    ns.reason,
+                    a.name()
+                ));
+            } else if c.provider.effective_action(a).name() != a.name() {
+                app.info(format!(
+                    "note: {}: {} is done as {} by this provider",
+                    c.name,
+                    a.name(),
+                    c.provider.effective_action(a).name()
+                ));
+            }
+        }
+    }
+}
+
 /// The stable order: host name case-insensitively, then exactly, then agent id.
-fn sort_records(records: &mut [AgentRecord]) {
+pub fn sort_records(records: &mut [AgentRecord]) {
     records.sort_by_cached_key(|r| {
         (
             r.hostname.to_lowercase(),
@@ -89,35 +122,10 @@ pub async fn stream_agents(
     let mut selected = app.select(op)?;
     selected.sort_by(|a, b| a.name.cmp(&b.name));
     let mut columns: Vec<&str> = AGENT_COLUMNS.to_vec();
-    if let Some(choice) = shape.plan.action {
+    if shape.plan.action.is_some() {
         columns.push("action");
-        // Say once per provider when the plan asks for something it cannot do.
-        let asked: &[Action] = match choice {
-            PlanAction::Uninstall => &[Action::Uninstall],
-            PlanAction::Remove => &[Action::Remove],
-            PlanAction::Auto => &[Action::Uninstall, Action::Remove],
-            PlanAction::Relocate => &[],
-        };
-        for c in &selected {
-            for a in asked {
-                if let Err(ns) = c.provider.supports(a.operation()) {
-                    app.info(format!(
-                        "note: {}: {} (apply will skip its {} rows)",
-                        c.name,
-                        ns.reason,
-                        a.name()
-                    ));
-                } else if c.provider.effective_action(a).name() != a.name() {
-                    app.info(format!(
-                        "note: {}: {} is done as {} by this provider",
-                        c.name,
-                        a.name(),
-                        c.provider.effective_action(a).name()
-                    ));
-                }
-            }
-        }
     }
+    action_notes(app, &selected, &shape.plan);
     let mins: Vec<Option<u64>> = selected
         .iter()
         .map(|c| shape.min_agents.or(c.min_agents))

@@ -5,6 +5,8 @@ pub mod clients;
 pub mod completions;
 pub mod config;
 pub mod doctor;
+pub mod duplicates;
+pub mod gaps;
 pub mod list;
 pub mod listing;
 pub mod man;

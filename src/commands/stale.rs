@@ -1,30 +1,215 @@
-//! `agentctl stale --days N`: agents whose last-seen time is older than now − N × 24 h.
+//! `agentctl stale --days N`: agents whose last-seen time is older than now − N × 24 h, with
+//! where else the same machine was seen (`seen_elsewhere`, `seen_elsewhere_in`, `match`).
+//! `--corroborate` keeps only agents whose machine is stale in every other console too; the
+//! others (broken agents) go to `--broken-out FILE`. Protected agents never enter the plan.
+
+use std::path::Path;
 
 use agentctl_core::time::{is_stale, stale_cutoff};
-use agentctl_core::{HostPattern, ListQuery, Operation};
+use agentctl_core::{AgentRecord, HostPattern, ListQuery, Operation};
+use serde_json::{Map, Value};
 
 use crate::app::App;
 use crate::cli::StaleArgs;
-use crate::error::CliResult;
+use crate::error::{CliError, CliResult, exit};
+use crate::fleet::corroborate::{SeenElsewhere, seen_elsewhere};
+use crate::fleet::identity::Machines;
+use crate::fleet::protect::Protection;
+use crate::fleet::{self, Fleet, ts_value};
+use crate::output::{AGENT_COLUMNS, Format, RowWriter, agent_row};
 
-use super::list::Shape;
+/// The columns `stale` adds after `group`.
+pub const SEEN_COLUMNS: [&str; 3] = ["seen_elsewhere", "seen_elsewhere_in", "match"];
+
+/// `stale`'s columns: SPEC's agent columns, then [`SEEN_COLUMNS`].
+pub fn columns() -> Vec<&'static str> {
+    AGENT_COLUMNS
+        .iter()
+        .chain(SEEN_COLUMNS.iter())
+        .copied()
+        .collect()
+}
+
+/// An agent row with the corroboration columns after `group` (and `raw` last).
+pub fn stale_row(
+    record: &AgentRecord,
+    seen: Option<&SeenElsewhere>,
+    fleet: &Fleet,
+    now: jiff::Timestamp,
+) -> Map<String, Value> {
+    let mut row = agent_row(record, now);
+    let raw = row.remove("raw");
+    row.insert("seen_elsewhere".into(), ts_value(seen.map(|s| s.last_seen)));
+    row.insert(
+        "seen_elsewhere_in".into(),
+        seen.map_or(Value::Null, |s| {
+            Value::String(fleet.providers[s.provider as usize].name.clone())
+        }),
+    );
+    row.insert(
+        "match".into(),
+        seen.and_then(|s| s.rule)
+            .map_or(Value::Null, |r| Value::String(r.name().into())),
+    );
+    if let Some(raw) = raw {
+        row.insert("raw".into(), raw);
+    }
+    row
+}
+
+fn file_writer(path: &Path, bom: bool, columns: &[&str]) -> CliResult<RowWriter> {
+    let created = crate::atomic::create(path).map_err(|e| {
+        CliError::usage("output", format!("cannot create {}: {e}", path.display()))
+    })?;
+    Ok(RowWriter::new(
+        Box::new(std::io::BufWriter::new(created.file)),
+        Format::from_extension(path).unwrap_or(Format::Csv),
+        columns.iter().map(|c| c.to_string()).collect(),
+        bom,
+    )
+    .with_commit(created.commit))
+}
 
 pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
     let cutoff = stale_cutoff(app.now, args.days);
-    let shape = Shape {
-        plan: args.plan.clone(),
-        min_agents: args.min_agents,
-    };
+    let include_unknown = args.include_unknown;
+    let protection = Protection::load(&app.config.protect, app.global.protect_file.as_deref())?;
+    let mut selected = app.select(Operation::Stale)?;
+    selected.sort_by(|a, b| a.name.cmp(&b.name));
+    super::list::action_notes(app, &selected, &args.plan);
+    let mins: Vec<Option<u64>> = selected
+        .iter()
+        .map(|c| args.min_agents.or(c.min_agents))
+        .collect();
+    // Whether a machine is alive elsewhere needs every agent of the other providers, not only
+    // the stale ones; with a single provider the server-side stale hint is safe (unless a
+    // minimum is checked: that counts the whole listing).
     let query = ListQuery {
         host: args.host.as_deref().map(HostPattern::new),
-        last_seen_before: Some(cutoff),
-        include_unknown: args.include_unknown,
+        last_seen_before: (selected.len() == 1 && mins.iter().all(Option::is_none))
+            .then_some(cutoff),
+        include_unknown,
         keep_raw: app.format().shows_raw(),
     };
-    let include_unknown = args.include_unknown;
-    // Server-side hints may narrow the listing; the rule is always applied here too.
-    super::list::stream_agents(app, Operation::Stale, &query, &shape, |r| {
+    let keep = |r: &AgentRecord| {
         is_stale(r.last_seen, cutoff) || (include_unknown && r.last_seen.is_none())
+    };
+    let mut stale: Vec<(u32, AgentRecord)> = Vec::new();
+    let collected = fleet::collect(app, Operation::Stale, &selected, &query, |i, r| {
+        if keep(r) {
+            stale.push((i, r.clone()));
+        }
     })
-    .await
+    .await;
+    if args.corroborate {
+        collected.require_complete("stale --corroborate")?;
+    } else if !collected.failed.is_empty() && selected.len() > 1 {
+        app.info("note: seen_elsewhere leaves out the providers that could not be listed");
+    }
+    let short: Vec<String> = selected
+        .iter()
+        .zip(&mins)
+        .zip(&collected.received)
+        .filter_map(|((c, min), got)| {
+            min.filter(|m| got < m).map(|m| {
+                format!(
+                    "{} listed {got} agent(s), fewer than the minimum {m}",
+                    c.name
+                )
+            })
+        })
+        .collect();
+    if !short.is_empty() {
+        return Err(CliError::runtime(
+            "stale",
+            format!("refusing to write a plan: {}", short.join("; ")),
+        )
+        .hint("a listing this small looks truncated (permissions, scope, a vendor fault); check `agentctl doctor`, or lower --min-agents / min_agents"));
+    }
+    let fleet = &collected.fleet;
+    let machines = Machines::build(fleet);
+    // The stable order of every listing: provider, host name (case-insensitively, then
+    // exactly), agent id.
+    stale.sort_by_cached_key(|(i, r)| {
+        (
+            fleet.agents[*i as usize].provider,
+            r.hostname.to_lowercase(),
+            r.hostname.clone(),
+            r.agent_id.clone(),
+        )
+    });
+
+    let mut columns = columns();
+    if args.plan.action.is_some() {
+        columns.push("action");
+    }
+    let mut writer = app.writer(&columns)?;
+    let mut broken_writer = match &args.broken_out {
+        Some(path) => Some(file_writer(path, app.global.bom, &columns)?),
+        None => None,
+    };
+    let (mut written, mut broken, mut protected) = (0u64, 0u64, 0u64);
+    for (i, record) in &stale {
+        if protection.protects(
+            &record.agent_id,
+            Some(&record.hostname),
+            record.group.as_deref(),
+        ) {
+            protected += 1;
+            continue;
+        }
+        let seen = seen_elsewhere(fleet, &machines, *i);
+        let mut row = stale_row(record, seen.as_ref(), fleet, app.now);
+        if let Some(a) = super::list::action_cell(record, app.now, &args.plan) {
+            row.insert("action".into(), Value::String(a.into()));
+        }
+        let alive_elsewhere = seen.as_ref().is_some_and(|s| s.last_seen >= cutoff);
+        if args.corroborate && alive_elsewhere {
+            broken += 1;
+            if let Some(w) = broken_writer.as_mut() {
+                w.write_row(&row)?;
+            }
+            continue;
+        }
+        written += 1;
+        writer.write_row(&row)?;
+    }
+    writer.finish()?;
+    if let Some(w) = broken_writer {
+        w.finish()?;
+    }
+    if protected > 0 {
+        app.info(format!(
+            "{protected} protected agents held back (config [protect] / --protect-file)"
+        ));
+    }
+    if args.corroborate {
+        let to = args
+            .broken_out
+            .as_ref()
+            .map(|p| format!(" (written to {})", p.display()))
+            .unwrap_or_default();
+        app.info(format!(
+            "{broken} agents stale here but alive elsewhere: broken agents, not retired machines{to}"
+        ));
+    }
+    if let Some(path) = &app.global.out {
+        app.info(format!(
+            "{written} agents written to {} ({} read)",
+            path.display(),
+            fleet.agents.len()
+        ));
+    }
+    if collected.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::exit_with(
+            exit::RUNTIME,
+            "stale",
+            format!(
+                "incomplete: {} failed (see above)",
+                collected.failed.join(", ")
+            ),
+        ))
+    }
 }
