@@ -302,7 +302,7 @@ async fn load_targets(
                 .hint("`agentctl list --host PATTERN` shows what matches; * and ? are wildcards"));
             }
             targets.sort_by(|a, b| a.agent.agent_id.cmp(&b.agent.agent_id));
-            if host.exact().is_some() && targets.len() > 1 && !allow_multiple {
+            if !host.has_wildcard() && targets.len() > 1 && !allow_multiple {
                 let listed: Vec<String> = targets
                     .iter()
                     .map(|t| {

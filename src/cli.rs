@@ -241,7 +241,7 @@ pub struct StaleArgs {
 #[derive(Debug, Args)]
 pub struct GapsArgs {
     /// Active = seen within N × 24 h; stale = registered but not seen for that long
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub days: u32,
     /// Provider kinds (or provider names) every active machine should be in [default: the
     /// config's coverage.expect, else every selected provider]

@@ -387,7 +387,7 @@ fn protect_table_in_the_config_holds_back_hosts_groups_and_ids() {
     let all = rows(
         &String::from_utf8(
             env.cmd()
-                .args(["stale", "--days", "0", "-o", "csv"])
+                .args(["stale", "--days", "1", "-o", "csv"])
                 .output()
                 .unwrap()
                 .stdout,
@@ -407,7 +407,7 @@ fn protect_table_in_the_config_holds_back_hosts_groups_and_ids() {
     std::fs::write(&env.config_path, text).unwrap();
     let out = env
         .cmd()
-        .args(["stale", "--days", "0", "-o", "csv"])
+        .args(["stale", "--days", "1", "-o", "csv"])
         .output()
         .unwrap();
     let kept = rows(&String::from_utf8(out.stdout.clone()).unwrap());
@@ -483,7 +483,7 @@ fn bulk_commands_skip_protected_plan_rows_before_anything_is_sent() {
     let plan = env.path("plan.csv");
     let out = env
         .cmd()
-        .args(["stale", "--days", "0", "--out"])
+        .args(["stale", "--days", "1", "--out"])
         .arg(&plan)
         .output()
         .unwrap();

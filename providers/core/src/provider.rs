@@ -88,6 +88,11 @@ impl HostPattern {
         }
     }
 
+    /// Whether the pattern is a glob (`*` / `?`) rather than one machine's name.
+    pub fn has_wildcard(&self) -> bool {
+        matches!(self.kind, PatternKind::Glob(_))
+    }
+
     /// Always `None`: under the machine-identity rule no single exact name is a server-side
     /// filter that returns every host the pattern matches (a short name also finds FQDN
     /// registrations). Kept so providers can ask; use [`HostPattern::literal_prefix`] or
