@@ -58,9 +58,8 @@ pub fn stale_row(
 }
 
 fn file_writer(path: &Path, bom: bool, columns: &[&str]) -> CliResult<RowWriter> {
-    let created = crate::atomic::create(path).map_err(|e| {
-        CliError::usage("output", format!("cannot create {}: {e}", path.display()))
-    })?;
+    let created = crate::atomic::create(path)
+        .map_err(|e| CliError::usage("output", format!("cannot create {}: {e}", path.display())))?;
     Ok(RowWriter::new(
         Box::new(std::io::BufWriter::new(created.file)),
         Format::from_extension(path).unwrap_or(Format::Csv),
