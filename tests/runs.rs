@@ -701,7 +701,8 @@ fn action_auto_picks_uninstall_within_the_window_and_remove_beyond() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.starts_with("provider,kind,agent_id,hostname,last_seen,days_since_seen,os,agent_version,ip_addresses,group,action\n"));
+    // stale's cross-console columns come after group, the plan's action last.
+    assert!(text.starts_with("provider,kind,agent_id,hostname,last_seen,days_since_seen,os,agent_version,ip_addresses,group,seen_elsewhere,seen_elsewhere_in,match,action\n"));
     let action_of = |id: &str| {
         text.lines()
             .find(|l| l.contains(id))
@@ -738,7 +739,13 @@ fn action_auto_picks_uninstall_within_the_window_and_remove_beyond() {
         .args(["stale", "--days", "30", "-o", "csv"])
         .output()
         .unwrap();
-    assert!(stdout(&plain).lines().next().unwrap().ends_with(",group"));
+    assert!(
+        stdout(&plain)
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",group,seen_elsewhere,seen_elsewhere_in,match")
+    );
 }
 
 #[test]
