@@ -22,7 +22,7 @@ use url::Url;
 
 use crate::config::{Config, V3Credentials};
 use crate::error::api_error;
-use crate::model::{Computer, Group, V1Item, V1List, V3Organizations};
+use crate::model::{Computer, DeleteAnswer, Group, V1Item, V1List, V3Organizations};
 use crate::unconfirmed;
 
 pub const KIND: &str = "secure-endpoint";
@@ -267,6 +267,53 @@ impl SecureEndpoint {
         }
     }
 
+    /// `DELETE /v1/computers/{guid}`: removes the registration (not an uninstall). Success
+    /// only when the answer says `data.deleted: true` (Cisco's stale-GUID sample checks it;
+    /// the failure shape, HTTP 200 with `deleted: false`, is XSOAR's
+    /// `computer_delete_fail_response.json`). 404: already gone.
+    async fn delete_computer(&self, agent: &AgentRef) -> Result<ActionOutcome> {
+        let url = self.computer_url(&agent.agent_id);
+        let resp = self
+            .http
+            .send(&self.v1, |c| {
+                c.delete(url.clone())
+                    .header(http::header::ACCEPT, "application/json")
+            })
+            .await
+            .map_err(|e| self.err(e))?;
+        let rid = resp.request_id_note();
+        match resp.status.as_u16() {
+            200..=299 => {
+                let answer: V1Item<DeleteAnswer> = resp.json().map_err(|e| self.err(e))?;
+                if answer.data.deleted == Some(true) {
+                    Ok(ActionOutcome::Requested {
+                        detail: format!("computer record deleted{rid}"),
+                        request_id: resp.request_id.clone(),
+                    })
+                } else {
+                    let mut e = ProviderError::api(
+                        resp.status.as_u16(),
+                        format!(
+                            "delete computer: the answer says deleted: {}",
+                            answer
+                                .data
+                                .deleted
+                                .map_or("(absent)".to_string(), |d| d.to_string())
+                        ),
+                        resp.request_id.clone(),
+                    );
+                    e.retryable = false;
+                    Err(self.err(e))
+                }
+            }
+            404 => Ok(ActionOutcome::Skipped {
+                why: "gone".into(),
+                detail: format!("HTTP 404: {}{rid}", crate::error::vendor_message(&resp)),
+            }),
+            _ => Err(self.err(api_error("delete computer", &resp))),
+        }
+    }
+
     fn computer_url(&self, guid: &str) -> Url {
         self.url(&format!("/v1/computers/{guid}"))
     }
@@ -480,13 +527,16 @@ impl Provider for SecureEndpoint {
 
     fn supports(&self, op: Operation) -> Result<(), NotSupported> {
         let reason = match op {
-            Operation::List | Operation::Stale | Operation::Uninstall | Operation::Relocate => {
+            Operation::List
+            | Operation::Stale
+            | Operation::Uninstall
+            | Operation::Remove
+            | Operation::Relocate => {
                 return Ok(());
             }
             Operation::Clients => {
                 "the Secure Endpoint API has no API-client management (create API credentials in the console)"
             }
-            Operation::Remove => "not implemented yet for Secure Endpoint",
             Operation::Restore => "Secure Endpoint deletes computers for good; there is no restore",
         };
         Err(NotSupported {
@@ -616,7 +666,9 @@ impl Provider for SecureEndpoint {
                     ..target.clone()
                 }))
             }
-            Action::Remove | Action::Restore => Err(self.not_supported(action.operation())),
+            // v1 Basic auth only: nothing to obtain beforehand.
+            Action::Remove => Ok(Action::Remove),
+            Action::Restore => Err(self.not_supported(action.operation())),
         }
     }
 
@@ -631,7 +683,8 @@ impl Provider for SecureEndpoint {
                 self.computer_url(&agent.agent_id),
                 t.resolved_id.as_deref().unwrap_or("{group}")
             ),
-            Action::Remove | Action::Restore => {
+            Action::Remove => format!("DELETE {}", self.computer_url(&agent.agent_id)),
+            Action::Restore => {
                 format!("({} is not supported)", action.name())
             }
         }
@@ -639,8 +692,10 @@ impl Provider for SecureEndpoint {
 
     async fn act(&self, action: &Action, agent: &AgentRef) -> Result<ActionOutcome> {
         self.supports(action.operation())?;
-        if let Action::Relocate(target) = action {
-            return self.move_to_group(target, agent).await;
+        match action {
+            Action::Relocate(target) => return self.move_to_group(target, agent).await,
+            Action::Remove => return self.delete_computer(agent).await,
+            Action::Uninstall | Action::Restore => {}
         }
         let org = self.organization().await?;
         let auth = self.v3_auth()?;

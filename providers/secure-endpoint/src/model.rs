@@ -35,6 +35,17 @@ pub struct V1Results {
     pub items_per_page: Option<u64>,
 }
 
+/// `data` of `DELETE /v1/computers/{guid}`: `{"deleted": true, "connector_guid": "…"}`
+/// (Cisco's amp-01-basics `02h_delete_computer.py`; the failure shape with `deleted: false`
+/// is XSOAR's `computer_delete_fail_response.json`).
+#[derive(Debug, Deserialize)]
+pub struct DeleteAnswer {
+    #[serde(default)]
+    pub deleted: Option<bool>,
+    #[serde(default)]
+    pub connector_guid: Option<String>,
+}
+
 /// The fields of a computer object agentctl reads (the whole object is kept as `raw`).
 #[derive(Debug, Deserialize)]
 pub struct Computer {

@@ -79,6 +79,10 @@ pub struct SimConfig {
     /// An accepted uninstall request removes the computer (as a connector that uninstalls
     /// deregisters); otherwise it stays listed.
     pub uninstall_removes_computer: bool,
+    /// Connector GUIDs whose `DELETE /v1/computers/{guid}` is refused the documented way:
+    /// HTTP 200 with `data.deleted: false` (XSOAR `computer_delete_fail_response.json`); the
+    /// computer stays listed.
+    pub refuse_delete: Vec<String>,
 }
 
 impl Default for SimConfig {
@@ -108,6 +112,7 @@ impl Default for SimConfig {
             xdr_client_secret: "sim-xdr-secret+/=with&odd:chars".into(),
             organizations: vec![("Sandbox Corp".into(), "4baasceazofqpxidpinxtt5l".into())],
             uninstall_removes_computer: true,
+            refuse_delete: Vec::new(),
         }
     }
 }

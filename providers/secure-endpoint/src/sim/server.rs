@@ -759,8 +759,21 @@ impl Inner {
         }
     }
 
+    /// `DELETE /v1/computers/{guid}`: 200 with `data: {deleted, connector_guid}` (Cisco's
+    /// amp-01-basics `02h_delete_computer.py`, amp-04-delete-stale-guids); a refused delete
+    /// is 200 with `deleted: false` (XSOAR `test_data/computer_delete_fail_response.json`).
     fn delete_computer(&self, guid: &str) -> Response {
         let mut state = self.state.lock().unwrap();
+        if state.computers.contains_key(guid) && self.cfg.refuse_delete.iter().any(|g| g == guid) {
+            return json_response(
+                StatusCode::OK,
+                json!({
+                    "version": V1_VERSION,
+                    "metadata": {"links": {"self": format!("{}/v1/computers/{guid}", self.base_url)}},
+                    "data": {"deleted": false, "connector_guid": guid},
+                }),
+            );
+        }
         match state.computers.remove(guid) {
             Some(_) => json_response(
                 StatusCode::OK,
