@@ -618,7 +618,9 @@ impl Provider for SecureAccess {
 
     fn supports(&self, op: Operation) -> Result<(), NotSupported> {
         match op {
-            Operation::List | Operation::Stale | Operation::Uninstall => Ok(()),
+            // `uninstall` is served as a documented alias of `remove` (see effective_action):
+            // the roaming-computers API has no uninstall call, only record deletion.
+            Operation::List | Operation::Stale | Operation::Uninstall | Operation::Remove => Ok(()),
             Operation::Clients if self.admin.is_some() => Ok(()),
             Operation::Clients => Err(NotSupported {
                 provider: self.name.clone(),
@@ -633,15 +635,10 @@ impl Provider for SecureAccess {
                 operation: op.name().to_string(),
                 reason: "the Secure Access roaming-computers API has no move or relocate operation (only rename and delete)".into(),
             }),
-            Operation::Remove => Err(NotSupported {
-                provider: self.name.clone(),
-                operation: op.name().to_string(),
-                reason: "not implemented yet for Secure Access".into(),
-            }),
             Operation::Restore => Err(NotSupported {
                 provider: self.name.clone(),
                 operation: op.name().to_string(),
-                reason: "Secure Access deletes roaming-computer records for good; there is no restore".into(),
+                reason: "Secure Access deletes roaming-computer records for good (DELETE …/roamingcomputers/{deviceId}); there is no restore — the client registers again at its next start".into(),
             }),
         }
     }
@@ -786,18 +783,28 @@ impl Provider for SecureAccess {
             .map_err(ProviderError::from)?;
         // Obtain the token now, so a credential problem stops the run before the first change.
         self.main.auth.cache.get().await.map_err(|e| self.err(e))?;
-        Ok(action.clone())
+        Ok(self.effective_action(action))
+    }
+
+    /// Secure Access has no uninstall API; its only clean-up is deleting the roaming-computer
+    /// record, which is what `uninstall` has always done for this kind. It is an alias of
+    /// `remove`, and says so.
+    fn effective_action(&self, action: &Action) -> Action {
+        match action {
+            Action::Uninstall => Action::Remove,
+            other => other.clone(),
+        }
     }
 
     fn describe(&self, action: &Action, agent: &AgentRef) -> String {
-        match action {
-            Action::Uninstall => format!("DELETE {}", self.device_url(&agent.agent_id)),
+        match self.effective_action(action) {
+            Action::Remove => format!("DELETE {}", self.device_url(&agent.agent_id)),
             other => format!("{} is not supported by {KIND}", other.name()),
         }
     }
 
     async fn act(&self, action: &Action, agent: &AgentRef) -> Result<ActionOutcome> {
-        if !matches!(action, Action::Uninstall) {
+        if self.effective_action(action) != Action::Remove {
             return Err(self.not_supported(action.operation()));
         }
         self.validate_agent_id(&agent.agent_id)
@@ -806,7 +813,11 @@ impl Provider for SecureAccess {
         let resp = self.send(&self.main, |c| c.delete(url.clone())).await?;
         match resp.status.as_u16() {
             200..=299 => Ok(ActionOutcome::Requested {
-                detail: format!("HTTP {}{}", resp.status.as_u16(), rid(&resp)),
+                detail: format!(
+                    "roaming-computer record deleted (HTTP {}){}",
+                    resp.status.as_u16(),
+                    rid(&resp)
+                ),
                 request_id: resp.request_id.clone(),
             }),
             404 => Ok(ActionOutcome::Skipped {
@@ -814,7 +825,7 @@ impl Provider for SecureAccess {
                 detail: format!("HTTP 404: {}{}", vendor_message(&resp), rid(&resp)),
             }),
             _ => Err(self.err(api_error(
-                "delete roaming computer",
+                "remove (delete roaming computer)",
                 Scope::RoamingWrite,
                 &resp,
             ))),

@@ -196,17 +196,23 @@ async fn last_sync_before_hint_equals_client_side_filtering() {
 }
 
 #[tokio::test]
-async fn uninstall_deletes_and_a_missing_device_is_skipped_as_gone() {
+async fn remove_deletes_and_a_missing_device_is_skipped_as_gone() {
     let sim = sim::start(cfg(20), None).await.unwrap();
     let p = provider(&sim);
+    assert!(p.supports(Operation::Remove).is_ok());
+    // `uninstall` is the documented alias: it performs (and is reported as) remove.
     assert!(p.supports(Operation::Uninstall).is_ok());
+    assert_eq!(p.effective_action(&Action::Uninstall), Action::Remove);
+    assert_eq!(p.prepare(&Action::Uninstall).await.unwrap(), Action::Remove);
+    let ns = p.supports(Operation::Restore).unwrap_err();
+    assert!(ns.reason.contains("no restore"), "{}", ns.reason);
     let ns = p.supports(Operation::Relocate).unwrap_err();
     assert!(ns.reason.contains("no move or relocate"), "{}", ns.reason);
     assert!(p.validate_agent_id("not/a/device").is_err());
 
     let records = list(&p, &ListQuery::default()).await;
     let target = agent_ref(&records[3]);
-    let action = p.prepare(&Action::Uninstall).await.unwrap();
+    let action = p.prepare(&Action::Remove).await.unwrap();
     assert_eq!(
         p.describe(&action, &target),
         format!(
@@ -221,7 +227,7 @@ async fn uninstall_deletes_and_a_missing_device_is_skipped_as_gone() {
     }
     match p.act(&action, &target).await.unwrap() {
         ActionOutcome::Requested { detail, .. } => {
-            assert!(detail.starts_with("HTTP 204"), "{detail}")
+            assert!(detail.contains("record deleted (HTTP 204)"), "{detail}")
         }
         other => panic!("{other:?}"),
     }
