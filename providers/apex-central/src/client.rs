@@ -432,9 +432,11 @@ impl Provider for ApexCentral {
             Operation::List | Operation::Uninstall | Operation::Relocate => return Ok(()),
             Operation::Stale => STALE_REASON,
             Operation::Remove => {
-                "the Apex Central Automation API offers no call that deletes an agent's registration"
+                "the Apex Central Automation API offers no call that deletes an agent's registration (ProductAgents actions are only cmd_uninstall_agent, cmd_relocate_agent, cmd_isolate_agent, cmd_restore_isolated_agent); use uninstall, or remove the agent in the Apex One console"
             }
-            Operation::Restore => "Apex Central has no deleted agents to restore",
+            Operation::Restore => {
+                "Apex Central cannot remove agents through its API, so there is nothing to restore"
+            }
             Operation::Clients => {
                 "the Apex Central Automation API has no API-client management (register applications under Administration > Settings > Automation API Access Settings)"
             }
