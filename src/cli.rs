@@ -135,7 +135,7 @@ pub enum CommonCommand {
     Apply(ApplyArgs),
     /// Past bulk runs and their outcomes
     Runs(RunsArgs),
-    /// Move agents to another server / group (providers that support it)
+    /// Move agents to another server (--to-server) or group (--to-group)
     Relocate(RelocateArgs),
     /// Manage API client credentials (providers that support it)
     Clients {
@@ -309,6 +309,7 @@ pub struct RestoreArgs {
 
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("agents").required(true).args(["from", "id", "host"]))]
+#[command(group = clap::ArgGroup::new("destination").required(true).args(["to_server", "to_group"]))]
 pub struct RelocateArgs {
     /// Plan file (CSV, JSON or NDJSON from `list`)
     #[arg(long, value_name = "FILE")]
@@ -319,9 +320,12 @@ pub struct RelocateArgs {
     /// Agents whose host name matches: case-insensitive glob; without a wildcard, the exact name
     #[arg(long, value_name = "PATTERN")]
     pub host: Option<String>,
-    /// Destination server: its id or host name
+    /// Destination server (Apex Central): its id or host name
     #[arg(long, value_name = "ID|HOSTNAME")]
-    pub to_server: String,
+    pub to_server: Option<String>,
+    /// Destination group (Secure Endpoint group, Taegis endpoint group): its id or name
+    #[arg(long, value_name = "ID|NAME")]
+    pub to_group: Option<String>,
     /// Destination folder on that server (e.g. '\NewDomain\NewFolder')
     #[arg(long, value_name = "PATH")]
     pub folder: Option<String>,

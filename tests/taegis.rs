@@ -476,20 +476,65 @@ fn throttling_and_server_errors_are_retried_to_success() {
 }
 
 #[test]
-fn relocate_is_not_supported_and_says_why() {
+fn relocate_to_an_endpoint_group_by_name_runs_an_assign_job() {
+    let tg = Tg::new(sim_config(8));
+    let asset = tg.sim().assets()[3].id.clone();
+    let finance = tg
+        .sim()
+        .groups()
+        .into_iter()
+        .find(|g| g.name == "Finance")
+        .unwrap();
+    let out = tg
+        .cmd()
+        .args([
+            "taegis",
+            "relocate",
+            "--id",
+            &asset,
+            "--to-group",
+            "finance",
+            "--yes",
+            "-o",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("requested"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(tg.sim().request_count("graphql assignBulkAssetsToGroup"), 1);
+    let job = tg.sim().jobs()[0].clone();
+    assert_eq!(job.asset_ids, vec![asset.clone()]);
+    assert_eq!(job.group_id.as_deref(), Some(finance.id.as_str()));
+    let moved = tg
+        .sim()
+        .assets()
+        .into_iter()
+        .find(|a| a.id == asset)
+        .unwrap();
+    assert_eq!(moved.endpoint_group, Some((finance.id, "Finance".into())));
+}
+
+#[test]
+fn relocate_to_an_unknown_group_lists_the_groups_and_sends_nothing() {
     let tg = Tg::new(sim_config(5));
+    let asset = tg.sim().assets()[0].id.clone();
     tg.cmd()
         .args([
             "taegis",
             "relocate",
-            "--host",
-            "x",
-            "--to-server",
-            "y",
+            "--id",
+            &asset,
+            "--to-group",
+            "Nowhere",
             "--yes",
         ])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("relocate"));
-    assert_eq!(tg.sim().request_count("graphql markForUninstall"), 0);
+        .stderr(predicate::str::contains("Nowhere").and(predicate::str::contains("Finance (")));
+    assert_eq!(tg.sim().request_count("graphql assignBulkAssetsToGroup"), 0);
 }

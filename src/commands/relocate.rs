@@ -1,5 +1,7 @@
-//! `agentctl relocate (--from FILE | --id ID | --host PATTERN) --to-server ID|HOSTNAME`:
-//! move agents through the bulk safety flow. The provider resolves the destination before
+//! `agentctl relocate (--from FILE | --id ID | --host PATTERN) (--to-server ID|HOSTNAME |
+//! --to-group ID|NAME)`: move agents through the bulk safety flow. `--to-server` is Apex
+//! Central's spelling (a managing server), `--to-group` the natural one for Secure Endpoint
+//! groups and Taegis endpoint groups; either names the destination the provider resolves. The provider resolves the destination before
 //! anything is sent (unknown or ambiguous → exit 2 listing the candidates).
 
 use agentctl_core::{Action, RelocateTarget};
@@ -17,7 +19,11 @@ pub async fn run(app: &App, args: &RelocateArgs) -> CliResult {
         args.allow_multiple,
     );
     let action = Action::Relocate(RelocateTarget {
-        to: args.to_server.clone(),
+        to: args
+            .to_group
+            .clone()
+            .or_else(|| args.to_server.clone())
+            .unwrap_or_default(),
         resolved_id: None,
         folder: args.folder.clone(),
         allow_multiple: args.allow_multiple,

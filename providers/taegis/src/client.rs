@@ -2,13 +2,14 @@
 //! clients, over the GraphQL gateway.
 
 use std::collections::HashMap;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use agentctl_core::http::{HttpClient, HttpOptions, HttpResponse};
 use agentctl_core::provider::{Check, find_string_fields, strip_fields};
 use agentctl_core::{
     Action, ActionOutcome, AgentRecord, AgentRef, ApiClient, ErrorKind, ListQuery, NewClient,
-    NewClientSecret, NotSupported, Operation, Provider, ProviderError, Recheck, Result,
+    NewClientSecret, NotSupported, Operation, Provider, ProviderError, Recheck, RelocateTarget,
+    Result,
 };
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -24,8 +25,8 @@ use crate::config::{Config, Credentials};
 use crate::documents;
 use crate::error::{graphql_error, http_error};
 use crate::model::{
-    Asset, AssetsPage, Client, ClientSearchResults, CommandResult, GraphQlError, GraphQlResponse,
-    role_ids,
+    Asset, AssetsPage, Client, ClientSearchResults, CommandResult, EndpointGroupInfo, GraphQlError,
+    GraphQlResponse, TASK_COMPLETED, TASK_FAILED, TaskInfo, TaskMetadata, role_ids,
 };
 use crate::unconfirmed;
 
@@ -49,6 +50,204 @@ pub struct Taegis {
     credential_label: String,
     /// The configured `client_id`, the credential `clients delete-all` must not delete.
     own_client_id: Option<String>,
+    polling: JobPolling,
+}
+
+/// How bulk jobs are polled (defaults: [`unconfirmed::JOB_POLL_FIRST_MS`], …).
+#[derive(Debug, Clone, Copy)]
+pub struct JobPolling {
+    pub first: Duration,
+    pub max: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for JobPolling {
+    fn default() -> Self {
+        Self {
+            first: Duration::from_millis(unconfirmed::JOB_POLL_FIRST_MS),
+            max: Duration::from_millis(unconfirmed::JOB_POLL_MAX_MS),
+            timeout: Duration::from_secs(unconfirmed::JOB_TIMEOUT_SECS),
+        }
+    }
+}
+
+/// The three asset bulk jobs agentctl runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// `deleteAssetsV2` + `deleteAssetsStatusV2` (remove: soft delete).
+    Delete,
+    /// `restoreAssetsV2` + `restoreAssetsStatusV2`.
+    Restore,
+    /// `assignBulkAssetsToGroup` + `assignBulkAssetsToGroupStatus` (relocate).
+    Assign,
+}
+
+impl JobKind {
+    pub fn of(action: &Action) -> Option<Self> {
+        match action {
+            Action::Remove => Some(Self::Delete),
+            Action::Restore => Some(Self::Restore),
+            Action::Relocate(_) => Some(Self::Assign),
+            Action::Uninstall => None,
+        }
+    }
+
+    pub fn mutation(self) -> &'static str {
+        match self {
+            Self::Delete => "deleteAssetsV2",
+            Self::Restore => "restoreAssetsV2",
+            Self::Assign => "assignBulkAssetsToGroup",
+        }
+    }
+
+    pub fn status_query(self) -> &'static str {
+        match self {
+            Self::Delete => "deleteAssetsStatusV2",
+            Self::Restore => "restoreAssetsStatusV2",
+            Self::Assign => "assignBulkAssetsToGroupStatus",
+        }
+    }
+
+    fn document(self) -> &'static str {
+        match self {
+            Self::Delete => documents::DELETE_ASSETS.as_str(),
+            Self::Restore => documents::RESTORE_ASSETS.as_str(),
+            Self::Assign => documents::ASSIGN_GROUP.as_str(),
+        }
+    }
+
+    fn done(self) -> &'static str {
+        match self {
+            Self::Delete => "removed (soft delete; restore can undo it)",
+            Self::Restore => "restored",
+            Self::Assign => "moved",
+        }
+    }
+}
+
+/// `filter` selecting exactly `ids`: `{where: {or: [{id: …}, …]}}` (`AssetWhereInputV2` has
+/// a single-valued `id` and the `or` combinator; secureworks/taegis-sdk-python
+/// `services/assets2/types.py`).
+pub fn ids_filter(ids: &[String]) -> Value {
+    let any: Vec<Value> = ids.iter().map(|id| json!({ "id": id })).collect();
+    json!({ "where": { "or": any } })
+}
+
+/// The `input` of a job's mutation.
+pub fn job_input(kind: JobKind, ids: &[String], group_id: Option<&str>) -> Value {
+    let mut input = json!({ "filter": ids_filter(ids) });
+    if kind == JobKind::Assign {
+        input["groupId"] = json!(group_id);
+    }
+    input
+}
+
+/// What a finished job means for each asset. `after` is the assets' state after the job
+/// (present → endpoint group id) when it was fetched, `None` when the job's counts already
+/// say every asset succeeded.
+pub fn job_outcomes(
+    kind: JobKind,
+    job_id: &str,
+    task: &TaskInfo,
+    ids: &[String],
+    target_group: Option<&str>,
+    after: Option<&HashMap<String, Option<String>>>,
+) -> Vec<std::result::Result<ActionOutcome, String>> {
+    let meta: TaskMetadata = task.metadata.unwrap_or_default();
+    let status = task.status.as_deref().unwrap_or("(no status)");
+    let (ok, bad) = (
+        meta.num_succeeded.unwrap_or(0),
+        meta.num_failed.unwrap_or(0),
+    );
+    let counts = format!(
+        "{} job {job_id} {status}: {ok} succeeded, {bad} failed of {} matched",
+        kind.mutation(),
+        meta.num_endpoints.unwrap_or(ok + bad)
+    );
+    let requested = |note: &str| {
+        Ok(ActionOutcome::Requested {
+            detail: format!("{}{note} ({counts})", kind.done()),
+            request_id: Some(job_id.to_string()),
+        })
+    };
+    let Some(after) = after else {
+        return ids.iter().map(|_| requested("")).collect();
+    };
+    ids.iter()
+        .map(|id| {
+            let state = after.get(id);
+            match (kind, state) {
+                (JobKind::Delete, None) if ok > 0 => requested(""),
+                (JobKind::Delete, None) => Ok(ActionOutcome::Skipped {
+                    why: "gone".into(),
+                    detail: format!("no such asset: already removed ({counts})"),
+                }),
+                (JobKind::Delete, Some(_)) => Err(format!("still listed after the job ({counts})")),
+                (JobKind::Restore, Some(_)) if ok > 0 => requested(""),
+                (JobKind::Restore, Some(_)) => Ok(ActionOutcome::Skipped {
+                    why: "present".into(),
+                    detail: format!("listed and not removed: nothing to restore ({counts})"),
+                }),
+                (JobKind::Restore, None) => Err(format!("not listed after the job ({counts})")),
+                (JobKind::Assign, Some(group)) if group.as_deref() == target_group => requested(""),
+                (JobKind::Assign, Some(group)) => Err(format!(
+                    "still in group {} after the job ({counts})",
+                    group.as_deref().unwrap_or("(none)")
+                )),
+                (JobKind::Assign, None) => Ok(ActionOutcome::Skipped {
+                    why: "gone".into(),
+                    detail: format!("no such asset ({counts})"),
+                }),
+            }
+        })
+        .collect()
+}
+
+/// Did the job report success for every asset it was given?
+pub fn job_fully_succeeded(task: &TaskInfo, count: usize) -> bool {
+    let meta = task.metadata.unwrap_or_default();
+    task.status.as_deref() == Some(TASK_COMPLETED)
+        && meta.num_failed.unwrap_or(0) == 0
+        && meta.num_succeeded == Some(count as i64)
+}
+
+/// The group a relocate names, by id or by name (exact, ignoring case); unknown or ambiguous
+/// names are input errors listing the groups.
+pub fn resolve_group(
+    groups: &[EndpointGroupInfo],
+    wanted: &str,
+) -> std::result::Result<EndpointGroupInfo, String> {
+    let wanted = wanted.trim();
+    let list = |gs: &[&EndpointGroupInfo]| {
+        gs.iter()
+            .map(|g| format!("{} ({})", g.name.as_deref().unwrap_or(""), g.id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let all: Vec<&EndpointGroupInfo> = groups.iter().collect();
+    if let Some(g) = groups.iter().find(|g| g.id == wanted) {
+        return Ok(g.clone());
+    }
+    let named: Vec<&EndpointGroupInfo> = groups
+        .iter()
+        .filter(|g| {
+            g.name
+                .as_deref()
+                .is_some_and(|n| n.trim().to_lowercase() == wanted.to_lowercase())
+        })
+        .collect();
+    match named.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(format!(
+            "no endpoint group has the id or name '{wanted}'; groups: {}",
+            list(&all)
+        )),
+        many => Err(format!(
+            "{} endpoint groups are named '{wanted}'; use an id: {}",
+            many.len(),
+            list(many)
+        )),
+    }
 }
 
 /// Is `id` usable as a Taegis asset id (non-empty, no whitespace or control characters)?
@@ -173,7 +372,14 @@ impl Taegis {
             auth,
             credential_label,
             own_client_id,
+            polling: JobPolling::default(),
         })
+    }
+
+    /// Poll bulk jobs with other timing (tests, benchmarks).
+    pub fn with_job_polling(mut self, polling: JobPolling) -> Self {
+        self.polling = polling;
+        self
     }
 
     fn graphql_url(&self) -> Url {
@@ -190,9 +396,8 @@ impl Taegis {
         self.err(ProviderError::protocol(msg))
     }
 
-    /// POST one document; the raw HTTP answer.
-    async fn post(&self, document: &str, variables: &Value) -> Result<HttpResponse> {
-        let url = self.graphql_url();
+    /// POST one document to `url` (a gateway); the raw HTTP answer.
+    async fn post_to(&self, url: Url, document: &str, variables: &Value) -> Result<HttpResponse> {
         let body = json!({ "query": document, "variables": variables });
         self.http
             .send(&self.auth.bearer, |c| {
@@ -214,7 +419,19 @@ impl Taegis {
         field: &str,
         variables: Value,
     ) -> Result<Value> {
-        let resp = self.post(document, &variables).await?;
+        self.call_at(self.graphql_url(), what, document, field, variables)
+            .await
+    }
+
+    async fn call_at(
+        &self,
+        url: Url,
+        what: &str,
+        document: &str,
+        field: &str,
+        variables: Value,
+    ) -> Result<Value> {
+        let resp = self.post_to(url, document, &variables).await?;
         if !resp.is_success() {
             return Err(self.err(http_error(what, &resp, self.auth.fixed)));
         }
@@ -255,9 +472,213 @@ impl Taegis {
             group: c.group,
             mac_addresses: c.mac_addresses,
             serial_number: c.serial_number,
-            pending_uninstall: false,
+            pending_uninstall: c.pending_uninstall,
             raw,
         })
+    }
+
+    /// Every endpoint group of the tenant (`allEndpointGroups` on the endpoint-management
+    /// gateway).
+    pub async fn endpoint_groups(&self) -> Result<Vec<EndpointGroupInfo>> {
+        let mut url = self.api.clone();
+        url.set_path(documents::ENDPOINT_GROUPS_PATH);
+        let data = self
+            .call_at(
+                url,
+                "list endpoint groups (allEndpointGroups)",
+                documents::ALL_ENDPOINT_GROUPS,
+                "allEndpointGroups",
+                json!({}),
+            )
+            .await?;
+        if data.is_null() {
+            return Err(self.protocol("allEndpointGroups returned no result"));
+        }
+        Vec::<EndpointGroupInfo>::deserialize(&data)
+            .map_err(|e| self.protocol(format!("unexpected allEndpointGroups answer: {e}")))
+    }
+
+    /// The assets among `ids` that are listed now, with their endpoint group id.
+    async fn assets_state(&self, ids: &[String]) -> Result<HashMap<String, Option<String>>> {
+        let filter = ids_filter(ids);
+        let mut out = HashMap::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .assets_page(
+                    after.as_deref(),
+                    unconfirmed::ASSETS_PAGE_SIZE,
+                    Some(&filter),
+                )
+                .await?;
+            for raw in page.assets {
+                let c = Asset::deserialize(&raw)
+                    .map_err(|e| self.protocol(format!("unexpected asset object: {e}")))?
+                    .columns();
+                out.insert(c.agent_id, c.group_id);
+            }
+            match page.page_info {
+                Some(p) if p.has_next_page && p.end_cursor.is_some() && p.end_cursor != after => {
+                    after = p.end_cursor;
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Start one bulk job for `ids` and poll it until it finishes; its id and final state.
+    pub async fn run_job(
+        &self,
+        kind: JobKind,
+        ids: &[String],
+        group_id: Option<&str>,
+    ) -> Result<(String, TaskInfo)> {
+        if ids.is_empty() {
+            // An empty `or` must never reach the service: a filter that selects nothing here
+            // could select everything there.
+            return Err(self.err(ProviderError::input("a bulk job needs at least one asset")));
+        }
+        let what = format!("{} ({} assets)", kind.mutation(), ids.len());
+        let data = self
+            .call(
+                &what,
+                kind.document(),
+                kind.mutation(),
+                json!({ "input": job_input(kind, ids, group_id) }),
+            )
+            .await?;
+        let started = TaskInfo::deserialize(&data)
+            .map_err(|e| self.protocol(format!("unexpected {} answer: {e}", kind.mutation())))?;
+        let Some(job_id) = started.id.filter(|id| !id.is_empty()) else {
+            return Err(self.protocol(format!("{} returned no job id", kind.mutation())));
+        };
+        let begun = Instant::now();
+        let mut wait = self.polling.first;
+        loop {
+            tokio::time::sleep(wait).await;
+            let data = self
+                .call(
+                    &format!("{} {job_id}", kind.status_query()),
+                    &documents::job_status(kind.status_query(), &job_id),
+                    kind.status_query(),
+                    json!({}),
+                )
+                .await
+                .map_err(|mut e| {
+                    e.request_id.get_or_insert_with(|| job_id.clone());
+                    e
+                })?;
+            if data.is_null() {
+                let mut e = self.protocol(format!("{} knows no job {job_id}", kind.status_query()));
+                e.request_id = Some(job_id.clone());
+                return Err(e);
+            }
+            let task = TaskInfo::deserialize(&data).map_err(|e| {
+                self.protocol(format!("unexpected {} answer: {e}", kind.status_query()))
+            })?;
+            match task.status.as_deref() {
+                Some(TASK_COMPLETED) | Some(TASK_FAILED) => return Ok((job_id, task)),
+                _ if begun.elapsed() >= self.polling.timeout => {
+                    let mut e = self.err(ProviderError::new(
+                        ErrorKind::Api,
+                        format!(
+                            "{} job {job_id} still {} after {} s; check it in the console and run again",
+                            kind.mutation(),
+                            task.status.as_deref().unwrap_or("running"),
+                            begun.elapsed().as_secs()
+                        ),
+                    ));
+                    e.request_id = Some(job_id.clone());
+                    return Err(e);
+                }
+                _ => wait = (wait * 2).min(self.polling.max),
+            }
+        }
+    }
+
+    /// One job for a batch of agents; one result per agent.
+    async fn job_batch(&self, action: &Action, agents: &[AgentRef]) -> Vec<Result<ActionOutcome>> {
+        let Some(kind) = JobKind::of(action) else {
+            return agents
+                .iter()
+                .map(|_| Err(self.not_supported(action.operation())))
+                .collect();
+        };
+        if let Err(ns) = self.supports(action.operation()) {
+            return agents.iter().map(|_| Err(ns.clone().into())).collect();
+        }
+        let group_id = match action {
+            Action::Relocate(t) => match t.resolved_id.as_deref() {
+                Some(g) => Some(g.to_string()),
+                None => {
+                    let e = self.err(ProviderError::input(
+                        "relocate target was not resolved (prepare not run)",
+                    ));
+                    return agents.iter().map(|_| Err(e.clone())).collect();
+                }
+            },
+            _ => None,
+        };
+        let mut results: Vec<Option<Result<ActionOutcome>>> = vec![None; agents.len()];
+        let mut ids = Vec::new();
+        let mut positions: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, a) in agents.iter().enumerate() {
+            match self.validate_agent_id(&a.agent_id) {
+                Err(e) => results[i] = Some(Err(self.err(ProviderError::input(e)))),
+                Ok(()) => {
+                    let slots = positions.entry(a.agent_id.clone()).or_default();
+                    if slots.is_empty() {
+                        ids.push(a.agent_id.clone());
+                    }
+                    slots.push(i);
+                }
+            }
+        }
+        if !ids.is_empty() {
+            let per_id: Vec<Result<ActionOutcome>> =
+                match self.run_job(kind, &ids, group_id.as_deref()).await {
+                    Err(e) => ids.iter().map(|_| Err(e.clone())).collect(),
+                    Ok((job_id, task)) => {
+                        let after = if job_fully_succeeded(&task, ids.len()) {
+                            Ok(None)
+                        } else {
+                            self.assets_state(&ids).await.map(Some)
+                        };
+                        match after {
+                            Err(mut e) => {
+                                e.request_id.get_or_insert_with(|| job_id.clone());
+                                ids.iter().map(|_| Err(e.clone())).collect()
+                            }
+                            Ok(after) => job_outcomes(
+                                kind,
+                                &job_id,
+                                &task,
+                                &ids,
+                                group_id.as_deref(),
+                                after.as_ref(),
+                            )
+                            .into_iter()
+                            .map(|r| {
+                                r.map_err(|msg| {
+                                    let mut e = self.err(ProviderError::new(ErrorKind::Api, msg));
+                                    e.request_id = Some(job_id.clone());
+                                    e
+                                })
+                            })
+                            .collect(),
+                        }
+                    }
+                };
+            for (id, r) in ids.iter().zip(per_id) {
+                for &i in &positions[id] {
+                    results[i] = Some(r.clone());
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(self.protocol("no result for an agent"))))
+            .collect()
     }
 
     async fn assets_page(
@@ -301,7 +722,9 @@ impl Taegis {
         variables: Value,
         known_id: Option<&str>,
     ) -> Result<Option<NewClientSecret>> {
-        let resp = self.post(document, &variables).await?;
+        let resp = self
+            .post_to(self.graphql_url(), document, &variables)
+            .await?;
         if !resp.is_success() {
             return Err(self.err(http_error(what, &resp, self.auth.fixed)));
         }
@@ -423,19 +846,13 @@ impl Provider for Taegis {
 
     fn supports(&self, op: Operation) -> Result<(), NotSupported> {
         match op {
-            Operation::List | Operation::Stale | Operation::Uninstall | Operation::Clients => {
-                Ok(())
-            }
-            Operation::Relocate => Err(NotSupported {
-                provider: self.name.clone(),
-                operation: op.name().to_string(),
-                reason: "Taegis has no relocate operation".into(),
-            }),
-            Operation::Remove | Operation::Restore => Err(NotSupported {
-                provider: self.name.clone(),
-                operation: op.name().to_string(),
-                reason: format!("{} is not implemented yet for Taegis", op.name()),
-            }),
+            Operation::List
+            | Operation::Stale
+            | Operation::Uninstall
+            | Operation::Remove
+            | Operation::Restore
+            | Operation::Relocate
+            | Operation::Clients => Ok(()),
         }
     }
 
@@ -604,28 +1021,83 @@ impl Provider for Taegis {
             .map_err(ProviderError::from)?;
         // Obtain the token now, so a credential problem stops the run before the first change.
         self.auth.cache.get().await.map_err(|e| self.err(e))?;
-        Ok(action.clone())
+        match action {
+            Action::Relocate(target) => {
+                if target.folder.is_some() {
+                    return Err(self.err(ProviderError::input(
+                        "Taegis endpoint groups have no folders; drop --folder",
+                    )));
+                }
+                let groups = self.endpoint_groups().await?;
+                let group = resolve_group(&groups, &target.to)
+                    .map_err(|e| self.err(ProviderError::input(e)))?;
+                Ok(Action::Relocate(RelocateTarget {
+                    to: group.name.clone().unwrap_or_else(|| group.id.clone()),
+                    resolved_id: Some(group.id),
+                    ..target.clone()
+                }))
+            }
+            other => Ok(other.clone()),
+        }
     }
 
     fn describe(&self, action: &Action, agent: &AgentRef) -> String {
-        match action {
-            Action::Uninstall => format!(
-                "POST {} ({TENANT_HEADER}: {}) mutation markForUninstall(input: {})",
-                self.graphql_url(),
-                self.tenant_id,
+        let graphql = self.graphql_url();
+        let tenant = format!("({TENANT_HEADER}: {})", self.tenant_id);
+        match JobKind::of(action) {
+            None => format!(
+                "POST {graphql} {tenant} mutation markForUninstall(input: {})",
                 json!({
                     "endpointID": agent.agent_id,
                     "reason": UNINSTALL_REASON,
                     "requestID": "<new UUID>"
                 })
             ),
-            other => format!("{} is not supported by {KIND}", other.name()),
+            Some(kind) => {
+                let group = match action {
+                    Action::Relocate(t) => t.resolved_id.as_deref(),
+                    _ => None,
+                };
+                format!(
+                    "POST {graphql} {tenant} mutation {}(input: {}) in a job of up to {} assets, then poll {}",
+                    kind.mutation(),
+                    job_input(kind, std::slice::from_ref(&agent.agent_id), group),
+                    unconfirmed::BULK_JOB_BATCH_SIZE,
+                    kind.status_query()
+                )
+            }
         }
     }
 
+    fn batch_size(&self, action: &Action) -> usize {
+        match JobKind::of(action) {
+            Some(_) => unconfirmed::BULK_JOB_BATCH_SIZE,
+            None => 1,
+        }
+    }
+
+    async fn act_batch(&self, action: &Action, agents: &[AgentRef]) -> Vec<Result<ActionOutcome>> {
+        if JobKind::of(action).is_none() {
+            let mut out = Vec::with_capacity(agents.len());
+            for a in agents {
+                out.push(self.act(action, a).await);
+            }
+            return out;
+        }
+        let mut out = Vec::with_capacity(agents.len());
+        for chunk in agents.chunks(unconfirmed::BULK_JOB_BATCH_SIZE) {
+            out.extend(self.job_batch(action, chunk).await);
+        }
+        out
+    }
+
     async fn act(&self, action: &Action, agent: &AgentRef) -> Result<ActionOutcome> {
-        if !matches!(action, Action::Uninstall) {
-            return Err(self.not_supported(action.operation()));
+        if JobKind::of(action).is_some() {
+            return self
+                .job_batch(action, std::slice::from_ref(agent))
+                .await
+                .pop()
+                .unwrap_or_else(|| Err(self.protocol("no result for the agent")));
         }
         self.validate_agent_id(&agent.agent_id)
             .map_err(|e| self.err(ProviderError::input(e)))?;

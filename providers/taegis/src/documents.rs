@@ -33,6 +33,57 @@ pub const ASSETS_COUNT: &str =
 /// Uninstall one endpoint (the endpoint command manager).
 pub const MARK_FOR_UNINSTALL: &str = "mutation markForUninstall($input: CommandRequestInput!) { markForUninstall(input: $input) { Success Reason requestID } }";
 
+/// The answer of every bulk-job mutation and status query (secureworks/taegis-sdk-python
+/// `services/assets2/types.py`: `BulkOpPayloadV2 { id status }`, `TaskInfoPayload { id status
+/// metadata: TaskInfoMetadata { numEndpoints numSucceeded numFailed syncSucceeded } }`,
+/// `status: BulkOpStatusV2`).
+const JOB_FIELDS: &str = "id status";
+const TASK_FIELDS: &str =
+    "id status metadata { numEndpoints numSucceeded numFailed syncSucceeded }";
+
+/// Start a soft-delete job for the assets the filter selects (SDK `assets2/mutations.py`
+/// `deleteAssetsV2(input: DeleteAssetsInputV2 { filter: AssetFilter })`).
+pub static DELETE_ASSETS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "mutation deleteAssetsV2($input: DeleteAssetsInputV2!) {{ deleteAssetsV2(input: $input) {{ {JOB_FIELDS} }} }}"
+    )
+});
+
+/// Start a restore job (SDK `restoreAssetsV2(input: RestoreAssetsInputV2 { filter })`).
+pub static RESTORE_ASSETS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "mutation restoreAssetsV2($input: RestoreAssetsInputV2!) {{ restoreAssetsV2(input: $input) {{ {JOB_FIELDS} }} }}"
+    )
+});
+
+/// Start a job moving the assets to an endpoint group (SDK `assets2/mutations.py`
+/// `assignBulkAssetsToGroup(input: AssignBulkAssetsToGroupInput { groupId filter })`; the
+/// endpoint-management service has an older per-id form on another gateway, not used).
+pub static ASSIGN_GROUP: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "mutation assignBulkAssetsToGroup($input: AssignBulkAssetsToGroupInput!) {{ assignBulkAssetsToGroup(input: $input) {{ {JOB_FIELDS} }} }}"
+    )
+});
+
+/// The status query of a job (`deleteAssetsStatusV2`, `restoreAssetsStatusV2`,
+/// `assignBulkAssetsToGroupStatus`, each `(id)` → `TaskInfoPayload`), with the job id as a
+/// string literal ([`unconfirmed::STATUS_ID_AS_LITERAL`]).
+pub fn job_status(field: &str, job_id: &str) -> String {
+    // A JSON string is a valid GraphQL string literal (same escapes).
+    let literal = serde_json::Value::String(job_id.to_string()).to_string();
+    format!("query {field} {{ {field}(id: {literal}) {{ {TASK_FIELDS} }} }}")
+}
+
+/// Every endpoint group of the tenant (SDK `services/endpoint_management_service/queries.py`
+/// `allEndpointGroups` → `[EndpointGroup]`), served on the endpoint-management gateway
+/// [`ENDPOINT_GROUPS_PATH`], not `/graphql`.
+pub const ALL_ENDPOINT_GROUPS: &str =
+    "query allEndpointGroups { allEndpointGroups { id name isDefault } }";
+
+/// The endpoint-management service's gateway (SDK
+/// `services/endpoint_management_service/__init__.py`: `_gateway = "/agent-graphql"`).
+pub const ENDPOINT_GROUPS_PATH: &str = "/agent-graphql";
+
 /// The client fields an `ApiClient` is made from.
 const CLIENT_FIELDS: &str =
     "id clientID name tenantID createdAt updatedAt roleAssignments { roleID roleName }";
@@ -73,7 +124,22 @@ pub fn all() -> Vec<(&'static str, &'static str)> {
         ("createClient", CREATE_CLIENT.as_str()),
         ("rotateClientSecret", ROTATE_CLIENT_SECRET.as_str()),
         ("deleteClient", DELETE_CLIENT.as_str()),
+        ("deleteAssetsV2", DELETE_ASSETS.as_str()),
+        ("restoreAssetsV2", RESTORE_ASSETS.as_str()),
+        ("assignBulkAssetsToGroup", ASSIGN_GROUP.as_str()),
     ]
+}
+
+/// The status documents for one sample job id (for the tests).
+pub fn status_examples() -> Vec<(&'static str, String)> {
+    [
+        "deleteAssetsStatusV2",
+        "restoreAssetsStatusV2",
+        "assignBulkAssetsToGroupStatus",
+    ]
+    .into_iter()
+    .map(|f| (f, job_status(f, "job-\"1\"")))
+    .collect()
 }
 
 #[cfg(test)]
@@ -106,7 +172,13 @@ mod tests {
             assert_eq!(name, field, "operation name equals the field name");
             let mutation = matches!(
                 field,
-                "markForUninstall" | "createClient" | "rotateClientSecret" | "deleteClient"
+                "markForUninstall"
+                    | "createClient"
+                    | "rotateClientSecret"
+                    | "deleteClient"
+                    | "deleteAssetsV2"
+                    | "restoreAssetsV2"
+                    | "assignBulkAssetsToGroup"
             );
             assert_eq!(ty == OperationType::Mutation, mutation, "{field}");
         }
@@ -125,6 +197,11 @@ mod tests {
                 "updated_at",
                 "role_assignments",
             ] {
+                // `status` is deprecated on assets only; jobs report theirs in `status`.
+                let job = field.ends_with("AssetsV2") || field == "assignBulkAssetsToGroup";
+                if banned == " status " && job {
+                    continue;
+                }
                 assert!(!text.contains(banned), "{field} asks for {banned}");
             }
         }
@@ -155,12 +232,30 @@ mod tests {
             "createClient" => {
                 json!({"name": "n", "roles": ["ba0fdcbd-e87d-4bdd-ae7d-ca6118b25068"]})
             }
+            "deleteAssetsV2" | "restoreAssetsV2" => {
+                json!({"input": {"filter": {"where": {"or": [{"id": "a"}, {"id": "b"}]}}}})
+            }
+            "assignBulkAssetsToGroup" => {
+                json!({"input": {"groupId": "g", "filter": {"where": {"or": [{"id": "a"}]}}}})
+            }
             _ => json!({"id": "c-1"}),
         };
         for (field, text) in all() {
             let errors = crate::sim::validate_document(text, variables(field, text));
             assert!(errors.is_empty(), "{field}: {errors:?}\n{text}");
         }
+        for (field, text) in status_examples() {
+            let doc = parse_query(&text).unwrap_or_else(|e| panic!("{field}: {e}\n{text}"));
+            assert_eq!(top_level_field(&doc).2, field);
+            let errors = crate::sim::validate_document(&text, json!({}));
+            assert!(errors.is_empty(), "{field}: {errors:?}\n{text}");
+        }
+        let errors = crate::sim::validate_agent_document(ALL_ENDPOINT_GROUPS, json!({}));
+        assert!(errors.is_empty(), "allEndpointGroups: {errors:?}");
+        assert!(
+            !crate::sim::validate_document(ALL_ENDPOINT_GROUPS, json!({})).is_empty(),
+            "endpoint groups are not on the assets gateway"
+        );
         // The schema carries the deprecated aliases the documents avoid.
         assert!(sdl.contains("client_id"), "{sdl}");
         let errors = crate::sim::validate_document(

@@ -74,6 +74,8 @@ pub struct Asset {
     #[serde(default)]
     pub endpoint_group: Option<EndpointGroup>,
     #[serde(default)]
+    pub pending_uninstall: Option<bool>,
+    #[serde(default)]
     pub ethernet_addresses: Option<Vec<EthernetAddress>>,
     #[serde(default)]
     pub bios_serial: Option<String>,
@@ -121,6 +123,9 @@ pub struct AssetColumns {
     /// Normalised MAC addresses (`aa:bb:…`), duplicates removed.
     pub mac_addresses: Vec<String>,
     pub serial_number: Option<String>,
+    /// The endpoint group's id (relocate checks it).
+    pub group_id: Option<String>,
+    pub pending_uninstall: bool,
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -181,9 +186,13 @@ impl Asset {
             .into_iter()
             .filter_map(|a| non_empty(a.ip))
             .collect();
-        let group = self
-            .endpoint_group
-            .and_then(|g| non_empty(g.name).or(non_empty(g.id)));
+        let (group, group_id) = match self.endpoint_group {
+            Some(g) => {
+                let id = non_empty(g.id);
+                (non_empty(g.name).or(id.clone()), id)
+            }
+            None => (None, None),
+        };
         let mut mac_addresses: Vec<String> = Vec::new();
         for mac in self
             .ethernet_addresses
@@ -214,8 +223,51 @@ impl Asset {
             group,
             mac_addresses,
             serial_number,
+            group_id,
+            pending_uninstall: self.pending_uninstall.unwrap_or(false),
         }
     }
+}
+
+/// `BulkOpPayloadV2` / `TaskInfoPayload` (secureworks/taegis-sdk-python
+/// `services/assets2/types.py`).
+#[derive(Debug, Deserialize)]
+pub struct TaskInfo {
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `BulkOpStatusV2`: `TASK_STATE_PENDING|FAILED|COMPLETED|IN_PROGRESS`.
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<TaskMetadata>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskMetadata {
+    #[serde(default)]
+    pub num_endpoints: Option<i64>,
+    #[serde(default)]
+    pub num_succeeded: Option<i64>,
+    #[serde(default)]
+    pub num_failed: Option<i64>,
+    #[serde(default)]
+    pub sync_succeeded: Option<bool>,
+}
+
+pub const TASK_COMPLETED: &str = "TASK_STATE_COMPLETED";
+pub const TASK_FAILED: &str = "TASK_STATE_FAILED";
+
+/// One endpoint group (`allEndpointGroups`; SDK
+/// `services/endpoint_management_service/types.py` `EndpointGroup { id name isDefault … }`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointGroupInfo {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub is_default: Option<bool>,
 }
 
 /// `markForUninstall`'s answer (capitalised field names, as the schema has them).

@@ -91,3 +91,30 @@ pub const SIM_RETRY_AFTER_SECS: u64 = 1;
 /// the size of an `or` list or of a query document are not published; 100 ids keep a query
 /// under ~6 KB.
 pub const RECHECK_BATCH: usize = 100;
+/// Assets per bulk job (`deleteAssetsV2`, `restoreAssetsV2`, `assignBulkAssetsToGroup`). The
+/// service publishes no limit on a job's filter; each job selects its assets with
+/// `filter: {where: {or: [{id: …}, …]}}`, and this many `or` branches keep one document small.
+/// 1,000 assets are 10 jobs.
+pub const BULK_JOB_BATCH_SIZE: usize = 100;
+
+/// How a job's status is polled: first wait, the longest wait between polls (the wait
+/// doubles), and how long a job may stay pending or in progress before agentctl gives up on
+/// it (the agents fail with the job id, so the job can be checked in the console later).
+/// The service documents no timing; these are agentctl's choices.
+pub const JOB_POLL_FIRST_MS: u64 = 250;
+pub const JOB_POLL_MAX_MS: u64 = 5_000;
+pub const JOB_TIMEOUT_SECS: u64 = 600;
+
+/// The status queries (`deleteAssetsStatusV2(id)`, …) take the job id in an argument whose
+/// GraphQL type (`ID` or `String`) is not published (the SDK fills it in from introspection).
+/// A variable declared with the wrong one of the two is refused by validation, a string
+/// literal is valid for both, so agentctl writes the id into the document as a literal.
+pub const STATUS_ID_AS_LITERAL: bool = true;
+
+/// `assignBulkAssetsToGroup`'s `groupId` is assumed to take the endpoint group's `id` (the
+/// field `AssetV2.endpointGroup { id }` shows), not `EndpointGroup.groupId`.
+pub const GROUP_ID_FIELD: &str = "id";
+
+/// Soft-deleted assets are assumed absent from `assetsV2` (the list shows registered assets
+/// only) and present again after `restoreAssetsV2`; `deletedAt` is not used.
+pub const DELETED_ASSETS_HIDDEN_FROM_LIST: bool = true;

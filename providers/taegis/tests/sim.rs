@@ -271,9 +271,14 @@ async fn host_patterns_match_on_the_client_whatever_the_server_narrows() {
 async fn uninstall_sends_a_unique_request_id_and_the_asset_goes_away() {
     let sim = sim::start(cfg(30), None).await.unwrap();
     let p = provider(&sim);
-    assert!(p.supports(Operation::Uninstall).is_ok());
-    let ns = p.supports(Operation::Relocate).unwrap_err();
-    assert_eq!(ns.reason, "Taegis has no relocate operation");
+    for op in [
+        Operation::Uninstall,
+        Operation::Remove,
+        Operation::Restore,
+        Operation::Relocate,
+    ] {
+        assert!(p.supports(op).is_ok(), "{op:?}");
+    }
     assert!(p.validate_agent_id("has space").is_err());
     assert!(p.validate_agent_id("").is_err());
 

@@ -18,6 +18,37 @@ pub struct SimState {
     pub uninstall_requests: Vec<UninstallRequest>,
     /// Seed for ids and secrets of clients created or rotated later (advances with each one).
     pub next_client_seed: u64,
+    /// Endpoint groups (`allEndpointGroups`).
+    #[serde(default)]
+    pub groups: Vec<SimGroup>,
+    /// Soft-deleted assets (`deleteAssetsV2`): hidden from `assetsV2` until restored.
+    #[serde(default)]
+    pub deleted: Vec<SimAsset>,
+    /// Bulk jobs, oldest first.
+    #[serde(default)]
+    pub jobs: Vec<SimJob>,
+}
+
+/// One endpoint group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimGroup {
+    pub id: String,
+    pub name: String,
+}
+
+/// One bulk job (`deleteAssetsV2`, `restoreAssetsV2`, `assignBulkAssetsToGroup`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimJob {
+    pub id: String,
+    /// `delete`, `restore` or `assign`.
+    pub kind: String,
+    /// The assets its filter selected when it started.
+    pub asset_ids: Vec<String>,
+    pub group_id: Option<String>,
+    /// Status polls answered so far.
+    pub polls: u32,
+    /// `(succeeded, failed)` once finished.
+    pub result: Option<(u32, u32)>,
 }
 
 impl std::fmt::Debug for SimState {
@@ -26,6 +57,9 @@ impl std::fmt::Debug for SimState {
             .field("assets", &self.assets.len())
             .field("clients", &self.clients)
             .field("uninstall_requests", &self.uninstall_requests.len())
+            .field("groups", &self.groups.len())
+            .field("deleted", &self.deleted.len())
+            .field("jobs", &self.jobs.len())
             .finish()
     }
 }
@@ -271,6 +305,23 @@ pub(crate) fn configured_client(cfg: &SimConfig) -> SimClient {
 }
 
 impl SimState {
+    /// State saved before endpoint groups were kept: the groups its assets name.
+    pub fn with_groups_of_assets(mut self) -> Self {
+        if self.groups.is_empty() {
+            for a in self.assets.iter().chain(&self.deleted) {
+                if let Some((id, name)) = &a.endpoint_group
+                    && !self.groups.iter().any(|g| &g.id == id)
+                {
+                    self.groups.push(SimGroup {
+                        id: id.clone(),
+                        name: name.clone(),
+                    });
+                }
+            }
+        }
+        self
+    }
+
     /// A new tenant for `cfg`: the fleet's last-seen times spread over eight months before
     /// `cfg.now`, some never seen, a few already pending uninstall.
     pub fn generate(cfg: &SimConfig) -> Self {
@@ -362,11 +413,22 @@ impl SimState {
                 )
             })
             .collect();
+        let mut groups: Vec<SimGroup> = groups
+            .into_iter()
+            .map(|(id, name)| SimGroup { id, name })
+            .collect();
+        groups.extend(cfg.extra_groups.iter().map(|(id, name)| SimGroup {
+            id: id.clone(),
+            name: name.clone(),
+        }));
         Self {
             assets,
             clients,
             uninstall_requests: Vec::new(),
             next_client_seed: cfg.seed ^ 0xc11e_1000,
+            groups,
+            deleted: Vec::new(),
+            jobs: Vec::new(),
         }
     }
 }

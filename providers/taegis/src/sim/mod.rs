@@ -23,7 +23,7 @@ use jiff::Timestamp;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-pub use fleet::{SimAsset, SimClient, SimState, UninstallRequest};
+pub use fleet::{SimAsset, SimClient, SimGroup, SimJob, SimState, UninstallRequest};
 pub use server::TENANT_IDS_CLAIM;
 
 use crate::unconfirmed;
@@ -91,6 +91,14 @@ pub struct SimConfig {
     /// Largest `perPage` of `clientsSearch`.
     pub max_clients_per_page: usize,
     pub issued_answer: IssuedAnswer,
+    /// Status polls a bulk job answers before it finishes (the first says pending, the next
+    /// ones in progress); `u32::MAX`: a job that stays running.
+    pub job_polls: u32,
+    /// Asset ids every bulk job fails (counted in `numFailed`, left unchanged).
+    pub job_fail_assets: Vec<String>,
+    /// Endpoint groups added to a new state, `(id, name)` (e.g. a second group with an
+    /// existing name, to make a name ambiguous).
+    pub extra_groups: Vec<(String, String)>,
 }
 
 impl Default for SimConfig {
@@ -119,6 +127,9 @@ impl Default for SimConfig {
             max_page_size: unconfirmed::ASSETS_PAGE_SIZE as usize,
             max_clients_per_page: unconfirmed::CLIENTS_PER_PAGE as usize,
             issued_answer: IssuedAnswer::Published,
+            job_polls: 2,
+            job_fail_assets: Vec::new(),
+            extra_groups: Vec::new(),
         }
     }
 }
@@ -163,13 +174,15 @@ pub struct RunningSim {
 /// Serve `cfg` on `127.0.0.1:<free port>`, from `state` or a newly generated tenant.
 pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<RunningSim> {
     let listener = agentctl_core::sim::listen().await?;
-    let mut state = state.unwrap_or_else(|| {
-        let mut state = SimState::generate(&cfg);
-        if cfg.hostile.names {
-            state.plant_hostile_names();
-        }
-        state
-    });
+    let mut state = state
+        .map(SimState::with_groups_of_assets)
+        .unwrap_or_else(|| {
+            let mut state = SimState::generate(&cfg);
+            if cfg.hostile.names {
+                state.plant_hostile_names();
+            }
+            state
+        });
     // The configured credential is an ordinary API client of the tenant (a state saved before
     // it was listed gets it back): rotating or deleting it changes what it can do.
     if !state.clients.iter().any(|c| c.client_id == cfg.client_id) {
@@ -186,7 +199,11 @@ pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<R
     });
     let hostile_knobs = inner.cfg.hostile.clone();
     let (app, hostile) = agentctl_core::sim::hostile(
-        server::router(inner.clone(), schema::build(Some(inner.clone()))),
+        server::router(
+            inner.clone(),
+            schema::build(Some(inner.clone())),
+            schema::build_agent(Some(inner.clone())),
+        ),
         &hostile_knobs,
     );
     let server = listener.serve(app);
@@ -202,14 +219,36 @@ pub fn schema_sdl() -> String {
     schema::build(None).sdl()
 }
 
+/// The simulated endpoint-management schema (`/agent-graphql`) in SDL.
+pub fn agent_schema_sdl() -> String {
+    schema::build_agent(None).sdl()
+}
+
 /// Parse and validate `document` with `variables` against the simulated schema without
 /// touching any state; the request-level errors (parse, validation, variable coercion), as
 /// the server would report them. Empty when the document is valid.
 pub fn validate_document(document: &str, variables: serde_json::Value) -> Vec<String> {
-    let schema = schema::build(None);
+    validate_with(&schema::build(None), document, variables)
+}
+
+/// [`validate_document`] against the endpoint-management schema (`/agent-graphql`).
+pub fn validate_agent_document(document: &str, variables: serde_json::Value) -> Vec<String> {
+    validate_with(&schema::build_agent(None), document, variables)
+}
+
+fn validate_with<Q, M, S>(
+    target: &async_graphql::Schema<Q, M, S>,
+    document: &str,
+    variables: serde_json::Value,
+) -> Vec<String>
+where
+    Q: async_graphql::ObjectType + 'static,
+    M: async_graphql::ObjectType + 'static,
+    S: async_graphql::SubscriptionType + 'static,
+{
     let request = async_graphql::Request::new(document)
         .variables(async_graphql::Variables::from_json(variables));
-    let response = futures::executor::block_on(schema.execute(request));
+    let response = futures::executor::block_on(target.execute(request));
     response
         .errors
         .into_iter()
@@ -244,6 +283,30 @@ impl RunningSim {
     /// The assets still registered, in cursor order.
     pub fn assets(&self) -> Vec<SimAsset> {
         self.inner.state.lock().unwrap().assets.clone()
+    }
+
+    /// Soft-deleted assets (hidden from `assetsV2` until restored).
+    pub fn deleted_assets(&self) -> Vec<SimAsset> {
+        self.inner.state.lock().unwrap().deleted.clone()
+    }
+
+    /// Endpoint groups.
+    pub fn groups(&self) -> Vec<SimGroup> {
+        self.inner.state.lock().unwrap().groups.clone()
+    }
+
+    /// Bulk jobs started so far, oldest first.
+    pub fn jobs(&self) -> Vec<SimJob> {
+        self.inner.state.lock().unwrap().jobs.clone()
+    }
+
+    /// Mark an asset as pending uninstall (as the console shows after an uninstall request
+    /// that the sensor has not picked up yet).
+    pub fn set_pending_uninstall(&self, asset_id: &str, pending: bool) {
+        let mut state = self.inner.state.lock().unwrap();
+        if let Some(a) = state.assets.iter_mut().find(|a| a.id == asset_id) {
+            a.pending_uninstall = pending;
+        }
     }
 
     /// Accepted `markForUninstall` requests, in arrival order.

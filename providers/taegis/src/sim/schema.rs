@@ -13,13 +13,25 @@ use base64::Engine;
 use jiff::Timestamp;
 
 use super::Inner;
-use super::fleet::{SimAsset, SimClient, UninstallRequest, new_client};
+use super::fleet::{SimAsset, SimClient, SimGroup, SimJob, UninstallRequest, new_client};
 use crate::unconfirmed;
 
 pub type TaegisSchema = Schema<Query, Mutation, EmptySubscription>;
 
+/// The endpoint-management service's schema, served on its own gateway `/agent-graphql`
+/// (secureworks/taegis-sdk-python `services/endpoint_management_service/__init__.py`).
+pub type AgentSchema = Schema<AgentQuery, async_graphql::EmptyMutation, EmptySubscription>;
+
 pub fn build(inner: Option<Arc<Inner>>) -> TaegisSchema {
     let builder = Schema::build(Query, Mutation, EmptySubscription);
+    match inner {
+        Some(i) => builder.data(i).finish(),
+        None => builder.finish(),
+    }
+}
+
+pub fn build_agent(inner: Option<Arc<Inner>>) -> AgentSchema {
+    let builder = Schema::build(AgentQuery, async_graphql::EmptyMutation, EmptySubscription);
     match inner {
         Some(i) => builder.data(i).finish(),
         None => builder.finish(),
@@ -214,8 +226,9 @@ pub struct IpAddress {
     pub ip: String,
 }
 
-/// Its fields are not in the vendor file ([`unconfirmed::ENDPOINT_GROUP_SELECTION`]).
+/// `EndpointGroupV2 { id name }` (secureworks/taegis-sdk-python `services/assets2/types.py`).
 #[derive(SimpleObject)]
+#[graphql(name = "EndpointGroupV2")]
 pub struct EndpointGroup {
     pub id: ID,
     pub name: String,
@@ -398,6 +411,258 @@ fn decode_cursor(text: &str) -> Option<u64> {
         .strip_prefix("asset:")?
         .parse()
         .ok()
+}
+
+// ----- bulk jobs (secureworks/taegis-sdk-python services/assets2/{mutations,queries,types}.py)
+
+/// `BulkOpStatusV2`.
+#[allow(clippy::enum_variant_names)]
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum BulkOpStatusV2 {
+    TaskStatePending,
+    TaskStateFailed,
+    TaskStateCompleted,
+    TaskStateInProgress,
+}
+
+/// `BulkOpPayloadV2 { id status }`: the answer of `deleteAssetsV2`, `restoreAssetsV2`,
+/// `assignBulkAssetsToGroup`.
+#[derive(SimpleObject)]
+pub struct BulkOpPayloadV2 {
+    pub id: Option<ID>,
+    pub status: Option<BulkOpStatusV2>,
+}
+
+/// `TaskInfoMetadata { numEndpoints numSucceeded numFailed syncSucceeded }`.
+#[derive(SimpleObject)]
+pub struct TaskInfoMetadata {
+    pub num_endpoints: Option<i32>,
+    pub num_succeeded: Option<i32>,
+    pub num_failed: Option<i32>,
+    pub sync_succeeded: Option<bool>,
+}
+
+/// `TaskInfoPayload { id status metadata }`: the answer of the `…Status` queries.
+#[derive(SimpleObject)]
+pub struct TaskInfoPayload {
+    pub id: Option<ID>,
+    pub status: Option<BulkOpStatusV2>,
+    pub metadata: Option<TaskInfoMetadata>,
+}
+
+/// `DeleteAssetsInputV2 { filter: AssetFilter }`.
+#[derive(InputObject)]
+pub struct DeleteAssetsInputV2 {
+    pub filter: Option<AssetFilter>,
+}
+
+/// `RestoreAssetsInputV2 { filter: AssetFilter }`.
+#[derive(InputObject)]
+pub struct RestoreAssetsInputV2 {
+    pub filter: Option<AssetFilter>,
+}
+
+/// `AssignBulkAssetsToGroupInput { groupId filter }`.
+#[derive(InputObject)]
+pub struct AssignBulkAssetsToGroupInput {
+    pub group_id: Option<String>,
+    pub filter: Option<AssetFilter>,
+}
+
+fn job_status(job: &SimJob) -> BulkOpStatusV2 {
+    match job.result {
+        None if job.polls <= 1 => BulkOpStatusV2::TaskStatePending,
+        None => BulkOpStatusV2::TaskStateInProgress,
+        Some((ok, failed)) if ok == 0 && failed > 0 => BulkOpStatusV2::TaskStateFailed,
+        Some(_) => BulkOpStatusV2::TaskStateCompleted,
+    }
+}
+
+fn task_info(job: &SimJob) -> TaskInfoPayload {
+    let (ok, failed) = job.result.unwrap_or((0, 0));
+    TaskInfoPayload {
+        id: Some(ID(job.id.clone())),
+        status: Some(job_status(job)),
+        metadata: Some(TaskInfoMetadata {
+            num_endpoints: Some(job.asset_ids.len() as i32),
+            num_succeeded: Some(ok as i32),
+            num_failed: Some(failed as i32),
+            sync_succeeded: job.result.map(|_| true),
+        }),
+    }
+}
+
+/// A new job over the assets `filter` selects among registered (or, for restore, deleted)
+/// assets. The effect is applied when the job completes.
+fn start_job(
+    sim: &Inner,
+    kind: &'static str,
+    filter: Option<AssetFilter>,
+    group_id: Option<String>,
+) -> async_graphql::Result<BulkOpPayloadV2> {
+    let Some(filter) = filter else {
+        return Err(coded(
+            "input.filter is required",
+            unconfirmed::CODE_BAD_USER_INPUT,
+        ));
+    };
+    let mut state = sim.state.lock().unwrap();
+    if let Some(g) = &group_id
+        && !state.groups.iter().any(|x| &x.id == g)
+    {
+        return Err(coded(
+            format!("endpoint group {g} not found"),
+            unconfirmed::CODE_NOT_FOUND,
+        ));
+    }
+    let pool = if kind == "restore" {
+        &state.deleted
+    } else {
+        &state.assets
+    };
+    let asset_ids: Vec<String> = pool
+        .iter()
+        .filter(|a| filter.matches(a))
+        .map(|a| a.id.clone())
+        .collect();
+    let id = {
+        let mut rng = sim.rng.lock().unwrap();
+        super::fleet::uuid(&mut rng)
+    };
+    state.jobs.push(SimJob {
+        id: id.clone(),
+        kind: kind.to_string(),
+        asset_ids,
+        group_id,
+        polls: 0,
+        result: None,
+    });
+    Ok(BulkOpPayloadV2 {
+        id: Some(ID(id)),
+        status: Some(BulkOpStatusV2::TaskStatePending),
+    })
+}
+
+/// One status poll of job `id` (of `kind`): it completes on poll number `cfg.job_polls`.
+fn poll_job(
+    sim: &Inner,
+    kind: &str,
+    id: Option<ID>,
+) -> async_graphql::Result<Option<TaskInfoPayload>> {
+    let Some(id) = id else {
+        return Err(coded("id is required", unconfirmed::CODE_BAD_USER_INPUT));
+    };
+    let mut state = sim.state.lock().unwrap();
+    let Some(i) = state
+        .jobs
+        .iter()
+        .position(|j| j.id == id.as_str() && j.kind == kind)
+    else {
+        return Ok(None);
+    };
+    state.jobs[i].polls = state.jobs[i].polls.saturating_add(1);
+    if state.jobs[i].result.is_none() && state.jobs[i].polls >= sim.cfg.job_polls {
+        let job = state.jobs[i].clone();
+        let (mut ok, mut failed) = (0u32, 0u32);
+        for asset in &job.asset_ids {
+            if sim.cfg.job_fail_assets.iter().any(|f| f == asset) {
+                failed += 1;
+                continue;
+            }
+            let applied = match kind {
+                "delete" => match state.assets.iter().position(|a| &a.id == asset) {
+                    Some(p) => {
+                        let a = state.assets.remove(p);
+                        state.deleted.push(a);
+                        true
+                    }
+                    None => false,
+                },
+                "restore" => match state.deleted.iter().position(|a| &a.id == asset) {
+                    Some(p) => {
+                        let a = state.deleted.remove(p);
+                        // Back in its place in cursor order.
+                        let at = state.assets.partition_point(|x| x.seq < a.seq);
+                        state.assets.insert(at, a);
+                        true
+                    }
+                    None => false,
+                },
+                _ => {
+                    let group = job
+                        .group_id
+                        .as_ref()
+                        .and_then(|g| state.groups.iter().find(|x| &x.id == g))
+                        .map(|g| (g.id.clone(), g.name.clone()));
+                    match (state.assets.iter_mut().find(|a| &a.id == asset), group) {
+                        (Some(a), Some(g)) => {
+                            a.endpoint_group = Some(g);
+                            true
+                        }
+                        _ => false,
+                    }
+                }
+            };
+            if applied {
+                ok += 1;
+            } else {
+                failed += 1;
+            }
+        }
+        state.jobs[i].result = Some((ok, failed));
+    }
+    Ok(Some(task_info(&state.jobs[i])))
+}
+
+// ----- endpoint groups (endpoint-management service, `/agent-graphql`) -------------------
+
+/// `EndpointGroup` (secureworks/taegis-sdk-python
+/// `services/endpoint_management_service/types.py`; a selection of its fields).
+pub struct EndpointGroupObject(SimGroup, String);
+
+#[Object(name = "EndpointGroup")]
+impl EndpointGroupObject {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn tenant_id(&self) -> &str {
+        &self.1
+    }
+    async fn group_id(&self) -> &str {
+        &self.0.id
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> &str {
+        ""
+    }
+    async fn is_system_generated(&self) -> bool {
+        false
+    }
+    async fn is_default(&self) -> bool {
+        self.0.name == "Default"
+    }
+}
+
+pub struct AgentQuery;
+
+#[Object]
+impl AgentQuery {
+    /// "Get list of all endpoint groups for a tenant."
+    async fn all_endpoint_groups(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<EndpointGroupObject>> {
+        let sim = sim(ctx)?;
+        let state = sim.state.lock().unwrap();
+        Ok(state
+            .groups
+            .iter()
+            .map(|g| EndpointGroupObject(g.clone(), sim.cfg.tenant_id.clone()))
+            .collect())
+    }
 }
 
 // ----- clients --------------------------------------------------------------------------
@@ -784,6 +1049,33 @@ impl Query {
         })
     }
 
+    /// "Return the status of the deleteAssetsV2 operation."
+    async fn delete_assets_status_v2(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+    ) -> async_graphql::Result<Option<TaskInfoPayload>> {
+        poll_job(sim(ctx)?, "delete", id)
+    }
+
+    /// "Return the status of the restoreAssetsV2 operation."
+    async fn restore_assets_status_v2(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+    ) -> async_graphql::Result<Option<TaskInfoPayload>> {
+        poll_job(sim(ctx)?, "restore", id)
+    }
+
+    /// "Return the status of the assignBulkAssetsToGroup operation."
+    async fn assign_bulk_assets_to_group_status(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+    ) -> async_graphql::Result<Option<TaskInfoPayload>> {
+        poll_job(sim(ctx)?, "assign", id)
+    }
+
     /// "the tenant's asset dead period threshold … default of 720h (30 days)".
     async fn asset_dead_period(&self) -> String {
         "720h".into()
@@ -794,6 +1086,44 @@ pub struct Mutation;
 
 #[Object]
 impl Mutation {
+    /// "Start a job to "soft" delete the assets matching the filter criteria."
+    async fn delete_assets_v2(
+        &self,
+        ctx: &Context<'_>,
+        input: Option<DeleteAssetsInputV2>,
+    ) -> async_graphql::Result<BulkOpPayloadV2> {
+        start_job(sim(ctx)?, "delete", input.and_then(|i| i.filter), None)
+    }
+
+    /// "Start a job to restore assets that were previously deleted and that match the
+    /// filter criteria."
+    async fn restore_assets_v2(
+        &self,
+        ctx: &Context<'_>,
+        input: Option<RestoreAssetsInputV2>,
+    ) -> async_graphql::Result<BulkOpPayloadV2> {
+        start_job(sim(ctx)?, "restore", input.and_then(|i| i.filter), None)
+    }
+
+    /// "Start a job to assign the endpoints matching the filter criteria to the endpoint
+    /// group in the input."
+    async fn assign_bulk_assets_to_group(
+        &self,
+        ctx: &Context<'_>,
+        input: Option<AssignBulkAssetsToGroupInput>,
+    ) -> async_graphql::Result<BulkOpPayloadV2> {
+        let Some(input) = input else {
+            return Err(coded("input is required", unconfirmed::CODE_BAD_USER_INPUT));
+        };
+        let Some(group) = input.group_id.filter(|g| !g.is_empty()) else {
+            return Err(coded(
+                "input.groupId is required",
+                unconfirmed::CODE_BAD_USER_INPUT,
+            ));
+        };
+        start_job(sim(ctx)?, "assign", input.filter, Some(group))
+    }
+
     async fn mark_for_uninstall(
         &self,
         ctx: &Context<'_>,

@@ -21,9 +21,10 @@ use serde_json::{Value, json};
 
 use super::Inner;
 use super::fleet;
-use super::schema::TaegisSchema;
+use super::schema::{AgentSchema, TaegisSchema};
 use crate::auth::TOKEN_PATH;
 use crate::client::{GRAPHQL_PATH, TENANT_HEADER};
+use crate::documents::ENDPOINT_GROUPS_PATH;
 use crate::unconfirmed;
 
 /// The tenant-ids claim the official SDK reads.
@@ -43,12 +44,16 @@ struct Claims {
 struct App {
     inner: Arc<Inner>,
     schema: TaegisSchema,
+    /// The endpoint-management gateway's schema (`/agent-graphql`).
+    agent_schema: AgentSchema,
 }
 
-pub(crate) fn router(inner: Arc<Inner>, schema: TaegisSchema) -> Router {
-    Router::new()
-        .fallback(handle)
-        .with_state(App { inner, schema })
+pub(crate) fn router(inner: Arc<Inner>, schema: TaegisSchema, agent_schema: AgentSchema) -> Router {
+    Router::new().fallback(handle).with_state(App {
+        inner,
+        schema,
+        agent_schema,
+    })
 }
 
 fn json_response(status: StatusCode, body: Value) -> Response {
@@ -83,11 +88,18 @@ async fn handle(
     };
     let mut resp = match (path, &method) {
         (p, &Method::POST) if p == TOKEN_PATH => sim.token(&headers, &body),
-        (p, &Method::POST) if p == GRAPHQL_PATH => graphql(&app, &headers, &body).await,
-        (p, _) if p == TOKEN_PATH || p == GRAPHQL_PATH => json_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            json!({"error": "method not allowed"}),
-        ),
+        (p, &Method::POST) if p == GRAPHQL_PATH => {
+            graphql(&app.inner, &app.schema, &headers, &body).await
+        }
+        (p, &Method::POST) if p == ENDPOINT_GROUPS_PATH => {
+            graphql(&app.inner, &app.agent_schema, &headers, &body).await
+        }
+        (p, _) if p == TOKEN_PATH || p == GRAPHQL_PATH || p == ENDPOINT_GROUPS_PATH => {
+            json_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({"error": "method not allowed"}),
+            )
+        }
         _ => json_response(StatusCode::NOT_FOUND, json!({"error": "not found"})),
     };
     sim.counts.hit(resp.status().as_str());
@@ -284,8 +296,17 @@ fn top_fields(
         .unwrap_or_default()
 }
 
-async fn graphql(app: &App, headers: &HeaderMap, body: &Bytes) -> Response {
-    let sim = &app.inner;
+async fn graphql<Q, M, S>(
+    sim: &Arc<Inner>,
+    target: &async_graphql::Schema<Q, M, S>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response
+where
+    Q: async_graphql::ObjectType + 'static,
+    M: async_graphql::ObjectType + 'static,
+    S: async_graphql::SubscriptionType + 'static,
+{
     let tenants = match sim.bearer_tenants(headers) {
         Ok(t) => t,
         Err(resp) => return resp,
@@ -350,7 +371,7 @@ async fn graphql(app: &App, headers: &HeaderMap, body: &Bytes) -> Response {
     if let Some(op) = request.operation_name {
         gql = gql.operation_name(op);
     }
-    let response = app.schema.execute(gql).await;
+    let response = target.execute(gql).await;
     // Errors without a path are request errors (validation, variables): the whole document
     // was refused, as a gateway answers with HTTP 400.
     let refused = !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty());
