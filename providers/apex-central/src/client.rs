@@ -577,6 +577,16 @@ impl Provider for ApexCentral {
         let affected = self.items(what, content)?;
         let rid = resp.request_id_note();
         if affected.is_empty() && unconfirmed::EMPTY_RESULT_MEANS_NOT_APPLICABLE {
+            // A retry after the agent already went (an uninstalled agent leaves the list):
+            // nothing left to do, not a failure.
+            if let Ok(Recheck::Gone) = self.recheck(id).await {
+                return Ok(ActionOutcome::Skipped {
+                    why: "gone".into(),
+                    detail: format!(
+                        "Apex Central affected no agent and {id} is no longer listed{rid}"
+                    ),
+                });
+            }
             return Err(self.err(ProviderError::new(
                 ErrorKind::Api,
                 format!(

@@ -13,6 +13,8 @@
 //! - [`secret::SecretRef`]: `env:` / `file:` / literal secrets that never print.
 
 pub mod auth;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod error;
 pub mod http;
 pub mod identity;

@@ -340,6 +340,15 @@ pub fn uninstall_outcome(
                 request_id: Some(echoed),
             })
         }
+        _ if reason
+            .to_lowercase()
+            .contains(unconfirmed::NOT_FOUND_REASON) =>
+        {
+            Ok(ActionOutcome::Skipped {
+                why: "gone".into(),
+                detail: format!("markForUninstall: {reason} (requestID {echoed})"),
+            })
+        }
         _ => Err(format!(
             "markForUninstall refused: {} (requestID {echoed})",
             if reason.is_empty() {
@@ -1434,6 +1443,12 @@ mod tests {
         );
         let refused = uninstall_outcome(r(json!({"Success": null})), "q5".into()).unwrap_err();
         assert!(refused.contains("no reason given"));
+        let gone = uninstall_outcome(
+            r(json!({"Success": false, "Reason": "endpoint e1 not found"})),
+            "q6".into(),
+        )
+        .unwrap();
+        assert!(matches!(gone, ActionOutcome::Skipped { ref why, .. } if why == "gone"));
     }
 
     #[test]

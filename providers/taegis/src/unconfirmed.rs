@@ -64,6 +64,11 @@ pub const VALIDATION_ERROR_STATUS: u16 = 400;
 /// reports the earlier request as accepted instead of failing the agent.
 pub const DUPLICATE_REQUEST_REASON: &str = "duplicate";
 
+/// `markForUninstall` for an asset the tenant no longer has is assumed to come back
+/// `Success: false` with a `Reason` containing this text; agentctl reports the agent as gone
+/// (a retry after the asset left), not failed.
+pub const NOT_FOUND_REASON: &str = "not found";
+
 /// `Client.roleAssignments { roleID roleName }`: `roleName` is assumed to be a display name;
 /// the ids of the four built-in roles come from taegis-magic (vendor file §5.3).
 pub const ROLE_IDS: &[(&str, &str)] = &[

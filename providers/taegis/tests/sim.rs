@@ -325,10 +325,14 @@ async fn uninstall_sends_a_unique_request_id_and_the_asset_goes_away() {
         Recheck::Gone
     );
     assert_eq!(list(&p, &ListQuery::default()).await.len(), 27);
-    // A second request for an asset that is gone is refused with the server's reason.
-    let e = p.act(&Action::Uninstall, &targets[0]).await.unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Api);
-    assert!(e.message.contains("not found"), "{}", e.message);
+    // A second request for an asset that is gone is skipped as gone, with the server's reason.
+    match p.act(&Action::Uninstall, &targets[0]).await.unwrap() {
+        ActionOutcome::Skipped { why, detail } => {
+            assert_eq!(why, "gone");
+            assert!(detail.contains("not found"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
     sim.shutdown().await;
 }
 

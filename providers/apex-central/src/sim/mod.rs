@@ -161,6 +161,11 @@ impl RunningSim {
         self.inner.state.lock().unwrap().actions.clone()
     }
 
+    /// Delete an agent behind the API's back (removed in the console).
+    pub fn forget(&self, entity_id: &str) {
+        self.inner.state.lock().unwrap().agents.remove(entity_id);
+    }
+
     /// Every agent as `GET ProductAgents` shows it.
     pub fn agents(&self) -> Vec<Value> {
         self.inner

@@ -260,6 +260,16 @@ impl RunningSim {
         self.inner.counts.get(key)
     }
 
+    /// Delete a roaming computer behind the API's back (removed in the dashboard).
+    pub fn forget(&self, device_id: &str) {
+        self.inner
+            .state
+            .lock()
+            .unwrap()
+            .roaming_computers
+            .retain(|c| c["deviceId"] != device_id);
+    }
+
     /// Change a device's `lastSync` (a client that checks in again, or goes silent).
     pub fn set_last_sync(&self, device_id: &str, when: Option<Timestamp>) {
         let mut state = self.inner.state.lock().unwrap();

@@ -229,6 +229,11 @@ impl RunningSim {
         }
     }
 
+    /// Delete a computer behind the API's back (decommissioned in the console).
+    pub fn forget(&self, guid: &str) {
+        self.inner.state.lock().unwrap().computers.remove(guid);
+    }
+
     /// Every registered computer as `GET /v1/computers` shows it.
     pub fn computers(&self) -> Vec<Value> {
         let state = self.inner.state.lock().unwrap();

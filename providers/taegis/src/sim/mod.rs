@@ -326,6 +326,16 @@ impl RunningSim {
         self.inner.counts.get(key)
     }
 
+    /// Delete an asset behind the API's back (for good, not a soft delete).
+    pub fn forget(&self, asset_id: &str) {
+        self.inner
+            .state
+            .lock()
+            .unwrap()
+            .assets
+            .retain(|a| a.id != asset_id);
+    }
+
     /// Change an asset's `lastSeenAt` (a sensor that checks in again, or goes silent).
     pub fn set_last_seen(&self, asset_id: &str, when: Option<Timestamp>) {
         let mut state = self.inner.state.lock().unwrap();
