@@ -1,8 +1,8 @@
 //! `agentctl relocate (--from FILE | --id ID | --host PATTERN) (--to-server ID|HOSTNAME |
 //! --to-group ID|NAME)`: move agents through the bulk safety flow. `--to-server` is Apex
 //! Central's spelling (a managing server), `--to-group` the natural one for Secure Endpoint
-//! groups and Taegis endpoint groups; either names the destination the provider resolves. The provider resolves the destination before
-//! anything is sent (unknown or ambiguous → exit 2 listing the candidates).
+//! groups and Taegis endpoint groups; either names the destination. The provider resolves it
+//! before anything is sent (unknown or ambiguous → exit 2 listing the candidates).
 
 use agentctl_core::{Action, RelocateTarget};
 
