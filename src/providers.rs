@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use agentctl_core::Operation::{self, Clients, List, Relocate, Stale, Uninstall};
+use agentctl_core::Operation::{self, Clients, List, Relocate, Remove, Restore, Stale, Uninstall};
 use agentctl_core::Provider;
 use agentctl_core::http::HttpOptions;
 
@@ -23,12 +23,12 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         name: agentctl_secure_endpoint::KIND,
         aliases: agentctl_secure_endpoint::ALIASES,
-        operations: &[List, Stale, Uninstall, Relocate],
+        operations: &[List, Stale, Uninstall, Remove, Relocate],
     },
     KindInfo {
         name: agentctl_secure_access::KIND,
         aliases: agentctl_secure_access::ALIASES,
-        operations: &[List, Stale, Uninstall, Clients],
+        operations: &[List, Stale, Uninstall, Remove, Clients],
     },
     KindInfo {
         name: agentctl_apex_central::KIND,
@@ -38,7 +38,7 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         name: agentctl_taegis::KIND,
         aliases: agentctl_taegis::ALIASES,
-        operations: &[List, Stale, Uninstall, Clients],
+        operations: &[List, Stale, Uninstall, Remove, Restore, Relocate, Clients],
     },
 ];
 
