@@ -2,7 +2,10 @@
 //! injected latency: listing a large fleet, and bulk uninstall at several concurrency levels
 //! (1 is the sequential behaviour of the scripts agentctl replaces).
 //!
-//! `cargo bench --bench fleet` (env: BENCH_FLEET, BENCH_LATENCY_MS, BENCH_UNINSTALL).
+//! Also Taegis remove of 1,000 assets as bulk jobs next to one mutation per asset.
+//!
+//! `cargo bench --bench fleet` (env: BENCH_FLEET, BENCH_LATENCY_MS, BENCH_UNINSTALL,
+//! BENCH_REMOVE).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -177,6 +180,7 @@ fn main() {
     }
     runtime.block_on(running.shutdown());
     taegis(&runtime, dir.path(), fleet, latency, uninstall_n);
+    taegis_remove(&runtime, latency);
 }
 
 /// The same measurements against the Taegis GraphQL simulator (cursor paging, 500 per page;
@@ -224,6 +228,93 @@ fn taegis(
         wall,
         rss,
         uninstall_n,
+    );
+    runtime.block_on(running.shutdown());
+}
+
+/// Taegis remove of `BENCH_REMOVE` (default 1,000) assets through the provider's bulk path
+/// (`deleteAssetsV2` jobs of 100, polled to the end), next to the per-asset alternative
+/// (`markForUninstall` once per asset, 8 in flight): requests sent and wall time.
+fn taegis_remove(runtime: &tokio::runtime::Runtime, latency: Duration) {
+    use agentctl_core::{Action, AgentRef, Provider};
+    use agentctl_taegis::sim as tg;
+    use futures::StreamExt;
+    let n = env_num("BENCH_REMOVE", 1000) as usize;
+    let start = |fleet: usize| {
+        let cfg = tg::SimConfig {
+            fleet_size: fleet,
+            latency,
+            now: "2026-11-23T12:00:00Z".parse().unwrap(),
+            ..tg::SimConfig::default()
+        };
+        let running = runtime.block_on(tg::start(cfg.clone(), None)).unwrap();
+        let config: agentctl_taegis::Config = toml::from_str(&format!(
+            "api_url = \"{}\"\nclient_id = '{}'\nclient_secret = '{}'\ntenant_id = '{}'\n",
+            running.base_url(),
+            cfg.client_id,
+            cfg.client_secret,
+            cfg.tenant_id
+        ))
+        .unwrap();
+        let provider = agentctl_taegis::Taegis::new(
+            "tg",
+            &config,
+            agentctl_core::http::HttpOptions::new("tg"),
+        )
+        .unwrap();
+        let refs: Vec<AgentRef> = running.assets()[..n]
+            .iter()
+            .map(|a| AgentRef {
+                provider: "tg".into(),
+                agent_id: a.id.clone(),
+                hostname: None,
+                last_seen: None,
+            })
+            .collect();
+        (running, provider, refs)
+    };
+    let graphql = |s: &tg::RunningSim| s.request_count("POST /graphql");
+
+    // Bulk: batches of the provider's batch size, 8 batches in flight (as `concurrency = 8`).
+    let (running, provider, refs) = start(n + 200);
+    let batch = provider.batch_size(&Action::Remove);
+    let before = graphql(&running);
+    let started = Instant::now();
+    let results: Vec<_> = runtime.block_on(
+        futures::stream::iter(refs.chunks(batch))
+            .map(|c| provider.act_batch(&Action::Remove, c))
+            .buffer_unordered(8)
+            .collect::<Vec<_>>(),
+    );
+    let wall = started.elapsed();
+    let ok = results.iter().flatten().filter(|r| r.is_ok()).count();
+    assert_eq!(ok, n, "every asset removed");
+    println!(
+        "{:<44} {:>10.2} {:>9} req {:>9} jobs",
+        format!("taegis remove {n} (deleteAssetsV2, {batch}/job)"),
+        wall.as_secs_f64(),
+        graphql(&running) - before,
+        running.request_count("graphql deleteAssetsV2"),
+    );
+    runtime.block_on(running.shutdown());
+
+    // Per asset: one markForUninstall each, 8 in flight.
+    let (running, provider, refs) = start(n + 200);
+    let before = graphql(&running);
+    let started = Instant::now();
+    let results: Vec<_> = runtime.block_on(
+        futures::stream::iter(&refs)
+            .map(|a| provider.act(&Action::Uninstall, a))
+            .buffer_unordered(8)
+            .collect::<Vec<_>>(),
+    );
+    let wall = started.elapsed();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), n);
+    println!(
+        "{:<44} {:>10.2} {:>9} req",
+        format!("taegis markForUninstall x {n} (per asset)"),
+        wall.as_secs_f64(),
+        graphql(&running) - before,
     );
     runtime.block_on(running.shutdown());
 }

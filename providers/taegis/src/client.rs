@@ -1093,11 +1093,18 @@ impl Provider for Taegis {
             }
             return out;
         }
-        let mut out = Vec::with_capacity(agents.len());
-        for chunk in agents.chunks(unconfirmed::BULK_JOB_BATCH_SIZE) {
-            out.extend(self.job_batch(action, chunk).await);
-        }
-        out
+        // Larger inputs: one job per batch, a few jobs in flight, results in input order.
+        let jobs: Vec<futures::future::BoxFuture<'_, Vec<Result<ActionOutcome>>>> = agents
+            .chunks(unconfirmed::BULK_JOB_BATCH_SIZE)
+            .map(|chunk| futures::FutureExt::boxed(self.job_batch(action, chunk)))
+            .collect();
+        futures::stream::iter(jobs)
+            .buffered(unconfirmed::JOBS_IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     async fn act(&self, action: &Action, agent: &AgentRef) -> Result<ActionOutcome> {

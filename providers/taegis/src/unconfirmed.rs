@@ -102,6 +102,10 @@ pub const RECHECK_BATCH: usize = 100;
 /// 1,000 assets are 10 jobs.
 pub const BULK_JOB_BATCH_SIZE: usize = 100;
 
+/// Jobs one `act_batch` call keeps running at once when it is given more than one batch
+/// (agentctl's choice; the service publishes no limit on concurrent jobs).
+pub const JOBS_IN_FLIGHT: usize = 4;
+
 /// How a job's status is polled: first wait, the longest wait between polls (the wait
 /// doubles), and how long a job may stay pending or in progress before agentctl gives up on
 /// it (the agents fail with the job id, so the job can be checked in the console later).
