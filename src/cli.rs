@@ -309,7 +309,6 @@ pub struct RestoreArgs {
 
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("agents").required(true).args(["from", "id", "host"]))]
-#[command(group = clap::ArgGroup::new("destination").required(true).args(["to_server", "to_group"]))]
 pub struct RelocateArgs {
     /// Plan file (CSV, JSON or NDJSON from `list`)
     #[arg(long, value_name = "FILE")]
@@ -320,12 +319,10 @@ pub struct RelocateArgs {
     /// Agents whose host name matches: case-insensitive glob; without a wildcard, the exact name
     #[arg(long, value_name = "PATTERN")]
     pub host: Option<String>,
-    /// Destination server (Apex Central): its id or host name
-    #[arg(long, value_name = "ID|HOSTNAME")]
-    pub to_server: Option<String>,
-    /// Destination group (Secure Endpoint group, Taegis endpoint group): its id or name
-    #[arg(long, value_name = "ID|NAME")]
-    pub to_group: Option<String>,
+    /// Destination: a group (--to-group: Secure Endpoint group, Taegis endpoint group) or a
+    /// server (--to-server: Apex Central), by id or name
+    #[arg(long = "to-group", visible_alias = "to-server", value_name = "ID|NAME")]
+    pub to: String,
     /// Destination folder on that server (e.g. '\NewDomain\NewFolder')
     #[arg(long, value_name = "PATH")]
     pub folder: Option<String>,

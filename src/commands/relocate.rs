@@ -19,11 +19,7 @@ pub async fn run(app: &App, args: &RelocateArgs) -> CliResult {
         args.allow_multiple,
     );
     let action = Action::Relocate(RelocateTarget {
-        to: args
-            .to_group
-            .clone()
-            .or_else(|| args.to_server.clone())
-            .unwrap_or_default(),
+        to: args.to.clone(),
         resolved_id: None,
         folder: args.folder.clone(),
         allow_multiple: args.allow_multiple,
