@@ -89,8 +89,6 @@ pub struct CommonKeys {
     pub max_response_bytes: u64,
     /// `stale` refuses to write a plan when this provider lists fewer agents.
     pub min_agents: Option<u64>,
-    /// Cost of one agent licence (any currency), for the report's "licences reclaimable".
-    pub licence_cost: Option<f64>,
 }
 
 pub const DEFAULT_MAX_RESPONSE_MB: u64 = 64;
@@ -311,9 +309,7 @@ pub fn split_common(
             format!("expected at most 4096 (MiB), found {max_response_mb}"),
         ));
     }
-    let licence_cost = licence_cost(name, table.remove("licence_cost"))?;
     Ok(CommonKeys {
-        licence_cost,
         kind,
         rate_limit,
         concurrency,
@@ -328,27 +324,6 @@ pub fn split_common(
 /// More requests in flight per provider than any vendor's quota allows (and than a rate-limit
 /// headroom can protect).
 pub const MAX_CONCURRENCY: u64 = 1024;
-/// `licence_cost`: a number of at least 0 (integer or decimal).
-fn licence_cost(name: &str, v: Option<toml::Value>) -> CliResult<Option<f64>> {
-    match v {
-        None => Ok(None),
-        Some(toml::Value::Integer(i)) if i >= 0 => Ok(Some(i as f64)),
-        Some(toml::Value::Float(f)) if f >= 0.0 && f.is_finite() => Ok(Some(f)),
-        Some(other) => Err(config_err(
-            name,
-            "licence_cost",
-            format!("expected a number of at least 0 (cost of one agent licence), found {other}"),
-        )),
-    }
-}
-
-/// A provider's `licence_cost` without building the provider (for the report).
-pub fn provider_licence_cost(file: &ConfigFile, name: &str) -> Option<f64> {
-    licence_cost(name, file.providers.get(name)?.get("licence_cost").cloned())
-        .ok()
-        .flatten()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,7 +349,7 @@ mod tests {
     }
 
     #[test]
-    fn protect_coverage_and_licence_cost_parse_and_unknown_keys_stay_errors() {
+    fn protect_and_coverage_parse_and_unknown_keys_stay_errors() {
         let f = parse(
             "[protect]\nhosts = [\"dc-*\"]\ngroups = [\"Servers\"]\nagent_ids = [\"x\"]\n[coverage]\nexpect = [\"taegis\"]",
         )
@@ -392,14 +367,6 @@ mod tests {
                 .unwrap_err()
                 .contains("expected")
         );
-        let mut t: toml::Table = toml::from_str("kind = \"taegis\"\nlicence_cost = 12.5").unwrap();
-        let c = split_common("tg", &mut t, &Defaults::default()).unwrap();
-        assert_eq!(c.licence_cost, Some(12.5));
-        assert!(t.is_empty());
-        let mut bad: toml::Table =
-            toml::from_str("kind = \"taegis\"\nlicence_cost = \"12\"").unwrap();
-        let e = split_common("tg", &mut bad, &Defaults::default()).unwrap_err();
-        assert!(e.why.contains("licence_cost"), "{}", e.why);
     }
 
     #[test]

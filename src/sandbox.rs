@@ -6,8 +6,8 @@
 //! The four consoles share one organisation's machines (`agentctl_core::roster`): healthy
 //! machines look the same everywhere, and planted ones are retired everywhere, broken in one
 //! console, without an EDR agent, re-imaged, renamed (MAC match), NetBIOS-truncated or named
-//! in FQDN / upper case / non-ASCII, so `stale --corroborate`, `gaps`, `duplicates` and
-//! `report` have real findings.
+//! in FQDN / upper case / non-ASCII, so `stale --corroborate`, `gaps` and `duplicates`
+//! have real findings.
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 //! The sandbox's consoles are not independent random fleets: the same machines carry agents of
 //! several vendors, as in a real organisation. A simulator in "roster" mode takes its agents'
 //! host names, last-seen times, MAC addresses and serial numbers from here, so the
-//! cross-console commands (`stale --corroborate`, `gaps`, `duplicates`, `report`) have real
+//! cross-console commands (`stale --corroborate`, `gaps`, `duplicates`) have real
 //! findings. Healthy machines are consistent everywhere (each console saw them within hours
 //! of the others); every anomaly is one of the [`planted`] machines, so a test can expect
 //! exactly those. Each console writes the values in its own wire format.
