@@ -223,7 +223,46 @@ impl App {
 
     /// A writer to `--out` (through a temporary file renamed into place when the output is
     /// complete) or stdout (control characters escaped when stdout is a terminal).
+    /// What `--columns`, `--sort`, `--no-headers`, `--tz` and `--wide` ask for; tables on
+    /// stdout are fitted to `COLUMNS` or the terminal's width.
+    pub fn view(&self) -> CliResult<crate::view::ViewOptions> {
+        let g = &self.global;
+        let tz = match &g.tz {
+            Some(name) => Some(crate::view::Tz {
+                zone: crate::view::parse_tz(name)?,
+                explicit: true,
+            }),
+            None => Some(crate::view::Tz {
+                zone: jiff::tz::TimeZone::system(),
+                explicit: false,
+            }),
+        };
+        Ok(crate::view::ViewOptions {
+            columns: (!g.columns.is_empty()).then(|| {
+                g.columns
+                    .iter()
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty())
+                    .collect()
+            }),
+            sort: g
+                .sort
+                .as_deref()
+                .map(crate::view::parse_sort)
+                .unwrap_or_default(),
+            no_headers: g.no_headers,
+            wide: g.wide,
+            tz,
+            width: if g.out.is_none() {
+                crate::view::terminal_width()
+            } else {
+                None
+            },
+        })
+    }
+
     pub fn writer(&self, columns: &[&str]) -> CliResult<RowWriter> {
+        let view = self.view()?;
         let mut commit = None;
         let out: Box<dyn std::io::Write + Send> = match &self.global.out {
             Some(path) => {
@@ -244,10 +283,11 @@ impl App {
             columns.iter().map(|c| c.to_string()).collect(),
             self.global.bom,
         );
-        Ok(match commit {
+        let writer = match commit {
             Some(c) => writer.with_commit(c),
             None => writer,
-        })
+        };
+        writer.with_view(view)
     }
 
     /// A message on stderr (unless `--quiet`), control characters escaped: messages carry

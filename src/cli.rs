@@ -62,6 +62,26 @@ pub struct GlobalArgs {
     /// Ignore the config and run against built-in simulators on loopback
     #[arg(long, global = true, env = "AGENTCTL_SANDBOX", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
     pub sandbox: bool,
+    /// Columns to show, in this order (any format; JSON keeps only these keys)
+    #[arg(long, global = true, value_name = "A,B,C", value_delimiter = ',')]
+    pub columns: Vec<String>,
+    /// Sort rows by these columns (-NAME: descending)
+    #[arg(
+        long,
+        global = true,
+        value_name = "FIELD[,FIELD]",
+        allow_hyphen_values = true
+    )]
+    pub sort: Option<String>,
+    /// No header row (CSV and table)
+    #[arg(long, global = true)]
+    pub no_headers: bool,
+    /// Time zone of times in tables: local, UTC or an IANA name (CSV/JSON: RFC 3339 UTC unless given)
+    #[arg(long, global = true, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Tables show every column, uncut (default on a terminal: the main columns, fitted)
+    #[arg(long, global = true)]
+    pub wide: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -341,6 +341,14 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "State directory of last resort when neither XDG_STATE_HOME nor HOME is set",
     ),
     (
+        "TZ",
+        "The local time zone tables use by default (--tz overrides)",
+    ),
+    (
+        "COLUMNS",
+        "Width tables are fitted to [default: the terminal's width]",
+    ),
+    (
         "RUST_LOG",
         "Log filter; overrides -v and -q (e.g. RUST_LOG=agentctl_core=debug)",
     ),

@@ -209,11 +209,19 @@ enum Sink {
 pub struct RowWriter {
     columns: Vec<String>,
     sink: Sink,
+    /// `--columns`, `--sort`, `--no-headers`, `--tz`, table fitting.
+    view: crate::view::ViewOptions,
+    /// Rows held for `--sort` until [`RowWriter::finish`].
+    held: Option<Vec<Map<String, Value>>>,
+    /// JSON / NDJSON objects keep only the `--columns` keys.
+    only_columns: bool,
     /// Run after a successful finish (moves an `--out` file into place).
     on_finish: Option<crate::atomic::Commit>,
     /// CSV columns written exactly as they are, never neutralised (a new secret must be
     /// copied as issued).
     verbatim: Vec<String>,
+    /// The command's columns before `--columns` chose among them.
+    all_columns: Vec<String>,
 }
 
 impl RowWriter {
@@ -241,8 +249,12 @@ impl RowWriter {
         RowWriter {
             columns,
             sink,
+            view: crate::view::ViewOptions::default(),
+            held: None,
+            only_columns: false,
             on_finish: None,
             verbatim: Vec::new(),
+            all_columns: Vec::new(),
         }
     }
 
@@ -250,7 +262,28 @@ impl RowWriter {
     /// that must be copied as they are, such as a newly issued secret.
     pub fn verbatim(mut self, column: &str) -> Self {
         self.verbatim.push(column.to_string());
+        // A verbatim value (a secret shown once) is never dropped by --columns or a fitted
+        // table's defaults.
+        if self.all_columns.iter().any(|c| c == column) && !self.columns.iter().any(|c| c == column)
+        {
+            self.columns.push(column.to_string());
+        }
         self
+    }
+
+    /// Apply the user's view options: the columns shown (checked against this output's
+    /// columns), sorting, headers, time zone and table fitting.
+    pub fn with_view(mut self, view: crate::view::ViewOptions) -> crate::error::CliResult<Self> {
+        let table = matches!(self.sink, Sink::Table { .. });
+        view.check_sort(&self.columns)?;
+        self.all_columns = self.columns.clone();
+        self.columns = view.select_columns(&self.columns, table)?;
+        self.only_columns = view.columns.is_some();
+        if !view.sort.is_empty() {
+            self.held = Some(Vec::new());
+        }
+        self.view = view;
+        Ok(self)
     }
 
     /// Complete `commit` once the output is fully written and flushed.
@@ -265,6 +298,7 @@ impl RowWriter {
         writer: &'w mut Option<Box<csv::Writer<Box<dyn Write + Send>>>>,
         columns: &[String],
         bom: bool,
+        no_headers: bool,
     ) -> io::Result<&'w mut csv::Writer<Box<dyn Write + Send>>> {
         if let Some(mut out) = pending.take() {
             if bom {
@@ -273,7 +307,9 @@ impl RowWriter {
             let mut w = csv::WriterBuilder::new()
                 .terminator(csv::Terminator::Any(b'\n'))
                 .from_writer(out);
-            w.write_record(columns)?;
+            if !no_headers {
+                w.write_record(columns)?;
+            }
             *writer = Some(Box::new(w));
         }
         Ok(&mut **writer.as_mut().expect("csv writer created with the header"))
@@ -281,13 +317,41 @@ impl RowWriter {
 
     /// Write one row (CSV, JSON, NDJSON immediately; Table at [`RowWriter::finish`]).
     pub fn write_row(&mut self, row: &Map<String, Value>) -> io::Result<()> {
+        if let Some(held) = &mut self.held {
+            held.push(row.clone());
+            return Ok(());
+        }
+        self.emit(row)
+    }
+
+    /// Write one row as the view asks (times, columns), without sorting.
+    fn emit(&mut self, row: &Map<String, Value>) -> io::Result<()> {
+        let machine = !matches!(self.sink, Sink::Table { .. });
+        let converted;
+        let mut row = row;
+        if machine && self.view.tz.as_ref().is_some_and(|t| t.explicit) {
+            let mut r = row.clone();
+            self.view.machine_times(&mut r);
+            converted = r;
+            row = &converted;
+        }
+        let picked;
+        if self.only_columns && matches!(self.sink, Sink::Json { .. } | Sink::Ndjson { .. }) {
+            picked = self
+                .columns
+                .iter()
+                .map(|c| (c.clone(), row.get(c).cloned().unwrap_or(Value::Null)))
+                .collect::<Map<String, Value>>();
+            row = &picked;
+        }
+        let no_headers = self.view.no_headers;
         match &mut self.sink {
             Sink::Csv {
                 pending,
                 writer,
                 bom,
             } => {
-                let writer = Self::csv_writer(pending, writer, &self.columns, *bom)?;
+                let writer = Self::csv_writer(pending, writer, &self.columns, *bom, no_headers)?;
                 let verbatim = &self.verbatim;
                 writer.write_record(self.columns.iter().map(|c| {
                     if verbatim.contains(c) {
@@ -310,7 +374,7 @@ impl RowWriter {
                 rows.push(
                     self.columns
                         .iter()
-                        .map(|c| table_cell_text(row.get(c)))
+                        .map(|c| self.view.human_cell(c, table_cell_text(row.get(c))))
                         .collect(),
                 );
             }
@@ -335,6 +399,12 @@ impl RowWriter {
     /// Finish the output: CSV header when there were no rows, `]` for JSON, the table, then
     /// flush; then move an `--out` file into place.
     pub fn finish(mut self) -> io::Result<()> {
+        if let Some(mut held) = self.held.take() {
+            crate::view::sort_rows(&mut held, &self.view.sort);
+            for row in &held {
+                self.emit(row)?;
+            }
+        }
         let commit = self.on_finish.take();
         self.finish_sink()?;
         match commit {
@@ -350,7 +420,13 @@ impl RowWriter {
                 mut writer,
                 bom,
             } => {
-                Self::csv_writer(&mut pending, &mut writer, &self.columns, bom)?;
+                Self::csv_writer(
+                    &mut pending,
+                    &mut writer,
+                    &self.columns,
+                    bom,
+                    self.view.no_headers,
+                )?;
                 let writer = writer.expect("csv writer created with the header");
                 let mut out = (*writer).into_inner().map_err(|e| e.into_error())?;
                 out.flush()
@@ -361,7 +437,7 @@ impl RowWriter {
             }
             Sink::Ndjson { mut out } => out.flush(),
             Sink::Table { mut out, rows } => {
-                let table = render_table(&self.columns, rows);
+                let table = render_table(&self.columns, rows, &self.view);
                 writeln!(out, "{table}")?;
                 out.flush()
             }
@@ -369,14 +445,47 @@ impl RowWriter {
     }
 }
 
-/// A deterministic table: fixed UTF-8 borders, no wrapping, no colours, whatever the terminal.
-fn render_table(columns: &[String], rows: Vec<Vec<String>>) -> Table {
+/// A deterministic table: fixed UTF-8 borders, no wrapping, no colours. With a width to fit
+/// (`COLUMNS` or the terminal's), cells too long for their column's share end in `…`.
+fn render_table(
+    columns: &[String],
+    mut rows: Vec<Vec<String>>,
+    view: &crate::view::ViewOptions,
+) -> Table {
+    use unicode_width::UnicodeWidthStr;
+    let mut header = columns.to_vec();
+    if let Some(total) = view.width.filter(|_| !view.wide) {
+        for h in header.iter_mut() {
+            *h = crate::view::short_header(h).to_string();
+        }
+        let natural: Vec<usize> = (0..columns.len())
+            .map(|i| {
+                rows.iter()
+                    .map(|r| r.get(i).map_or(0, |c| c.width()))
+                    .chain([header[i].width()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let fits: Vec<crate::view::Fit> = columns.iter().map(|c| crate::view::fit_of(c)).collect();
+        let widths = crate::view::fit_widths(&natural, &fits, total);
+        for (i, w) in widths.iter().enumerate() {
+            header[i] = crate::view::truncate(&header[i], *w);
+            for r in rows.iter_mut() {
+                if let Some(cell) = r.get_mut(i) {
+                    *cell = crate::view::truncate(cell, *w);
+                }
+            }
+        }
+    }
     let mut table = Table::new();
     table
         .load_preset(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled)
-        .force_no_tty()
-        .set_header(columns.to_vec());
+        .force_no_tty();
+    if !view.no_headers {
+        table.set_header(header);
+    }
     for row in rows {
         table.add_row(row);
     }

@@ -146,9 +146,12 @@ pub fn base_env(c: &mut Command, dir: &Path) {
         "http_proxy",
         "https_proxy",
         "all_proxy",
+        "COLUMNS",
     ] {
         c.env_remove(var);
     }
+    // Tables show times in the local zone: make it the same on every machine.
+    c.env("TZ", "UTC");
     c.env("AGENTCTL_NOW", NOW)
         .env("HOME", dir)
         .env("XDG_CONFIG_HOME", dir.join("xdg-config"))
