@@ -82,18 +82,36 @@ fn run_block(home: &Path, bin_dir: &Path, name: &str, script: &str) {
 
 #[test]
 fn readme_commands_run_as_written() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let home = run_file(
+        "README.md",
+        &[
+            "quick-start",
+            "walk-through",
+            "install",
+            "config",
+            "clients",
+        ],
+    );
+    let key: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(home.path().join("readme-key.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(key["client_secret"].as_str().is_some_and(|s| !s.is_empty()));
+}
+
+#[test]
+fn japanese_quick_start_commands_run_as_written() {
+    run_file("docs/ja/README.md", &["install", "walk-through", "config"]);
+}
+
+/// Run `rel`'s marked blocks in a new home and check what they all promise; the home is
+/// returned for file-specific checks.
+fn run_file(rel: &str, expected: &[&str]) -> tempfile::TempDir {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap();
     let blocks = marked_blocks(&readme);
     let names: Vec<&str> = blocks.iter().map(|(n, _)| n.as_str()).collect();
-    for expected in [
-        "quick-start",
-        "walk-through",
-        "install",
-        "config",
-        "clients",
-    ] {
-        assert!(names.contains(&expected), "README lost block {expected}");
+    for expected in expected {
+        assert!(names.contains(expected), "{rel} lost block {expected}");
     }
     let home = tempfile::tempdir().unwrap();
     let bin_dir = home.path().join("bin");
@@ -101,14 +119,12 @@ fn readme_commands_run_as_written() {
     #[cfg(unix)]
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_agentctl"), bin_dir.join("agentctl")).unwrap();
     for (name, script) in &blocks {
-        run_block(home.path(), &bin_dir, name, script);
+        run_block(home.path(), &bin_dir, &format!("{rel}: {name}"), script);
     }
     // What the blocks promise, checked.
     let h = home.path();
     assert!(h.join("stale.csv").exists());
-    let key: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(h.join("readme-key.json")).unwrap()).unwrap();
-    assert!(key["client_secret"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(h.join(".local/share/man/man1/agentctl-stale.1").exists());
     assert!(
         h.join(".local/share/bash-completion/completions/agentctl")
             .exists()
@@ -116,4 +132,5 @@ fn readme_commands_run_as_written() {
     assert!(h.join(".local/share/man/man1/agentctl.1").exists());
     let config = std::fs::read_to_string(h.join("xdg-config/agentctl/config.toml")).unwrap();
     assert!(config.contains("client_secret = \"env:TAEGIS_CLIENT_SECRET\""));
+    home
 }

@@ -123,7 +123,10 @@ pub fn keys_of(kind: &str) -> &'static [KeySpec] {
             ],
             ..key("region", "Region")
         },
-        key("client_id", "Client ID (Tenant Settings > API Credentials)"),
+        key(
+            "client_id",
+            "Client ID (Tenant Settings > Manage API Credentials)",
+        ),
         secret("client_secret", "Client secret", "env:TAEGIS_CLIENT_SECRET"),
         key("tenant_id", "Tenant id (sent as X-Tenant-Context)"),
     ];
