@@ -390,7 +390,8 @@ impl RowWriter {
                 pending,
                 writer,
                 bom,
-            } => Self::csv_writer(pending, writer, &self.columns, *bom)?.flush(),
+            } => Self::csv_writer(pending, writer, &self.columns, *bom, self.view.no_headers)?
+                .flush(),
             Sink::Json { out, .. } | Sink::Ndjson { out } => out.flush(),
             Sink::Table { .. } => Ok(()),
         }
