@@ -201,6 +201,9 @@ enum Sink {
     Table {
         out: Box<dyn Write + Send>,
         rows: Vec<Vec<String>>,
+        /// Column widths, fixed once a first section was printed (see
+        /// [`RowWriter::flush_section`]).
+        widths: Option<Vec<usize>>,
     },
 }
 
@@ -244,6 +247,7 @@ impl RowWriter {
             Format::Table => Sink::Table {
                 out,
                 rows: Vec::new(),
+                widths: None,
             },
         };
         RowWriter {
@@ -397,6 +401,53 @@ impl RowWriter {
         }
     }
 
+    /// A fitted table on a terminal prints the rows it holds now (the first time with its
+    /// header, fixing the column widths for the rest), so a listing shows each provider's
+    /// agents as that provider finishes. Other formats stream anyway; a sorted or unfitted
+    /// table waits for [`RowWriter::finish`].
+    pub fn flush_section(&mut self) -> io::Result<()> {
+        let fitted = self.held.is_none() && !self.view.wide;
+        let Some(total) = self.view.width.filter(|_| fitted) else {
+            return Ok(());
+        };
+        let Sink::Table { out, rows, widths } = &mut self.sink else {
+            return Ok(());
+        };
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if widths.is_none() {
+            let header: Vec<String> = self
+                .columns
+                .iter()
+                .map(|c| crate::view::short_header(c).to_string())
+                .collect();
+            let mut fixed = crate::view::fit_rows(&self.columns, &header, rows, total);
+            // Later sections may hold longer text: give text columns room the terminal has.
+            crate::view::widen_for_later_rows(&self.columns, &mut fixed, total);
+            writeln!(
+                out,
+                "{}",
+                crate::view::table_border(&fixed, '┌', '┬', '┐', '─')
+            )?;
+            if !self.view.no_headers {
+                writeln!(out, "{}", crate::view::table_line(&header, &fixed))?;
+                writeln!(
+                    out,
+                    "{}",
+                    crate::view::table_border(&fixed, '╞', '╪', '╡', '═')
+                )?;
+            }
+            *widths = Some(fixed);
+        }
+        if let Some(w) = widths.as_ref() {
+            for r in rows.drain(..) {
+                writeln!(out, "{}", crate::view::table_line(&r, w))?;
+            }
+        }
+        out.flush()
+    }
+
     /// Finish the output: CSV header when there were no rows, `]` for JSON, the table, then
     /// flush; then move an `--out` file into place.
     pub fn finish(mut self) -> io::Result<()> {
@@ -437,7 +488,27 @@ impl RowWriter {
                 out.flush()
             }
             Sink::Ndjson { mut out } => out.flush(),
-            Sink::Table { mut out, rows } => {
+            Sink::Table {
+                mut out,
+                rows,
+                widths: Some(widths),
+            } => {
+                // Sections were printed already: the rest, then the bottom border.
+                for r in &rows {
+                    writeln!(out, "{}", crate::view::table_line(r, &widths))?;
+                }
+                writeln!(
+                    out,
+                    "{}",
+                    crate::view::table_border(&widths, '└', '┴', '┘', '─')
+                )?;
+                out.flush()
+            }
+            Sink::Table {
+                mut out,
+                rows,
+                widths: None,
+            } => {
                 let table = render_table(&self.columns, rows, &self.view);
                 writeln!(out, "{table}")?;
                 out.flush()
@@ -453,23 +524,12 @@ fn render_table(
     mut rows: Vec<Vec<String>>,
     view: &crate::view::ViewOptions,
 ) -> Table {
-    use unicode_width::UnicodeWidthStr;
     let mut header = columns.to_vec();
     if let Some(total) = view.width.filter(|_| !view.wide) {
         for h in header.iter_mut() {
             *h = crate::view::short_header(h).to_string();
         }
-        let natural: Vec<usize> = (0..columns.len())
-            .map(|i| {
-                rows.iter()
-                    .map(|r| r.get(i).map_or(0, |c| c.width()))
-                    .chain([header[i].width()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let fits: Vec<crate::view::Fit> = columns.iter().map(|c| crate::view::fit_of(c)).collect();
-        let widths = crate::view::fit_widths(&natural, &fits, total);
+        let widths = crate::view::fit_rows(columns, &header, &rows, total);
         for (i, w) in widths.iter().enumerate() {
             header[i] = crate::view::truncate(&header[i], *w);
             for r in rows.iter_mut() {

@@ -66,6 +66,14 @@ impl Progress {
         }
     }
 
+    /// Run `f` with the progress line cleared (for printing to the same terminal).
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.0 {
+            Some(b) => b.suspend(f),
+            None => f(),
+        }
+    }
+
     pub fn inc(&self) {
         if let Some(b) = &self.0 {
             b.inc(1);

@@ -337,6 +337,75 @@ pub fn fit_widths(natural: &[usize], fits: &[Fit], total: usize) -> Vec<usize> {
     widths
 }
 
+/// The widths of a fitted table: natural widths of `header` and `rows`, fitted to `total`.
+pub fn fit_rows(
+    columns: &[String],
+    header: &[String],
+    rows: &[Vec<String>],
+    total: usize,
+) -> Vec<usize> {
+    let natural: Vec<usize> = (0..columns.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r.get(i).map_or(0, |c| c.width()))
+                .chain([header.get(i).map_or(0, |h| h.width())])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let fits: Vec<Fit> = columns.iter().map(|c| fit_of(c)).collect();
+    fit_widths(&natural, &fits, total)
+}
+
+/// Widths fixed from a first section: share the width the terminal still has among text
+/// columns, each up to 32 display columns (rows that come later are cut to these widths).
+pub fn widen_for_later_rows(columns: &[String], widths: &mut [usize], total: usize) {
+    let overhead = 3 * widths.len() + 1;
+    let mut left = total.saturating_sub(widths.iter().sum::<usize>() + overhead);
+    loop {
+        let growable: Vec<usize> = (0..widths.len())
+            .filter(|&i| {
+                matches!(
+                    fit_of(columns.get(i).map_or("", String::as_str)),
+                    Fit::Share(_)
+                ) && widths[i] < 32
+            })
+            .collect();
+        if left == 0 || growable.is_empty() {
+            return;
+        }
+        let each = (left / growable.len()).max(1);
+        for i in growable {
+            let add = each.min(32 - widths[i]).min(left);
+            widths[i] += add;
+            left -= add;
+        }
+    }
+}
+
+/// A border line of a table drawn in the same style as the unsectioned table.
+pub fn table_border(widths: &[usize], left: char, mid: char, right: char, fill: char) -> String {
+    let parts: Vec<String> = widths
+        .iter()
+        .map(|w| std::iter::repeat_n(fill, w + 2).collect())
+        .collect();
+    format!("{left}{}{right}", parts.join(&mid.to_string()))
+}
+
+/// One row of a sectioned table: each cell cut to its width and padded.
+pub fn table_line(cells: &[String], widths: &[usize]) -> String {
+    let parts: Vec<String> = widths
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let cell = truncate(cells.get(i).map_or("", String::as_str), *w);
+            let pad = w.saturating_sub(cell.width());
+            format!("{cell}{}", " ".repeat(pad))
+        })
+        .collect();
+    format!("│ {} │", parts.join(" ┆ "))
+}
+
 /// The header a fitted table shows for a column (shorter where the name is long).
 pub fn short_header(column: &str) -> &str {
     match column {
@@ -608,5 +677,58 @@ mod tests {
         // CSV stays UTC unless --tz was given.
         let csv = table(tokyo(false), Format::Csv);
         assert!(csv.contains("2026-06-01T03:04:05Z"), "{csv}");
+    }
+
+    #[test]
+    fn sections_print_as_they_come_in_the_same_style() {
+        use std::io::Write;
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl Write for Sink {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let text = |s: &Sink| String::from_utf8(s.0.lock().unwrap().clone()).unwrap();
+        let row = |p: &str, h: &str| obj(json!({"provider": p, "hostname": h}));
+        let columns = vec!["provider".to_string(), "hostname".to_string()];
+        let writer = |sink: &Sink| {
+            crate::output::RowWriter::new(
+                Box::new(sink.clone()),
+                crate::output::Format::Table,
+                columns.clone(),
+                false,
+            )
+            .with_view(utc_table(Some(40)))
+            .unwrap()
+        };
+        let sink = Sink::default();
+        let mut w = writer(&sink);
+        w.write_row(&row("se", "a-host")).unwrap();
+        w.flush_section().unwrap();
+        // The first provider's rows are out before the listing ends.
+        assert!(text(&sink).contains("a-host"), "{}", text(&sink));
+        w.write_row(&row("taegis", "a-much-longer-host-name-than-before"))
+            .unwrap();
+        w.finish().unwrap();
+        let out = text(&sink);
+        insta::assert_snapshot!("table_sections", out);
+        // Same widths throughout; later cells are cut to them.
+        let widths: Vec<usize> = out.lines().map(|l| l.width()).collect();
+        assert!(widths.windows(2).all(|p| p[0] == p[1]), "{out}");
+        // Within the terminal's width, in the same style as a table printed at the end.
+        assert!(out.lines().all(|l| l.width() <= 40), "{out}");
+        let b = Sink::default();
+        let mut whole = writer(&b);
+        whole.write_row(&row("se", "a-host")).unwrap();
+        whole.finish().unwrap();
+        let firsts =
+            |t: String| -> Vec<char> { t.lines().filter_map(|l| l.chars().next()).collect() };
+        assert_eq!(firsts(out.clone())[..4], firsts(text(&b))[..4]);
     }
 }

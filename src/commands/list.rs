@@ -98,6 +98,21 @@ pub fn action_notes(app: &App, selected: &[crate::providers::Configured], plan: 
     }
 }
 
+/// Progress: agents read per provider, ✓ for the providers that finished.
+fn show_counts(
+    progress: &Progress,
+    selected: &[crate::providers::Configured],
+    received: &[u64],
+    finished: &[bool],
+) {
+    let counts: Vec<(String, u64, bool)> = selected
+        .iter()
+        .zip(received.iter().zip(finished))
+        .map(|(c, (n, done))| (c.name.clone(), *n, *done))
+        .collect();
+    progress.set_counts(&counts);
+}
+
 /// The stable order: host name case-insensitively, then exactly, then agent id.
 pub fn sort_records(records: &mut [AgentRecord]) {
     records.sort_by_cached_key(|r| {
@@ -173,6 +188,8 @@ pub async fn stream_agents(
             w.write_row(&row)?;
             *written += 1;
         }
+        // On a terminal a fitted table shows this provider's rows now.
+        progress.suspend(|| w.flush_section())?;
         Ok(())
     };
     while let Some((i, item)) = merged.next().await {
@@ -180,7 +197,9 @@ pub async fn stream_agents(
             Some(Ok(mut record)) => {
                 seen += 1;
                 received[i] += 1;
-                progress.set_message(format!("{seen} agents read"));
+                if seen % 256 == 1 {
+                    show_counts(&progress, &selected, &received, &finished);
+                }
                 let host_ok = query
                     .host
                     .as_ref()
@@ -200,6 +219,7 @@ pub async fn stream_agents(
             }
             None => {
                 finished[i] = true;
+                show_counts(&progress, &selected, &received, &finished);
                 sort_records(&mut buffers[i]);
                 if !checking {
                     while next < n && finished[next] {
