@@ -1,17 +1,33 @@
-//! Speed and memory of the real binary against the Secure Endpoint and Taegis simulators with
-//! injected latency: listing a large fleet, and bulk uninstall at several concurrency levels
-//! (1 is the sequential behaviour of the scripts agentctl replaces).
+//! Fleet-scale speed of the real binary against the simulators with injected latency, side by
+//! side in one run:
 //!
-//! Also Taegis remove of 1,000 assets as bulk jobs next to one mutation per asset.
+//! - listing (`stale --days 30 -o csv`) of 100,000 Secure Endpoint computers one page at a
+//!   time (concurrency 1: what the scripts agentctl replaces do) and at the default
+//!   concurrency, and of 1,000,000 with `BENCH_1M=1`: wall time, peak RSS, requests, client
+//!   CPU per agent, and the ratios to the network limit (⌈M / 500⌉ × latency ÷ concurrency)
+//!   and to the one-page-at-a-time run;
+//! - uninstall of 2,000 agents from a 20,000-agent fleet at the default settings (re-check
+//!   on): wall, requests per agent, and the ratio to a sequential loop of one request per
+//!   agent (measured on 200 agents and scaled, as the original script does it);
+//! - Secure Access runs under a quota the simulator enforces: a long removal under a
+//!   scaled-down quota of the published shape (zero 429s; wall against requests ÷ rate),
+//!   and removing 5 devices under the published quota itself;
+//! - the Taegis listing (cursor paging, one page at a time by nature) for reference;
+//! - Taegis remove of 1,000 assets as bulk jobs next to one mutation per asset.
 //!
-//! `cargo bench --bench fleet` (env: BENCH_FLEET, BENCH_LATENCY_MS, BENCH_UNINSTALL,
-//! BENCH_REMOVE).
+//! `cargo bench --bench fleet`. Knobs: BENCH_LATENCY_MS (30), BENCH_FLEET (100000),
+//! BENCH_1M (unset), BENCH_UNINSTALL (2000), BENCH_UNINSTALL_FLEET (20000), BENCH_REMOVE (1000).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use agentctl_core::ratelimit::RateLimitSpec;
 use agentctl_secure_endpoint::sim::{self, SimConfig};
+
+const NOW: &str = "2026-11-23T12:00:00Z";
+/// Linux reports process CPU time in clock ticks of 1/100 s.
+const CLOCK_TICK: Duration = Duration::from_millis(10);
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -20,16 +36,28 @@ fn env_num(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Run the binary; return wall time and the child's peak resident memory (VmHWM, KiB).
-fn measure(mut cmd: Command) -> (Duration, u64, bool) {
+/// What one run of the binary cost.
+struct Run {
+    wall: Duration,
+    /// Peak resident memory (VmHWM).
+    rss_kib: u64,
+    /// User + system CPU time of the agentctl process.
+    cpu: Duration,
+}
+
+/// Run the binary, sampling its peak memory and CPU time from /proc until it exits.
+fn measure(mut cmd: Command) -> Run {
     let started = Instant::now();
     let mut child = cmd
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn agentctl");
-    let status_path = format!("/proc/{}/status", child.id());
-    let mut peak = 0u64;
+    let (status_path, stat_path) = (
+        format!("/proc/{}/status", child.id()),
+        format!("/proc/{}/stat", child.id()),
+    );
+    let (mut rss_kib, mut ticks) = (0u64, 0u64);
     loop {
         if let Ok(text) = std::fs::read_to_string(&status_path)
             && let Some(kb) = text
@@ -38,171 +66,375 @@ fn measure(mut cmd: Command) -> (Duration, u64, bool) {
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse::<u64>().ok())
         {
-            peak = peak.max(kb);
+            rss_kib = rss_kib.max(kb);
+        }
+        if let Ok(text) = std::fs::read_to_string(&stat_path)
+            && let Some(rest) = text.rsplit_once(") ").map(|(_, r)| r)
+        {
+            // Fields after the command name: state is 3rd overall, utime 14th, stime 15th.
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            if let (Some(u), Some(s)) = (f.get(11), f.get(12))
+                && let (Ok(u), Ok(s)) = (u.parse::<u64>(), s.parse::<u64>())
+            {
+                ticks = ticks.max(u + s);
+            }
         }
         if let Some(status) = child.try_wait().unwrap() {
-            return (started.elapsed(), peak, status.success());
+            let mut err = String::new();
+            use std::io::Read;
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            assert!(status.success(), "agentctl failed: {err}");
+            return Run {
+                wall: started.elapsed(),
+                rss_kib,
+                cpu: CLOCK_TICK * ticks as u32,
+            };
         }
         std::thread::sleep(Duration::from_millis(2));
     }
 }
 
-fn write_config(dir: &Path, url: &str, cfg: &SimConfig, concurrency: usize) -> std::path::PathBuf {
-    let path = dir.join(format!("config-{concurrency}.toml"));
-    std::fs::write(
-        &path,
-        format!(
-            "[defaults]\nconcurrency = {concurrency}\n\n[providers.se]\nkind = \"secure-endpoint\"\napi_url = \"{url}\"\ntoken_url = \"{url}\"\nclient_id = \"{}\"\napi_key = \"{}\"\nxdr_client_id = \"{}\"\nxdr_client_secret = \"{}\"\n",
-            cfg.client_id, cfg.api_key, cfg.xdr_client_id, cfg.xdr_client_secret
-        ),
-    )
-    .unwrap();
-    path
+/// A scratch directory per scenario: its own config and state (journals, quota memory).
+struct Scenario {
+    dir: PathBuf,
+    config: PathBuf,
 }
 
-fn agentctl(dir: &Path, config: &Path) -> Command {
-    // The configs hold literal (simulator) secrets: keep them private, as a user would.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(config, std::fs::Permissions::from_mode(0o600)).unwrap();
+impl Scenario {
+    fn new(root: &Path, name: &str, config: String) -> Self {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.toml");
+        std::fs::write(&path, config).unwrap();
+        // The configs hold literal (simulator) secrets: keep them private, as a user would.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        Self { dir, config: path }
     }
-    let mut c = Command::new(env!("CARGO_BIN_EXE_agentctl"));
-    c.env("AGENTCTL_NOW", "2026-11-23T12:00:00Z")
-        .env("XDG_STATE_HOME", dir.join("state"))
-        .env_remove("RUST_LOG")
-        .arg("--config")
-        .arg(config)
-        .arg("--no-progress");
-    c
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_agentctl"));
+        c.env("AGENTCTL_NOW", NOW)
+            .env("XDG_STATE_HOME", self.dir.join("state"))
+            .env_remove("RUST_LOG")
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--no-progress")
+            .args(args);
+        c
+    }
+
+    /// Write the first `n` rows of `list` to a plan.
+    fn plan(&self, n: usize) -> PathBuf {
+        let plan = self.dir.join("plan.csv");
+        let mut all = self.cmd(&["list", "-o", "csv", "--out"]);
+        all.arg(&plan);
+        assert!(all.status().unwrap().success());
+        let text = std::fs::read_to_string(&plan).unwrap();
+        let head: Vec<&str> = text.lines().take(n + 1).collect();
+        assert_eq!(head.len(), n + 1, "the fleet has {n} agents");
+        std::fs::write(&plan, head.join("\n") + "\n").unwrap();
+        plan
+    }
 }
 
-/// Print one result line: wall time, peak memory and agents per second.
-fn report(label: &str, wall: Duration, rss_kib: u64, agents: usize) {
+fn se_config(url: &str, cfg: &SimConfig, concurrency: usize) -> String {
+    format!(
+        "[defaults]\nconcurrency = {concurrency}\n\n[providers.se]\nkind = \"secure-endpoint\"\napi_url = \"{url}\"\ntoken_url = \"{url}\"\nclient_id = \"{}\"\napi_key = \"{}\"\nxdr_client_id = \"{}\"\nxdr_client_secret = \"{}\"\n",
+        cfg.client_id, cfg.api_key, cfg.xdr_client_id, cfg.xdr_client_secret
+    )
+}
+
+fn se_sim(fleet: usize, latency: Duration) -> SimConfig {
+    SimConfig {
+        fleet_size: fleet,
+        latency,
+        now: NOW.parse().unwrap(),
+        // Budget for the whole bench, as a console with a raised limit; its headers still
+        // come with every answer.
+        rate_limit: 1_000_000,
+        ..SimConfig::default()
+    }
+}
+
+/// Every request a Secure Endpoint simulator answered.
+fn se_requests(running: &sim::RunningSim) -> u64 {
+    [
+        "GET /v1/computers",
+        "GET /v1/computers/{guid}",
+        "PUT uninstall_request",
+        "POST /v3/access_tokens",
+        "GET /v3/organizations",
+        "POST /iroh/oauth2/token",
+    ]
+    .iter()
+    .map(|k| running.request_count(k))
+    .sum()
+}
+
+fn header() {
     println!(
-        "{:<44} {:>10.2} {:>9} MiB {:>9.1} ag/s",
-        label,
-        wall.as_secs_f64(),
-        rss_kib / 1024,
-        agents as f64 / wall.as_secs_f64()
+        "| scenario | wall (s) | peak RSS (MiB) | requests | client CPU per agent (µs) | vs network limit | vs baseline |"
     );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
 }
 
-/// Run `args` against `config` and report it over `agents` agents.
-fn run_listing(dir: &Path, config: &Path, label: &str, args: &[&str], agents: usize) {
-    let mut cmd = agentctl(dir, config);
-    cmd.args(args);
-    let (wall, rss, ok) = measure(cmd);
-    assert!(ok, "{label} failed");
-    report(label, wall, rss, agents);
-}
-
-/// Write the first `n` agents of the whole fleet to a plan and time `uninstall --from` it.
-fn run_uninstall(dir: &Path, config: &Path, plan_name: &str, n: usize) -> (Duration, u64) {
-    let plan = dir.join(plan_name);
-    let mut all = agentctl(dir, config);
-    all.args(["list", "-o", "csv", "--out"]).arg(&plan);
-    assert!(all.status().unwrap().success());
-    let text = std::fs::read_to_string(&plan).unwrap();
-    let head: Vec<&str> = text.lines().take(n + 1).collect();
-    std::fs::write(&plan, head.join("\n") + "\n").unwrap();
-    let mut cmd = agentctl(dir, config);
-    cmd.args(["uninstall", "--yes", "--max", "100000", "--from"])
-        .arg(&plan);
-    let (wall, rss, ok) = measure(cmd);
-    assert!(ok, "uninstall from {plan_name} failed");
-    (wall, rss)
+#[allow(clippy::too_many_arguments)]
+fn row(
+    label: &str,
+    run: &Run,
+    requests: u64,
+    agents: usize,
+    limit: Option<Duration>,
+    baseline: Option<(Duration, &str)>,
+) {
+    let cpu = run.cpu.as_secs_f64() * 1e6 / agents.max(1) as f64;
+    let vs_limit = limit.map_or("–".to_string(), |l| {
+        format!("{:.2}×", run.wall.as_secs_f64() / l.as_secs_f64())
+    });
+    let vs_base = baseline.map_or("–".to_string(), |(b, note)| {
+        format!(
+            "{:.1}× faster{note}",
+            b.as_secs_f64() / run.wall.as_secs_f64()
+        )
+    });
+    println!(
+        "| {label} | {:.2} | {} | {requests} | {cpu:.1} | {vs_limit} | {vs_base} |",
+        run.wall.as_secs_f64(),
+        run.rss_kib / 1024,
+    );
 }
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` asks for the bench list; this bench is not a test.
     }
-    let fleet = env_num("BENCH_FLEET", 20_000) as usize;
-    let latency = Duration::from_millis(env_num("BENCH_LATENCY_MS", 20));
-    let uninstall_n = env_num("BENCH_UNINSTALL", 400) as usize;
+    let latency = Duration::from_millis(env_num("BENCH_LATENCY_MS", 30));
+    let fleet = env_num("BENCH_FLEET", 100_000) as usize;
+    let uninstall_n = env_num("BENCH_UNINSTALL", 2_000) as usize;
+    let uninstall_fleet = env_num("BENCH_UNINSTALL_FLEET", 20_000) as usize;
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path();
 
     println!(
-        "agentctl benchmark: fleet {fleet}, simulator latency {} ms per request",
+        "agentctl fleet benchmark: simulator latency {} ms per request, default concurrency 8",
         latency.as_millis()
     );
-    println!(
-        "{:<44} {:>10} {:>12} {:>14}",
-        "scenario", "wall (s)", "peak RSS", "throughput"
-    );
+    println!();
+    header();
 
-    let cfg = SimConfig {
-        fleet_size: fleet,
-        latency,
-        now: "2026-11-23T12:00:00Z".parse().unwrap(),
-        ..SimConfig::default()
-    };
-    let running = runtime.block_on(sim::start(cfg.clone(), None)).unwrap();
-    let config = write_config(dir.path(), &running.base_url(), &cfg, 8);
-    for (label, args) in [
-        ("list (all pages, csv)", &["list", "-o", "csv"][..]),
-        (
-            "stale --days 30 (csv)",
-            &["stale", "--days", "30", "-o", "csv"],
-        ),
-        ("list -o json (with raw records)", &["list", "-o", "json"]),
-    ] {
-        run_listing(dir.path(), &config, label, args, fleet);
+    // 1. Listing: one page at a time, then at the default concurrency.
+    let mut sizes = vec![fleet];
+    if std::env::var_os("BENCH_1M").is_some() {
+        sizes.push(1_000_000);
     }
-
-    // Bulk uninstall of the same number of agents at several concurrency levels, each
-    // against a fresh simulator so every run does the same work (re-check + PUT per agent).
-    for concurrency in [1usize, 8, 32] {
-        let cfg = SimConfig {
-            fleet_size: uninstall_n * 3,
-            latency,
-            now: "2026-11-23T12:00:00Z".parse().unwrap(),
-            ..SimConfig::default()
-        };
+    let mut per_page = None;
+    for &m in &sizes {
+        let cfg = se_sim(m, latency);
         let running = runtime.block_on(sim::start(cfg.clone(), None)).unwrap();
-        let config = write_config(dir.path(), &running.base_url(), &cfg, concurrency);
-        let (wall, rss) = run_uninstall(
-            dir.path(),
-            &config,
-            &format!("plan-{concurrency}.csv"),
-            uninstall_n,
+        let pages = m.div_ceil(500) as u32;
+        let stale = ["stale", "--days", "30", "-o", "csv"];
+        let baseline = if m == fleet {
+            let s = Scenario::new(
+                root,
+                &format!("list-{m}-seq"),
+                se_config(&running.base_url(), &cfg, 1),
+            );
+            let before = se_requests(&running);
+            let run = measure(s.cmd(&stale));
+            let requests = se_requests(&running) - before;
+            row(
+                &format!("SE stale, {m} agents, one page at a time"),
+                &run,
+                requests,
+                m,
+                Some(latency * pages),
+                None,
+            );
+            per_page = Some(run.wall / pages);
+            Some((run.wall, ""))
+        } else {
+            // One page at a time would take pages × the per-page time measured above.
+            per_page.map(|p| (p * pages, " (est.)"))
+        };
+        let s = Scenario::new(
+            root,
+            &format!("list-{m}"),
+            se_config(&running.base_url(), &cfg, 8),
         );
-        assert_eq!(running.uninstall_requests().len(), uninstall_n);
-        report(
-            &format!("uninstall {uninstall_n} (re-check on), concurrency {concurrency}"),
-            wall,
-            rss,
-            uninstall_n,
+        let before = se_requests(&running);
+        let run = measure(s.cmd(&stale));
+        let requests = se_requests(&running) - before;
+        row(
+            &format!("SE stale, {m} agents, concurrency 8"),
+            &run,
+            requests,
+            m,
+            Some(latency * pages / 8),
+            baseline,
         );
         runtime.block_on(running.shutdown());
     }
-    runtime.block_on(running.shutdown());
-    taegis(&runtime, dir.path(), fleet, latency, uninstall_n);
+
+    // 2. Bulk uninstall at the default settings against a sequential loop.
+    let cfg = se_sim(uninstall_fleet, latency);
+    let seq_n = uninstall_n.min(200);
+    let sequential = {
+        let running = runtime.block_on(sim::start(cfg.clone(), None)).unwrap();
+        let s = Scenario::new(
+            root,
+            "uninstall-seq",
+            se_config(&running.base_url(), &cfg, 1),
+        );
+        let plan = s.plan(seq_n);
+        let before = se_requests(&running);
+        let mut cmd = s.cmd(&["uninstall", "--yes", "--no-recheck", "--max", "100000"]);
+        cmd.arg("--from").arg(&plan);
+        let run = measure(cmd);
+        assert_eq!(running.uninstall_requests().len(), seq_n);
+        let requests = se_requests(&running) - before;
+        row(
+            &format!("SE uninstall {seq_n}, sequential loop (no re-check)"),
+            &run,
+            requests,
+            seq_n,
+            None,
+            None,
+        );
+        runtime.block_on(running.shutdown());
+        run.wall * uninstall_n as u32 / seq_n as u32
+    };
+    {
+        let running = runtime.block_on(sim::start(cfg.clone(), None)).unwrap();
+        let s = Scenario::new(root, "uninstall", se_config(&running.base_url(), &cfg, 8));
+        let plan = s.plan(uninstall_n);
+        let before = se_requests(&running);
+        let mut cmd = s.cmd(&["uninstall", "--yes", "--max", "100000"]);
+        cmd.arg("--from").arg(&plan);
+        let run = measure(cmd);
+        assert_eq!(running.uninstall_requests().len(), uninstall_n);
+        let requests = se_requests(&running) - before;
+        row(
+            &format!(
+                "SE uninstall {uninstall_n} of {uninstall_fleet}, defaults (re-check on); {:.2} requests per agent",
+                requests as f64 / uninstall_n as f64
+            ),
+            &run,
+            requests,
+            uninstall_n,
+            None,
+            Some((
+                sequential,
+                &*format!(" than a sequential loop (scaled from {seq_n})"),
+            )),
+        );
+        runtime.block_on(running.shutdown());
+    }
+
+    // 3. Under quotas the simulator enforces.
+    secure_access(&runtime, root, latency);
+
+    // 4. Taegis: cursor paging; remove as bulk jobs next to one mutation per asset.
+    taegis(&runtime, root, fleet, latency);
+    println!();
     taegis_remove(&runtime, latency);
 }
 
-/// The same measurements against the Taegis GraphQL simulator (cursor paging, 500 per page;
-/// uninstall = re-check query + markForUninstall per agent).
-fn taegis(
-    runtime: &tokio::runtime::Runtime,
-    dir: &Path,
-    fleet: usize,
-    latency: Duration,
-    uninstall_n: usize,
-) {
+/// Secure Access: a long removal under a scaled-down quota of the published shape, and 5
+/// devices under the published quota.
+fn secure_access(runtime: &tokio::runtime::Runtime, root: &Path, latency: Duration) {
+    use agentctl_secure_access::sim as sa;
+    let config = |running: &sa::RunningSim, cfg: &sa::SimConfig, quota: &str| {
+        format!(
+            "[defaults]\nconcurrency = 8\n\n[providers.sa]\nkind = \"secure-access\"\napi_url = \"{}\"\napi_key = \"{}\"\napi_secret = \"{}\"\nrate_limit = \"{quota}\"\n",
+            running.base_url(),
+            cfg.api_key,
+            cfg.api_secret
+        )
+    };
+    let all_requests = |running: &sa::RunningSim| {
+        [
+            "GET /deployments/v2/roamingcomputers",
+            "GET /deployments/v2/roamingcomputers/{deviceId}",
+            "DELETE /deployments/v2/roamingcomputers/{deviceId}",
+        ]
+        .iter()
+        .map(|k| running.request_count(k))
+        .sum::<u64>()
+    };
+    for (label, quota, rate, fleet, n) in [
+        // Same shape as the published quota, 10× the rate of its 30-minute window.
+        (
+            "SA remove 120 under a server-enforced 5/250ms, 50/5s",
+            "5/250ms, 50/5s",
+            10.0,
+            600usize,
+            120usize,
+        ),
+        (
+            "SA remove 5 under the published 5/s, 14/min, 350/30min",
+            agentctl_secure_access::DEFAULT_RATE_LIMIT,
+            5.0,
+            50,
+            5,
+        ),
+    ] {
+        let cfg = sa::SimConfig {
+            fleet_size: fleet,
+            latency,
+            now: NOW.parse().unwrap(),
+            quotas: RateLimitSpec::parse(quota).unwrap(),
+            ..sa::SimConfig::default()
+        };
+        let running = runtime.block_on(sa::start(cfg.clone(), None)).unwrap();
+        let s = Scenario::new(root, &format!("sa-{n}"), config(&running, &cfg, quota));
+        let plan = s.plan(n);
+        // A fresh quota memory: the plan listing above is not part of the measured run.
+        let _ = std::fs::remove_dir_all(s.dir.join("state"));
+        std::thread::sleep(Duration::from_secs(if n > 5 { 5 } else { 1 }));
+        let before = all_requests(&running);
+        let throttled = running.request_count("429");
+        let mut cmd = s.cmd(&["remove", "--yes", "--max", "100000"]);
+        cmd.arg("--from").arg(&plan);
+        let run = measure(cmd);
+        assert_eq!(running.deleted().len(), n);
+        let requests = all_requests(&running) - before;
+        let over = running.request_count("429") - throttled;
+        let floor = Duration::from_secs_f64(requests as f64 / rate);
+        row(
+            &format!(
+                "{label}: {over} × 429; requests ÷ rate = {:.1} s",
+                floor.as_secs_f64()
+            ),
+            &run,
+            requests,
+            n,
+            Some(floor),
+            None,
+        );
+        runtime.block_on(running.shutdown());
+    }
+}
+
+/// Taegis: assets are cursor-paged (500 per page), so the listing is one page at a time.
+fn taegis(runtime: &tokio::runtime::Runtime, root: &Path, fleet: usize, latency: Duration) {
     use agentctl_taegis::sim as tg;
     let cfg = tg::SimConfig {
         fleet_size: fleet,
         latency,
-        now: "2026-11-23T12:00:00Z".parse().unwrap(),
+        now: NOW.parse().unwrap(),
         ..tg::SimConfig::default()
     };
     let running = runtime.block_on(tg::start(cfg.clone(), None)).unwrap();
-    let config = dir.join("config-taegis.toml");
-    std::fs::write(
-        &config,
+    let s = Scenario::new(
+        root,
+        "taegis",
         format!(
             "[defaults]\nconcurrency = 8\n\n[providers.tg]\nkind = \"taegis\"\napi_url = \"{}\"\nclient_id = '{}'\nclient_secret = '{}'\ntenant_id = '{}'\n",
             running.base_url(),
@@ -210,24 +442,17 @@ fn taegis(
             cfg.client_secret,
             cfg.tenant_id
         ),
-    )
-    .unwrap();
-    for (label, args) in [
-        ("taegis list (all pages, csv)", &["list", "-o", "csv"][..]),
-        (
-            "taegis stale --days 30 (csv)",
-            &["stale", "--days", "30", "-o", "csv"],
-        ),
-    ] {
-        run_listing(dir, &config, label, args, fleet);
-    }
-    let (wall, rss) = run_uninstall(dir, &config, "plan-taegis.csv", uninstall_n);
-    assert_eq!(running.uninstall_requests().len(), uninstall_n);
-    report(
-        &format!("taegis uninstall {uninstall_n} (re-check on), conc. 8"),
-        wall,
-        rss,
-        uninstall_n,
+    );
+    let before = running.request_count("graphql assetsV2");
+    let run = measure(s.cmd(&["stale", "--days", "30", "-o", "csv"]));
+    let requests = running.request_count("graphql assetsV2") - before;
+    row(
+        &format!("Taegis stale, {fleet} assets (cursor paging)"),
+        &run,
+        requests,
+        fleet,
+        Some(latency * requests as u32),
+        None,
     );
     runtime.block_on(running.shutdown());
 }
