@@ -203,23 +203,16 @@ fn secure_endpoint_remove_resumes_after_an_interruption() {
 type Sa = Harness<agentctl_secure_access::sim::RunningSim>;
 
 fn sa(fleet: usize) -> Sa {
-    use agentctl_secure_access::sim::{self, SimConfig};
-    let cfg = SimConfig {
-        fleet_size: fleet,
-        now: now(),
-        quotas: agentctl_core::ratelimit::RateLimitSpec::off(),
-        token_quotas: agentctl_core::ratelimit::RateLimitSpec::off(),
-        ..SimConfig::default()
-    };
-    let secret = cfg.api_secret.clone();
-    Harness::start(sim::start(cfg.clone(), None), |sim, _| {
-        format!(
-            "[defaults]\nconcurrency = 4\n\n[providers.sa]\nkind = \"secure-access\"\napi_url = \"{}\"\napi_key = \"{}\"\napi_secret = \"env:TEST_SA_SECRET\"\nrate_limit = \"off\"\n",
-            sim.base_url(),
-            cfg.api_key,
-        )
-    })
-    .env("TEST_SA_SECRET", secret)
+    common::harness::secure_access(
+        agentctl_secure_access::sim::SimConfig {
+            fleet_size: fleet,
+            now: now(),
+            quotas: agentctl_core::ratelimit::RateLimitSpec::off(),
+            token_quotas: agentctl_core::ratelimit::RateLimitSpec::off(),
+            ..agentctl_secure_access::sim::SimConfig::default()
+        },
+        "concurrency = 4",
+    )
 }
 
 #[test]
@@ -276,16 +269,7 @@ fn secure_access_remove_from_a_plan_deletes_the_records_and_resumes() {
 type Tg = Harness<agentctl_taegis::sim::RunningSim>;
 
 fn tg(cfg: agentctl_taegis::sim::SimConfig) -> Tg {
-    let secret = cfg.client_secret.clone();
-    Harness::start(agentctl_taegis::sim::start(cfg.clone(), None), |sim, _| {
-        format!(
-            "[defaults]\nconcurrency = 8\n\n[providers.tg]\nkind = \"taegis\"\napi_url = \"{}\"\nclient_id = '{}'\nclient_secret = \"env:TEST_TAEGIS_SECRET\"\ntenant_id = '{}'\n",
-            sim.base_url(),
-            cfg.client_id,
-            cfg.tenant_id
-        )
-    })
-    .env("TEST_TAEGIS_SECRET", secret)
+    common::harness::taegis(cfg, "concurrency = 8")
 }
 
 fn tg_cfg(fleet: usize) -> agentctl_taegis::sim::SimConfig {
@@ -378,17 +362,7 @@ fn taegis_remove_soft_deletes_the_plan_and_restore_from_its_journal_brings_it_ba
 
 #[test]
 fn apex_central_remove_says_why_not_in_one_line_and_sends_nothing() {
-    use agentctl_apex_central::sim::{self, SimConfig};
-    let cfg = SimConfig::default();
-    let apex: Harness<sim::RunningSim> =
-        Harness::start(sim::start(cfg.clone(), None), |sim, _| {
-            format!(
-                "[providers.apex]\nkind = \"apex-central\"\nurl = \"{}\"\napplication_id = \"{}\"\napi_key = \"env:TEST_APEX_KEY\"\n",
-                sim.base_url(),
-                cfg.application_id
-            )
-        })
-        .env("TEST_APEX_KEY", cfg.api_key.clone());
+    let apex = common::harness::apex_central(agentctl_apex_central::sim::SimConfig::default(), "");
     let id = apex.sim().agents()[0]["entity_id"]
         .as_str()
         .unwrap()

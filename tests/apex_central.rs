@@ -3,9 +3,7 @@
 
 mod common;
 
-use agentctl_apex_central::sim::{
-    self, FIXED_CLIENT, FIXED_NOT_RELOCATABLE, RunningSim, SimConfig,
-};
+use agentctl_apex_central::sim::{FIXED_CLIENT, FIXED_NOT_RELOCATABLE, RunningSim, SimConfig};
 use common::harness::Harness;
 use common::{csv_ids, sorted};
 use predicates::prelude::*;
@@ -15,16 +13,7 @@ type Apex = Harness<RunningSim>;
 
 impl Apex {
     fn new() -> Self {
-        let cfg = SimConfig::default();
-        let key = cfg.api_key.clone();
-        Harness::start(sim::start(cfg.clone(), None), |sim, _| {
-            format!(
-                "[providers.apex]\nkind = \"apex-central\"\nurl = \"{}\"\napplication_id = \"{}\"\napi_key = \"env:TEST_APEX_KEY\"\n",
-                sim.base_url(),
-                cfg.application_id
-            )
-        })
-        .env("TEST_APEX_KEY", key)
+        common::harness::apex_central(SimConfig::default(), "")
     }
 
     fn server_id(&self, host: &str) -> String {

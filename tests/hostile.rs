@@ -5,7 +5,6 @@
 mod common;
 
 use agentctl_core::sim::{Hostile, hostile_names};
-use common::harness::Harness;
 use common::{Env, NOW, sim_config};
 use predicates::prelude::*;
 use serde_json::Value;
@@ -89,64 +88,39 @@ fn secure_endpoint_hostile_names() {
 
 #[test]
 fn secure_access_hostile_names() {
-    use agentctl_secure_access::sim::{self, SimConfig};
+    use agentctl_secure_access::sim::SimConfig;
     let cfg = SimConfig {
         fleet_size: 20,
         now: NOW.parse().unwrap(),
         hostile: names_knob(),
         ..SimConfig::default()
     };
-    let secret = cfg.api_secret.clone();
-    let h = Harness::start(sim::start(cfg.clone(), None), |sim, _| {
-        format!(
-            "[providers.sa]\nkind = \"secure-access\"\napi_url = \"{}\"\napi_key = \"{}\"\napi_secret = \"env:TEST_SA_SECRET\"\nrate_limit = \"off\"\n",
-            sim.base_url(),
-            cfg.api_key
-        )
-    })
-    .env("TEST_SA_SECRET", secret);
+    let h = common::harness::secure_access(cfg, "");
     check_listing(|| h.cmd(), "name");
 }
 
 #[test]
 fn apex_central_hostile_names() {
-    use agentctl_apex_central::sim::{self, SimConfig};
+    use agentctl_apex_central::sim::SimConfig;
     let cfg = SimConfig {
         fleet_size: 20,
         hostile: names_knob(),
         ..SimConfig::default()
     };
-    let key = cfg.api_key.clone();
-    let h = Harness::start(sim::start(cfg.clone(), None), |sim, _| {
-        format!(
-            "[providers.apex]\nkind = \"apex-central\"\nurl = \"{}\"\napplication_id = \"{}\"\napi_key = \"env:TEST_APEX_KEY\"\n",
-            sim.base_url(),
-            cfg.application_id
-        )
-    })
-    .env("TEST_APEX_KEY", key);
+    let h = common::harness::apex_central(cfg, "");
     check_listing(|| h.cmd(), "host_name");
 }
 
 #[test]
 fn taegis_hostile_names() {
-    use agentctl_taegis::sim::{self, SimConfig};
+    use agentctl_taegis::sim::SimConfig;
     let cfg = SimConfig {
         fleet_size: 20,
         now: NOW.parse().unwrap(),
         hostile: names_knob(),
         ..SimConfig::default()
     };
-    let secret = cfg.client_secret.clone();
-    let h = Harness::start(sim::start(cfg.clone(), None), |sim, _| {
-        format!(
-            "[providers.tg]\nkind = \"taegis\"\napi_url = \"{}\"\nclient_id = '{}'\nclient_secret = \"env:TEST_TAEGIS_SECRET\"\ntenant_id = '{}'\n",
-            sim.base_url(),
-            cfg.client_id,
-            cfg.tenant_id
-        )
-    })
-    .env("TEST_TAEGIS_SECRET", secret);
+    let h = common::harness::taegis(cfg, "");
     check_listing(|| h.cmd(), "hostnames");
 }
 
@@ -408,9 +382,51 @@ fn token_endpoint_faults_are_retried() {
     }
 }
 
-/// The credentials are revoked mid-run: the remaining agents are `failed:auth`, and after
-/// the revocation at most a few requests per in-flight agent reach the service before the
-/// circuit breaker stops everything.
+/// A plan of `ids` for `provider`, written by hand (no request sent).
+fn plan_file(dir: &std::path::Path, provider: &str, ids: &[String]) -> std::path::PathBuf {
+    let mut text = String::from("provider,agent_id\n");
+    for id in ids {
+        text.push_str(&format!("{provider},{id}\n"));
+    }
+    let path = dir.join("revoked-plan.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Concurrency of the runs below (each provider's `[defaults]`).
+const CONCURRENCY: u64 = 4;
+
+/// A run whose credential was revoked after `revoke_after` of the simulator's `total`
+/// requests: some agents done, the rest `failed:auth` (exit 3), the run says the credential
+/// was refused, and after the revocation the circuit breaker let through at most K refusals'
+/// worth of requests plus the agents in flight — each request, its token refresh and retry
+/// (K = `AUTH_BREAKER_THRESHOLD`, the documented constant).
+fn assert_revocation_bounded(
+    kind: &str,
+    out: &std::process::Output,
+    agents: usize,
+    revoke_after: u64,
+    total: u64,
+) {
+    use agentctl_core::http::AUTH_BREAKER_THRESHOLD;
+    assert_eq!(out.status.code(), Some(3), "{kind}: {}", text(&out.stderr));
+    let outcomes = outcomes(&out.stdout);
+    let done = outcomes.iter().filter(|o| *o == "requested").count();
+    let auth = outcomes.iter().filter(|o| *o == "failed:auth").count();
+    assert!(done > 0 && auth > 0, "{kind}: {outcomes:?}");
+    assert_eq!(done + auth, agents, "{kind}: {outcomes:?}");
+    let after = total - revoke_after;
+    eprintln!("{kind}: {done} done, {auth} failed:auth, {after} requests after revocation");
+    let bound = u64::from(AUTH_BREAKER_THRESHOLD) * 3 + CONCURRENCY * 3;
+    assert!(
+        after <= bound,
+        "{kind}: {after} requests after revocation (bound {bound})"
+    );
+    let err = text(&out.stderr);
+    assert!(err.contains("refused"), "{kind}: {err}");
+}
+
+/// Secure Endpoint: the v1 API key and the XDR client are revoked mid-run.
 #[test]
 fn revoked_credentials_mid_run_are_not_hammered() {
     let revoke_after = 30;
@@ -426,20 +442,129 @@ fn revoked_credentials_mid_run_are_not_hammered() {
         .arg(&plan)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let outcomes = outcomes(&out.stdout);
-    let requested = outcomes.iter().filter(|o| *o == "requested").count();
-    let auth = outcomes.iter().filter(|o| *o == "failed:auth").count();
-    assert!(requested > 0 && requested < 30, "{outcomes:?}");
-    assert_eq!(requested + auth, 120, "{outcomes:?}");
-    let after = env.sim().total_requests() - revoke_after;
-    // Concurrency 4: each agent in flight sends its request and at most two token requests
-    // per refresh before K = 3 refusals open the breaker.
-    eprintln!("{requested} requested, {auth} failed:auth, {after} requests after revocation");
-    let bound = 3 * 3 + 4 * 3;
-    assert!(after <= bound, "{after} requests after revocation");
-    let err = text(&out.stderr);
-    assert!(err.contains("refused"), "{err}");
+    assert_revocation_bounded(
+        "secure-endpoint",
+        &out,
+        120,
+        revoke_after,
+        env.sim().total_requests(),
+    );
+}
+
+/// Secure Access: the deployments key is revoked mid-run (token endpoint 401 `{"message"}`,
+/// issued tokens 401).
+#[test]
+fn secure_access_revoked_key_mid_run_is_not_hammered() {
+    let revoke_after = 30;
+    let sa = common::harness::secure_access(
+        agentctl_secure_access::sim::SimConfig {
+            fleet_size: 80,
+            now: common::now(),
+            quotas: agentctl_core::ratelimit::RateLimitSpec::off(),
+            token_quotas: agentctl_core::ratelimit::RateLimitSpec::off(),
+            revoke_credentials_after: Some(revoke_after),
+            ..agentctl_secure_access::sim::SimConfig::default()
+        },
+        &format!("concurrency = {CONCURRENCY}"),
+    );
+    let ids: Vec<String> = sa
+        .sim()
+        .roaming_computers()
+        .iter()
+        .filter_map(|c| c["deviceId"].as_str().map(str::to_string))
+        .collect();
+    let plan = plan_file(sa.dir.path(), "sa", &ids);
+    let out = sa
+        .cmd()
+        .args(["remove", "--yes", "-o", "json", "--from"])
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert_revocation_bounded(
+        "secure-access",
+        &out,
+        ids.len(),
+        revoke_after,
+        sa.sim().total_requests(),
+    );
+}
+
+/// Taegis: the API client is revoked mid-run (token endpoint `invalid_client`, issued tokens
+/// 401).
+#[test]
+fn taegis_revoked_client_mid_run_is_not_hammered() {
+    let revoke_after = 30;
+    let tg = common::harness::taegis(
+        agentctl_taegis::sim::SimConfig {
+            fleet_size: 80,
+            now: common::now(),
+            revoke_credentials_after: Some(revoke_after),
+            ..agentctl_taegis::sim::SimConfig::default()
+        },
+        &format!("concurrency = {CONCURRENCY}"),
+    );
+    // Assets already pending uninstall are skipped whatever the credential: leave them out.
+    let ids: Vec<String> = tg
+        .sim()
+        .assets()
+        .into_iter()
+        .filter(|a| !a.pending_uninstall)
+        .map(|a| a.id)
+        .collect();
+    let plan = plan_file(tg.dir.path(), "tg", &ids);
+    let out = tg
+        .cmd()
+        .args(["uninstall", "--yes", "-o", "json", "--from"])
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert_revocation_bounded(
+        "taegis",
+        &out,
+        ids.len(),
+        revoke_after,
+        tg.sim().total_requests(),
+    );
+}
+
+/// Apex Central: the application's access is removed mid-run (401, `result_code` -5).
+#[test]
+fn apex_central_revoked_application_mid_run_is_not_hammered() {
+    let revoke_after = 30;
+    let apex = common::harness::apex_central(
+        agentctl_apex_central::sim::SimConfig {
+            fleet_size: 80,
+            revoke_credentials_after: Some(revoke_after),
+            ..agentctl_apex_central::sim::SimConfig::default()
+        },
+        &format!("concurrency = {CONCURRENCY}"),
+    );
+    let ids: Vec<String> = apex
+        .sim()
+        .agents()
+        .iter()
+        // Agents that cannot uninstall fail whatever the credential: leave them out.
+        .filter(|a| {
+            a["capabilities"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c == "cmd_uninstall_agent"))
+        })
+        .filter_map(|a| a["entity_id"].as_str().map(str::to_string))
+        .collect();
+    let plan = plan_file(apex.dir.path(), "apex", &ids);
+    let out = apex
+        .cmd()
+        .args(["uninstall", "--yes", "-o", "json", "--from"])
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert_revocation_bounded(
+        "apex-central",
+        &out,
+        ids.len(),
+        revoke_after,
+        apex.sim().total_requests(),
+    );
 }
 
 #[test]

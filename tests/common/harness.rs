@@ -102,3 +102,73 @@ impl<S: Simulator> Drop for Harness<S> {
         }
     }
 }
+
+/// A `[defaults]` table with `lines` in it, or nothing when `lines` is empty.
+fn defaults_table(lines: &str) -> String {
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!("[defaults]\n{lines}\n\n")
+    }
+}
+
+/// A Secure Access simulator and `[providers.sa]` pointing at it (client-side quotas off; the
+/// secret from the environment); `defaults` are lines for the `[defaults]` table.
+pub fn secure_access(
+    cfg: agentctl_secure_access::sim::SimConfig,
+    defaults: &str,
+) -> Harness<agentctl_secure_access::sim::RunningSim> {
+    let secret = cfg.api_secret.clone();
+    Harness::start(
+        agentctl_secure_access::sim::start(cfg.clone(), None),
+        |sim, _| {
+            format!(
+                "{}[providers.sa]\nkind = \"secure-access\"\napi_url = \"{}\"\napi_key = \"{}\"\napi_secret = \"env:TEST_SA_SECRET\"\nrate_limit = \"off\"\n",
+                defaults_table(defaults),
+                sim.base_url(),
+                cfg.api_key,
+            )
+        },
+    )
+    .env("TEST_SA_SECRET", secret)
+}
+
+/// A Taegis simulator and `[providers.tg]` pointing at it (client credentials, the secret
+/// from the environment); `defaults` are lines for the `[defaults]` table.
+pub fn taegis(
+    cfg: agentctl_taegis::sim::SimConfig,
+    defaults: &str,
+) -> Harness<agentctl_taegis::sim::RunningSim> {
+    let secret = cfg.client_secret.clone();
+    Harness::start(agentctl_taegis::sim::start(cfg.clone(), None), |sim, _| {
+        format!(
+            "{}[providers.tg]\nkind = \"taegis\"\napi_url = \"{}\"\nclient_id = '{}'\nclient_secret = \"env:TEST_TAEGIS_SECRET\"\ntenant_id = '{}'\n",
+            defaults_table(defaults),
+            sim.base_url(),
+            cfg.client_id,
+            cfg.tenant_id
+        )
+    })
+    .env("TEST_TAEGIS_SECRET", secret)
+}
+
+/// An Apex Central simulator and `[providers.apex]` pointing at it (the API key from the
+/// environment); `defaults` are lines for the `[defaults]` table.
+pub fn apex_central(
+    cfg: agentctl_apex_central::sim::SimConfig,
+    defaults: &str,
+) -> Harness<agentctl_apex_central::sim::RunningSim> {
+    let key = cfg.api_key.clone();
+    Harness::start(
+        agentctl_apex_central::sim::start(cfg.clone(), None),
+        |sim, _| {
+            format!(
+                "{}[providers.apex]\nkind = \"apex-central\"\nurl = \"{}\"\napplication_id = \"{}\"\napi_key = \"env:TEST_APEX_KEY\"\n",
+                defaults_table(defaults),
+                sim.base_url(),
+                cfg.application_id
+            )
+        },
+    )
+    .env("TEST_APEX_KEY", key)
+}

@@ -172,6 +172,42 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// A credential revoked in the console mid-run, after a number of requests in all (the
+/// `revoke_credentials_after` knob every simulator takes): each simulator counts every request
+/// it receives with [`Revocation::hit`], and once more than `after` arrived its token endpoint
+/// refuses the configured credential and every token issued to it stops working, each in its
+/// vendor's own answers.
+#[derive(Debug, Default)]
+pub struct Revocation {
+    after: Option<u64>,
+    requests: AtomicU64,
+}
+
+impl Revocation {
+    pub fn new(after: Option<u64>) -> Self {
+        Self {
+            after,
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    /// Count one request (once per request, before it is answered).
+    pub fn hit(&self) {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Whether the credential is revoked now.
+    pub fn revoked(&self) -> bool {
+        self.after
+            .is_some_and(|n| self.requests.load(Ordering::SeqCst) > n)
+    }
+
+    /// Requests seen in all (every route, every answer).
+    pub fn total(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
 /// Host names an attacker who can name a machine might choose: spreadsheet formulas,
 /// terminal escape sequences (OSC 52 clipboard write, window title, screen clear), C1
 /// controls, a bidirectional override, a leading apostrophe, and a very long name.

@@ -16,7 +16,7 @@ mod server;
 
 use std::sync::{Arc, Mutex};
 
-use agentctl_core::sim::{Counters, Serving};
+use agentctl_core::sim::{Counters, Revocation, Serving};
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -59,6 +59,10 @@ pub struct SimConfig {
     /// An accepted uninstall removes the agent from the listing (it unregisters); otherwise it
     /// stays listed.
     pub uninstall_removes_agent: bool,
+    /// Remove the registered application after this many requests in all (its access revoked
+    /// in Automation API Access Settings mid-run): every request is then refused with HTTP
+    /// 401 and `result_code` -5, "invalid application ID".
+    pub revoke_credentials_after: Option<u64>,
 }
 
 impl Default for SimConfig {
@@ -76,6 +80,7 @@ impl Default for SimConfig {
             application_id: "6F1A2B3C-4D5E-4F60-8A9B-0C1D2E3F4A5B".into(),
             api_key: "sim-apex-key-3b9d0c6e-71f2-4a58-9e1d-c0ffee5eed42".into(),
             uninstall_removes_agent: true,
+            revoke_credentials_after: None,
         }
     }
 }
@@ -86,6 +91,8 @@ pub(crate) struct Inner {
     state: Mutex<SimState>,
     counts: Counters,
     rng: Mutex<StdRng>,
+    /// Requests seen in all, and the `revoke_credentials_after` knob.
+    revocation: Revocation,
 }
 
 impl Inner {
@@ -111,12 +118,14 @@ pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<R
         }
         state
     });
+    let revocation = Revocation::new(cfg.revoke_credentials_after);
     let inner = Arc::new(Inner {
         rng: Mutex::new(StdRng::seed_from_u64(cfg.seed ^ 0xa9e3)),
         cfg,
         base_url: listener.base_url().to_string(),
         state: Mutex::new(state),
         counts: Counters::default(),
+        revocation,
     });
     let hostile_knobs = inner.cfg.hostile.clone();
     let (app, hostile) = agentctl_core::sim::hostile(server::router(inner.clone()), &hostile_knobs);
@@ -147,6 +156,11 @@ impl RunningSim {
     /// Everything to persist between sandbox runs.
     pub fn state(&self) -> SimState {
         self.inner.state.lock().unwrap().clone()
+    }
+
+    /// Requests seen in all (every route, every answer).
+    pub fn total_requests(&self) -> u64 {
+        self.inner.revocation.total()
     }
 
     /// Requests seen per route (`"GET ProductAgents"`, `"POST ProductAgents"`,

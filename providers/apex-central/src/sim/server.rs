@@ -108,6 +108,7 @@ async fn handle(
     if !sim.cfg.latency.is_zero() {
         tokio::time::sleep(sim.cfg.latency).await;
     }
+    sim.revocation.hit();
     let mut resp = match Resource::parse(uri.path()) {
         None => {
             sim.count("unknown path");
@@ -244,7 +245,9 @@ impl Inner {
         if version != TOKEN_VERSION {
             return Err(self.fail(-4, ""));
         }
-        if appid != self.cfg.application_id {
+        // A removed application is unknown (AC19-RESP / CM7-CODES: -5, "invalid application
+        // ID", an authorization error: HTTP 401).
+        if appid != self.cfg.application_id || self.revocation.revoked() {
             return Err(self.fail(-5, ""));
         }
         let message = format!("{head}.{payload}");

@@ -19,7 +19,7 @@ mod server;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use agentctl_core::sim::{Counters, Serving};
+use agentctl_core::sim::{Counters, Revocation, Serving};
 use std::time::Duration;
 
 use agentctl_core::ratelimit::RateLimitSpec;
@@ -100,6 +100,10 @@ pub struct SimConfig {
     pub rate_limit_headers: bool,
     pub expired_token: ExpiredToken,
     pub issued_answer: IssuedAnswer,
+    /// Revoke the configured deployments key after this many requests in all (a key deleted
+    /// or disabled in the console mid-run): the token endpoint refuses it with its 401
+    /// `{"message"}` answer, and every token issued to it gets the `expired_token` answer.
+    pub revoke_credentials_after: Option<u64>,
 }
 
 /// The scopes of the sandbox API key: everything agentctl's commands need.
@@ -141,6 +145,7 @@ impl Default for SimConfig {
             rate_limit_headers: false,
             expired_token: ExpiredToken::Unauthorized,
             issued_answer: IssuedAnswer::Published,
+            revoke_credentials_after: None,
         }
     }
 }
@@ -172,6 +177,8 @@ pub(crate) struct Inner {
     counts: Counters,
     rng: Mutex<StdRng>,
     windows: Mutex<HashMap<(String, &'static str), server::Log>>,
+    /// Requests seen in all, and the `revoke_credentials_after` knob.
+    revocation: Revocation,
 }
 
 impl Inner {
@@ -202,6 +209,7 @@ pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<R
     if !state.api_keys.iter().any(|k| k.client_id() == cfg.api_key) {
         state.api_keys.insert(0, fleet::configured_key(&cfg));
     }
+    let revocation = Revocation::new(cfg.revoke_credentials_after);
     let inner = Arc::new(Inner {
         rng: Mutex::new(StdRng::seed_from_u64(cfg.seed ^ 0x5eed)),
         cfg,
@@ -210,6 +218,7 @@ pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<R
         tokens: Mutex::new(HashMap::new()),
         counts: Counters::default(),
         windows: Mutex::new(HashMap::new()),
+        revocation,
     });
     let hostile_knobs = inner.cfg.hostile.clone();
     let (app, hostile) = agentctl_core::sim::hostile(server::router(inner.clone()), &hostile_knobs);
@@ -258,6 +267,11 @@ impl RunningSim {
     /// `"POST /admin/v2/apiKeys/{id}/refresh"`) or responses with a status (`"401"`, `"429"`, `"503"`).
     pub fn request_count(&self, key: &str) -> u64 {
         self.inner.counts.get(key)
+    }
+
+    /// Requests seen in all (every route, every answer).
+    pub fn total_requests(&self) -> u64 {
+        self.inner.revocation.total()
     }
 
     /// Delete a roaming computer behind the API's back (removed in the dashboard).

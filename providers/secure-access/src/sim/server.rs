@@ -157,6 +157,7 @@ async fn handle(
         tokio::time::sleep(sim.cfg.latency).await;
     }
     let resource = Resource::parse(uri.path());
+    sim.revocation.hit();
     sim.count(&format!("{method} {}", resource.template()));
     let req = Req {
         method: &method,
@@ -272,6 +273,9 @@ impl Inner {
 
     /// The scopes of key `id` with `secret`, if that pair is valid now.
     fn key_scopes(&self, id: &str, secret: &str) -> Option<Vec<String>> {
+        if self.key_revoked(id) {
+            return None;
+        }
         if id == self.cfg.key_admin_key && secret == self.cfg.key_admin_secret {
             return Some(
                 ["read", "create", "update", "delete", "refresh"]
@@ -297,6 +301,11 @@ impl Inner {
         }
         key.key["lastUsedAt"] = json!(fleet::wire_time_s(Timestamp::now()));
         Some(key.scopes())
+    }
+
+    /// Key `id` was revoked by the `revoke_credentials_after` knob.
+    fn key_revoked(&self, id: &str) -> bool {
+        id == self.cfg.api_key && self.revocation.revoked()
     }
 
     fn token(&self, req: &Req<'_>) -> Response {
@@ -329,6 +338,9 @@ impl Inner {
                 "grant_type must be client_credentials",
             );
         }
+        // An unknown, expired or revoked key: 401 `{"message": string}` (Cisco's token API
+        // definition, api-evangelist/cisco-umbrella
+        // openapi/_original/cisco-umbrella-auth-token.yaml, `401Error`).
         let Some(scopes) = self.key_scopes(&id, &secret) else {
             return err(StatusCode::UNAUTHORIZED, "Unauthorized");
         };
@@ -388,6 +400,10 @@ impl Inner {
         let grant = {
             let mut tokens = self.tokens.lock().unwrap();
             match tokens.get(token) {
+                Some(g) if self.key_revoked(&g.key) => {
+                    tokens.remove(token);
+                    return Err(invalid());
+                }
                 Some(g) if g.expires > Instant::now() => g.clone(),
                 Some(_) => {
                     tokens.remove(token);

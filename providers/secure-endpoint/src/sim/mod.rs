@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
-use agentctl_core::sim::{Counters, Serving};
+use agentctl_core::sim::{Counters, Revocation, Serving};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -126,8 +126,8 @@ pub(crate) struct Inner {
     rng: Mutex<StdRng>,
     window: Mutex<server::Window>,
     v3_calls: AtomicU64,
-    /// Requests seen in all (for `revoke_credentials_after`).
-    requests: AtomicU64,
+    /// Requests seen in all, and the `revoke_credentials_after` knob.
+    revocation: Revocation,
     fault_counts: Mutex<HashMap<String, u32>>,
     /// Connector GUIDs in listing order, rebuilt when computers were removed.
     index: Mutex<Vec<String>>,
@@ -156,6 +156,7 @@ pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<R
         }
         state
     });
+    let revocation = Revocation::new(cfg.revoke_credentials_after);
     let inner = Arc::new(Inner {
         rng: Mutex::new(StdRng::seed_from_u64(cfg.seed ^ 0x5eed)),
         window: Mutex::new(server::Window::new()),
@@ -165,7 +166,7 @@ pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<R
         tokens: Mutex::new(HashMap::new()),
         counts: Counters::default(),
         v3_calls: AtomicU64::new(0),
-        requests: AtomicU64::new(0),
+        revocation,
         fault_counts: Mutex::new(HashMap::new()),
         index: Mutex::new(Vec::new()),
     });
@@ -214,9 +215,7 @@ impl RunningSim {
 
     /// Requests seen in all (every route, every answer).
     pub fn total_requests(&self) -> u64 {
-        self.inner
-            .requests
-            .load(std::sync::atomic::Ordering::SeqCst)
+        self.inner.revocation.total()
     }
 
     /// Change a computer's last-seen time (an agent that checks in again, or goes silent).

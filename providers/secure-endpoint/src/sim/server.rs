@@ -130,7 +130,7 @@ async fn handle(
         tokio::time::sleep(sim.cfg.latency).await;
     }
     let resource = Resource::parse(uri.path());
-    sim.requests.fetch_add(1, Ordering::SeqCst);
+    sim.revocation.hit();
     sim.count(&format!("{method} {}", resource.template()));
     let req = Req {
         method: &method,
@@ -379,9 +379,7 @@ impl Inner {
 
     /// The credentials were revoked (`revoke_credentials_after`).
     fn revoked(&self) -> bool {
-        self.cfg
-            .revoke_credentials_after
-            .is_some_and(|n| self.requests.load(Ordering::SeqCst) > n)
+        self.revocation.revoked()
     }
 
     fn check_basic(&self, req: &Req<'_>) -> Result<(), Response> {

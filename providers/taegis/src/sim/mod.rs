@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agentctl_core::sim::{Counters, Serving};
+use agentctl_core::sim::{Counters, Revocation, Serving};
 use jiff::Timestamp;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -99,6 +99,10 @@ pub struct SimConfig {
     /// Endpoint groups added to a new state, `(id, name)` (e.g. a second group with an
     /// existing name, to make a name ambiguous).
     pub extra_groups: Vec<(String, String)>,
+    /// Revoke the configured API client after this many requests in all (a client deleted or
+    /// disabled in the console mid-run): the token endpoint refuses it with `invalid_client`,
+    /// and every token issued to it gets the 401 GraphQL answer of a revoked token.
+    pub revoke_credentials_after: Option<u64>,
 }
 
 impl Default for SimConfig {
@@ -130,6 +134,7 @@ impl Default for SimConfig {
             job_polls: 2,
             job_fail_assets: Vec::new(),
             extra_groups: Vec::new(),
+            revoke_credentials_after: None,
         }
     }
 }
@@ -162,6 +167,8 @@ pub(crate) struct Inner {
     counts: Counters,
     rng: Mutex<StdRng>,
     fault_counts: Mutex<HashMap<String, u32>>,
+    /// Requests seen in all, and the `revoke_credentials_after` knob.
+    revocation: Revocation,
 }
 
 /// A simulator serving on loopback until [`RunningSim::shutdown`].
@@ -188,6 +195,7 @@ pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<R
     if !state.clients.iter().any(|c| c.client_id == cfg.client_id) {
         state.clients.push(fleet::configured_client(&cfg));
     }
+    let revocation = Revocation::new(cfg.revoke_credentials_after);
     let inner = Arc::new(Inner {
         rng: Mutex::new(StdRng::seed_from_u64(cfg.seed ^ 0x7ae9)),
         cfg,
@@ -196,6 +204,7 @@ pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<R
         issued: Mutex::new(HashSet::new()),
         counts: Counters::default(),
         fault_counts: Mutex::new(HashMap::new()),
+        revocation,
     });
     let hostile_knobs = inner.cfg.hostile.clone();
     let (app, hostile) = agentctl_core::sim::hostile(
@@ -324,6 +333,11 @@ impl RunningSim {
     /// `"429"`, `"503"`).
     pub fn request_count(&self, key: &str) -> u64 {
         self.inner.counts.get(key)
+    }
+
+    /// Requests seen in all (every route, every answer).
+    pub fn total_requests(&self) -> u64 {
+        self.inner.revocation.total()
     }
 
     /// Delete an asset behind the API's back (for good, not a soft delete).

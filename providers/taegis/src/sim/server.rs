@@ -81,6 +81,7 @@ async fn handle(
         tokio::time::sleep(sim.cfg.latency).await;
     }
     let path = uri.path().trim_end_matches('/');
+    sim.revocation.hit();
     sim.counts.hit(&format!("{method} {path}"));
     let request_id = {
         let mut rng = sim.rng.lock().unwrap();
@@ -122,7 +123,15 @@ fn now_secs() -> u64 {
 }
 
 impl Inner {
+    /// API client `id` was revoked by the `revoke_credentials_after` knob.
+    fn client_revoked(&self, id: &str) -> bool {
+        id == self.cfg.client_id && self.revocation.revoked()
+    }
+
     fn token(&self, headers: &HeaderMap, body: &Bytes) -> Response {
+        // A refused client (unknown, wrong secret, deleted, revoked): the OAuth2 error body of
+        // RFC 6749 §5.2, which the official SDK's token fetch parses (requests-oauthlib in
+        // secureworks/taegis-sdk-python `authentication.py`); Taegis's exact body is unconfirmed.
         let refuse = || json_response(StatusCode::UNAUTHORIZED, json!({"error": "invalid_client"}));
         let Some((id, secret)) = basic(headers) else {
             return refuse();
@@ -153,7 +162,7 @@ impl Inner {
             .clients
             .iter()
             .any(|c| c.client_id == id && c.secret == secret);
-        if !known {
+        if !known || self.client_revoked(&id) {
             return refuse();
         }
         let iat = now_secs();
@@ -220,7 +229,7 @@ impl Inner {
             Ok(data) => data.claims,
             Err(_) => return Err(unauthenticated("Unauthorized: token is invalid or expired")),
         };
-        if !self.issued.lock().unwrap().contains(&claims.jti) {
+        if !self.issued.lock().unwrap().contains(&claims.jti) || self.client_revoked(&claims.sub) {
             return Err(unauthenticated("Unauthorized: token has been revoked"));
         }
         Ok(claims.tenant_ids)
