@@ -244,7 +244,8 @@ pub struct StaleArgs {
     /// by name (first DNS label, NetBIOS truncation)
     #[arg(long, value_name = "PATTERN")]
     pub host: Option<String>,
-    /// Refuse to write a plan when a provider lists fewer agents than N (a truncated listing)
+    /// Refuse to write a plan when a provider lists fewer agents than N (a truncated listing).
+    /// A listing whose rows disagree with the vendor's own reported total is refused always
     #[arg(long, value_name = "N")]
     pub min_agents: Option<u64>,
     #[command(flatten)]

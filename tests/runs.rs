@@ -3,6 +3,7 @@
 
 mod common;
 
+use agentctl_secure_endpoint::sim::SimConfig;
 use common::{Env, csv_ids, sim_config};
 use predicates::prelude::*;
 
@@ -673,6 +674,55 @@ fn min_agents_refuses_a_listing_that_looks_truncated() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("fewer than the minimum 1000"));
+}
+
+#[test]
+fn a_listing_short_of_the_vendors_own_total_is_not_a_plan() {
+    // The second page (offset 500) comes back one computer short while the envelope's
+    // total still counts it: the rows disagree with the vendor's own total.
+    let env = Env::new(SimConfig {
+        short_page_at: Some(500),
+        ..sim_config(1200)
+    });
+    let out_path = env.path("plan.csv");
+    let out = env
+        .cmd()
+        .args(["stale", "--days", "30", "--out"])
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("se reports 1200 agent(s) but its pages held 1199"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!out_path.exists(), "no plan written");
+    // `list` checks it when a minimum is configured (it streams otherwise).
+    let cfg_env = Env::with_extra(
+        SimConfig {
+            short_page_at: Some(500),
+            ..sim_config(1200)
+        },
+        "min_agents = 1",
+    );
+    cfg_env
+        .cmd()
+        .args(["list", "-o", "csv"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "reports 1200 agent(s) but its pages held 1199",
+        ));
+    // A whole listing passes.
+    let whole = Env::new(sim_config(1200));
+    whole
+        .cmd()
+        .args(["stale", "--days", "30", "--out"])
+        .arg(whole.path("plan.csv"))
+        .assert()
+        .success();
 }
 
 #[test]

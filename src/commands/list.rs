@@ -6,7 +6,7 @@
 //! provider before it have finished.
 
 use agentctl_core::time::stale_cutoff;
-use agentctl_core::{Action, AgentRecord, HostPattern, ListQuery, Operation};
+use agentctl_core::{Action, AgentRecord, HostPattern, ListQuery, ListTally, Operation};
 use futures::StreamExt;
 
 use crate::app::App;
@@ -156,13 +156,18 @@ pub async fn stream_agents(
     // The raw vendor record is only written by JSON formats; do not hold it otherwise.
     let keep_raw = query.keep_raw;
     let progress = Progress::spinner(app, "listing agents");
-    let streams = selected.iter().enumerate().map(|(i, c)| {
-        c.provider
-            .list(query)
-            .map(move |r| (i, Some(r)))
-            .chain(futures::stream::once(async move { (i, None) }))
-            .boxed()
-    });
+    let tallies: Vec<ListTally> = selected.iter().map(|_| ListTally::default()).collect();
+    let streams = selected
+        .iter()
+        .zip(&tallies)
+        .enumerate()
+        .map(|(i, (c, tally))| {
+            c.provider
+                .list_tallied(query, tally.clone())
+                .map(move |r| (i, Some(r)))
+                .chain(futures::stream::once(async move { (i, None) }))
+                .boxed()
+        });
     let mut merged = futures::stream::select_all(streams);
     let n = selected.len();
     let mut buffers: Vec<Vec<AgentRecord>> = vec![Vec::new(); n];
@@ -233,25 +238,9 @@ pub async fn stream_agents(
     }
     progress.finish();
     if checking {
-        let short: Vec<String> = selected
-            .iter()
-            .zip(&mins)
-            .zip(&received)
-            .filter_map(|((c, min), got)| {
-                min.filter(|m| got < m).map(|m| {
-                    format!(
-                        "{} listed {got} agent(s), fewer than the minimum {m}",
-                        c.name
-                    )
-                })
-            })
-            .collect();
-        if !short.is_empty() {
-            return Err(CliError::runtime(
-                op.name(),
-                format!("refusing to write a plan: {}", short.join("; ")),
-            )
-            .hint("a listing this small looks truncated (permissions, scope, a vendor fault); check `agentctl doctor`, or lower --min-agents / min_agents"));
+        let problems = crate::fleet::truncation_problems(&selected, &mins, &received, &tallies);
+        if !problems.is_empty() {
+            return Err(crate::fleet::refuse_truncated(op.name(), &problems));
         }
         for records in std::mem::take(&mut buffers) {
             emit(&mut writer, records, &mut written)?;

@@ -105,25 +105,10 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
     } else if !collected.failed.is_empty() && selected.len() > 1 {
         app.info("note: seen_elsewhere leaves out the providers that could not be listed");
     }
-    let short: Vec<String> = selected
-        .iter()
-        .zip(&mins)
-        .zip(&collected.received)
-        .filter_map(|((c, min), got)| {
-            min.filter(|m| got < m).map(|m| {
-                format!(
-                    "{} listed {got} agent(s), fewer than the minimum {m}",
-                    c.name
-                )
-            })
-        })
-        .collect();
-    if !short.is_empty() {
-        return Err(CliError::runtime(
-            "stale",
-            format!("refusing to write a plan: {}", short.join("; ")),
-        )
-        .hint("a listing this small looks truncated (permissions, scope, a vendor fault); check `agentctl doctor`, or lower --min-agents / min_agents"));
+    let problems =
+        fleet::truncation_problems(&selected, &mins, &collected.received, &collected.tallies);
+    if !problems.is_empty() {
+        return Err(fleet::refuse_truncated("stale", &problems));
     }
     let fleet = &collected.fleet;
     let machines = Machines::build(fleet);

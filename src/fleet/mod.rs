@@ -19,7 +19,7 @@ pub mod protect;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use agentctl_core::{AgentRecord, ListQuery, Operation};
+use agentctl_core::{AgentRecord, ListQuery, ListTally, Operation};
 use futures::StreamExt;
 use jiff::Timestamp;
 use serde_json::{Map, Value};
@@ -176,6 +176,8 @@ pub struct Collected {
     pub failed: Vec<String>,
     /// Records received per provider (before the host filter), for `--min-agents`.
     pub received: Vec<u64>,
+    /// What each provider's vendor reported and returned (see [`truncation_problems`]).
+    pub tallies: Vec<ListTally>,
 }
 
 impl Collected {
@@ -208,12 +210,17 @@ pub async fn collect(
 ) -> Collected {
     let mut fleet = Fleet::new(selected.iter().map(ProviderInfo::of).collect());
     let progress = Progress::spinner(app, "listing agents");
-    let streams = selected.iter().enumerate().map(|(i, c)| {
-        let name = c.name.clone();
-        c.provider
-            .list(query)
-            .map(move |r| (i as u16, name.clone(), r))
-    });
+    let tallies: Vec<ListTally> = selected.iter().map(|_| ListTally::default()).collect();
+    let streams = selected
+        .iter()
+        .zip(&tallies)
+        .enumerate()
+        .map(|(i, (c, tally))| {
+            let name = c.name.clone();
+            c.provider
+                .list_tallied(query, tally.clone())
+                .map(move |r| (i as u16, name.clone(), r))
+        });
     let mut merged = futures::stream::select_all(streams);
     let mut failed = Vec::new();
     let mut received = vec![0u64; selected.len()];
@@ -250,7 +257,47 @@ pub async fn collect(
         fleet,
         failed,
         received,
+        tallies,
     }
+}
+
+/// Why a listing is not a plan: a provider that listed fewer agents than its minimum
+/// (`--min-agents` / `min_agents`), or whose rows disagree with the total its vendor's own
+/// answer reported. One line per provider at fault; empty when the listing can be trusted.
+pub fn truncation_problems(
+    selected: &[Configured],
+    mins: &[Option<u64>],
+    received: &[u64],
+    tallies: &[ListTally],
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (i, c) in selected.iter().enumerate() {
+        let got = received.get(i).copied().unwrap_or(0);
+        if let Some(m) = mins.get(i).copied().flatten()
+            && got < m
+        {
+            problems.push(format!(
+                "{} listed {got} agent(s), fewer than the minimum {m}",
+                c.name
+            ));
+        }
+        if let Some((reported, returned)) = tallies.get(i).and_then(ListTally::disagreement) {
+            problems.push(format!(
+                "{} reports {reported} agent(s) but its pages held {returned}",
+                c.name
+            ));
+        }
+    }
+    problems
+}
+
+/// The error for [`truncation_problems`].
+pub fn refuse_truncated(command: &str, problems: &[String]) -> CliError {
+    CliError::runtime(
+        command,
+        format!("refusing to write a plan: {}", problems.join("; ")),
+    )
+    .hint("a listing this small or inconsistent looks truncated (permissions, scope, a vendor fault, a fleet that changed while it was listed); run it again, check `agentctl doctor`, or lower --min-agents / min_agents")
 }
 
 /// RFC 3339 UTC, as every other time agentctl writes.

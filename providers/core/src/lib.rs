@@ -32,7 +32,7 @@ pub mod time;
 
 pub use error::{ErrorKind, NotSupported, ProviderError, Result};
 pub use provider::{
-    Action, ActionOutcome, ApiClient, Check, HostPattern, ListQuery, Listing, NewClient,
+    Action, ActionOutcome, ApiClient, Check, HostPattern, ListQuery, ListTally, Listing, NewClient,
     NewClientSecret, Operation, Provider, Recheck, RelocateTarget,
 };
 pub use record::{AgentRecord, AgentRef};

@@ -157,6 +157,63 @@ impl Default for ListQuery {
     }
 }
 
+/// What a listing pass counted, filled in by the provider as it pages: the total the
+/// vendor's own answer reports for the query (where its API reports one) and the number of
+/// records the vendor actually returned, before any client-side filtering. A caller that is
+/// about to write a plan compares the two: a listing whose rows fall short of (or exceed) the
+/// vendor's own total was cut short or shifted under its feet, and is not a plan.
+///
+/// Cheap to clone; clones share the counts.
+#[derive(Debug, Clone, Default)]
+pub struct ListTally(std::sync::Arc<TallyCounts>);
+
+#[derive(Debug, Default)]
+struct TallyCounts {
+    reported: std::sync::atomic::AtomicU64,
+    has_reported: std::sync::atomic::AtomicBool,
+    received: std::sync::atomic::AtomicU64,
+}
+
+impl ListTally {
+    /// The vendor reported `total` records for this listing (the first report wins: later
+    /// pages of a fleet that changes meanwhile do not move the yardstick).
+    pub fn report_total(&self, total: u64) {
+        use std::sync::atomic::Ordering;
+        if !self.0.has_reported.swap(true, Ordering::AcqRel) {
+            self.0.reported.store(total, Ordering::Release);
+        }
+    }
+
+    /// The vendor returned `n` more records.
+    pub fn add_received(&self, n: u64) {
+        self.0
+            .received
+            .fetch_add(n, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// The total the vendor reported, when it reported one.
+    pub fn reported(&self) -> Option<u64> {
+        use std::sync::atomic::Ordering;
+        self.0
+            .has_reported
+            .load(Ordering::Acquire)
+            .then(|| self.0.reported.load(Ordering::Acquire))
+    }
+
+    /// Records the vendor returned.
+    pub fn received(&self) -> u64 {
+        self.0.received.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// `Some((reported, received))` when the vendor reported a total the rows disagree with.
+    pub fn disagreement(&self) -> Option<(u64, u64)> {
+        let received = self.received();
+        self.reported()
+            .filter(|t| *t != received)
+            .map(|t| (t, received))
+    }
+}
+
 /// Where `relocate` moves agents (resolved by [`Provider::prepare`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RelocateTarget {
@@ -407,6 +464,17 @@ pub trait Provider: Send + Sync {
     /// Every agent matching the hints in `query`, page by page.
     fn list<'a>(&'a self, query: &'a ListQuery) -> BoxStream<'a, Result<AgentRecord>>;
 
+    /// [`Provider::list`], counting into `tally` what the vendor reported and returned. Kinds
+    /// whose API reports a total override this; the default lists without counting, so the
+    /// tally stays empty and nothing is compared.
+    fn list_tallied<'a>(
+        &'a self,
+        query: &'a ListQuery,
+        _tally: ListTally,
+    ) -> BoxStream<'a, Result<AgentRecord>> {
+        self.list(query)
+    }
+
     /// Is `id` well-formed for this kind? Used to validate a whole plan before sending anything.
     fn validate_agent_id(&self, id: &str) -> Result<(), String>;
 
@@ -526,6 +594,31 @@ pub trait Provider: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tally_compares_the_first_reported_total_with_the_records_received() {
+        let tally = ListTally::default();
+        assert_eq!(
+            tally.disagreement(),
+            None,
+            "nothing reported: nothing compared"
+        );
+        let shared = tally.clone();
+        shared.report_total(1200);
+        shared.report_total(1201); // a later page of a fleet that grew meanwhile
+        tally.add_received(500);
+        tally.add_received(699);
+        assert_eq!(tally.reported(), Some(1200));
+        assert_eq!(tally.disagreement(), Some((1200, 1199)));
+        tally.add_received(1);
+        assert_eq!(tally.disagreement(), None);
+        let unreported = ListTally::default();
+        unreported.add_received(7);
+        assert_eq!(
+            (unreported.reported(), unreported.disagreement()),
+            (None, None)
+        );
+    }
 
     #[tokio::test]
     async fn a_timed_check_passes_on_ok_fails_on_err_and_measures() {

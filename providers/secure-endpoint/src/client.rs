@@ -9,8 +9,8 @@ use agentctl_core::http::{HttpClient, HttpOptions, HttpResponse};
 use agentctl_core::provider::{Check, Listing};
 use agentctl_core::time::parse_timestamp;
 use agentctl_core::{
-    Action, ActionOutcome, AgentRecord, AgentRef, ListQuery, NotSupported, Operation, Provider,
-    ProviderError, Recheck, RelocateTarget, Result,
+    Action, ActionOutcome, AgentRecord, AgentRef, ListQuery, ListTally, NotSupported, Operation,
+    Provider, ProviderError, Recheck, RelocateTarget, Result,
 };
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -456,10 +456,15 @@ impl SecureEndpoint {
     /// the output is the same as a one-page-at-a-time walk and at most `concurrency` pages
     /// are held. Should the last page still point further (the fleet grew meanwhile), its
     /// `next` links are followed one by one.
-    fn pages<'a>(&'a self, query: &'a ListQuery) -> BoxStream<'a, Result<Page>> {
+    /// Counts into `tally` the total the first page reports and the records each page holds.
+    fn pages<'a>(&'a self, query: &'a ListQuery, tally: ListTally) -> BoxStream<'a, Result<Page>> {
         let concurrency = self.http.concurrency();
+        let counted = tally.clone();
         futures::stream::once(async move {
             let first = self.list_page(0, query).await?;
+            if let Some(total) = first.total {
+                tally.report_total(total);
+            }
             let planned: Vec<u64> = match (first.next, first.total) {
                 // The next link follows on from the first page: the rest is offsets to total.
                 (Some(next), Some(total)) => (0..)
@@ -502,6 +507,7 @@ impl SecureEndpoint {
             Ok::<_, ProviderError>(futures::stream::iter([Ok(first)]).chain(walk))
         })
         .try_flatten()
+        .inspect_ok(move |page| counted.add_received(page.records.len() as u64))
         .boxed()
     }
 }
@@ -551,7 +557,16 @@ impl Provider for SecureEndpoint {
     }
 
     fn list<'a>(&'a self, query: &'a ListQuery) -> BoxStream<'a, Result<AgentRecord>> {
-        self.pages(query)
+        self.list_tallied(query, ListTally::default())
+    }
+
+    /// `metadata.results.total` of the first page against the records of every page.
+    fn list_tallied<'a>(
+        &'a self,
+        query: &'a ListQuery,
+        tally: ListTally,
+    ) -> BoxStream<'a, Result<AgentRecord>> {
+        self.pages(query, tally)
             .map_ok(|page| futures::stream::iter(page.records.into_iter().map(Ok)))
             .try_flatten()
             .boxed()
@@ -594,7 +609,7 @@ impl Provider for SecureEndpoint {
             keep_raw: false,
             ..ListQuery::default()
         };
-        let mut pages = self.pages(&query);
+        let mut pages = self.pages(&query, ListTally::default());
         let Some(first) = pages.next().await else {
             return Ok(None);
         };

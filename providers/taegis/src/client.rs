@@ -7,9 +7,9 @@ use std::time::{Duration, Instant, SystemTime};
 use agentctl_core::http::{HttpClient, HttpOptions, HttpResponse};
 use agentctl_core::provider::{Check, find_string_fields, strip_fields};
 use agentctl_core::{
-    Action, ActionOutcome, AgentRecord, AgentRef, ApiClient, ErrorKind, ListQuery, NewClient,
-    NewClientSecret, NotSupported, Operation, Provider, ProviderError, Recheck, RelocateTarget,
-    Result,
+    Action, ActionOutcome, AgentRecord, AgentRef, ApiClient, ErrorKind, ListQuery, ListTally,
+    NewClient, NewClientSecret, NotSupported, Operation, Provider, ProviderError, Recheck,
+    RelocateTarget, Result,
 };
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -866,10 +866,20 @@ impl Provider for Taegis {
     }
 
     fn list<'a>(&'a self, query: &'a ListQuery) -> BoxStream<'a, Result<AgentRecord>> {
+        self.list_tallied(query, ListTally::default())
+    }
+
+    /// `totalCount` of the first page against the assets of every page.
+    fn list_tallied<'a>(
+        &'a self,
+        query: &'a ListQuery,
+        tally: ListTally,
+    ) -> BoxStream<'a, Result<AgentRecord>> {
         let filter = list_filter(query);
         // State: the cursor to continue after (None = first page), or done.
         futures::stream::try_unfold(Some(None::<String>), move |state| {
             let filter = filter.clone();
+            let tally = tally.clone();
             async move {
                 let Some(after) = state else {
                     return Ok::<_, ProviderError>(None);
@@ -901,6 +911,10 @@ impl Provider for Taegis {
                     },
                     _ => None,
                 };
+                if let Some(total) = page.total_count {
+                    tally.report_total(total.max(0) as u64);
+                }
+                tally.add_received(page.assets.len() as u64);
                 let mut records = Vec::with_capacity(page.assets.len());
                 for raw in page.assets {
                     let mut r = self.record(raw)?;

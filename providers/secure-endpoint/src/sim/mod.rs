@@ -83,6 +83,9 @@ pub struct SimConfig {
     /// HTTP 200 with `data.deleted: false` (XSOAR `computer_delete_fail_response.json`); the
     /// computer stays listed.
     pub refuse_delete: Vec<String>,
+    /// The computers page at this offset holds one computer fewer than it should while its
+    /// `metadata.results.total` still counts it: a listing cut short on the server's side.
+    pub short_page_at: Option<u64>,
 }
 
 impl Default for SimConfig {
@@ -113,6 +116,7 @@ impl Default for SimConfig {
             organizations: vec![("Sandbox Corp".into(), "4baasceazofqpxidpinxtt5l".into())],
             uninstall_removes_computer: true,
             refuse_delete: Vec::new(),
+            short_page_at: None,
         }
     }
 }

@@ -709,8 +709,11 @@ impl Inner {
         offset: u64,
         limit: u64,
         total: u64,
-        data: Vec<Value>,
+        mut data: Vec<Value>,
     ) -> Response {
+        if self.cfg.short_page_at == Some(offset) {
+            data.pop();
+        }
         let mut links = json!({"self": self.self_link(req)});
         if offset + limit < total {
             let mut next = url::Url::parse(&format!("{}/v1/computers", self.base_url)).unwrap();
