@@ -10,7 +10,8 @@
 //! - CSV headers without any comma but with `;` or a tab are read with that delimiter (Excel
 //!   in many locales saves "CSV" with `;`).
 //! - Records whose fields are all empty (`,,,,` lines Excel leaves behind) are skipped.
-//! - Field values are trimmed; empty `kind` / `hostname` / `last_seen` mean "not given".
+//! - Field values are trimmed, except `hostname` and `group` in JSON / NDJSON (vendor data, read
+//!   back exactly); empty `kind` / `hostname` / `last_seen` mean "not given".
 //! - A CSV cell that agentctl neutralised for spreadsheets (a leading `'` before `=`, `+`,
 //!   `-`, `@`, tab, CR, `'` or surrounding white space) is read back exactly, untrimmed; see
 //!   [`crate::sanitize`] for the scheme.
@@ -547,6 +548,9 @@ impl Parser<'_, '_> {
         let mut get = |key: &str| -> Option<String> {
             match obj.get(key) {
                 None | Some(Value::Null) => None,
+                // Host and group names are vendor data and come back exactly as written;
+                // identifiers and names the user may have typed are trimmed.
+                Some(Value::String(s)) if matches!(key, "hostname" | "group") => Some(s.clone()),
                 Some(Value::String(s)) => Some(s.trim().to_string()),
                 Some(Value::Number(n)) if key == "agent_id" => Some(n.to_string()),
                 Some(other) => {
