@@ -94,6 +94,8 @@ pub enum Command {
     Gaps(GapsArgs),
     /// Machines registered under several agent ids in one console: a removal plan
     Duplicates(DuplicatesArgs),
+    /// One report across consoles: HTML with charts, Markdown or JSON (by --out's extension)
+    Report(ReportArgs),
     /// Print a shell completion script (completes commands, options and provider names)
     Completions {
         #[arg(value_enum)]
@@ -266,6 +268,20 @@ pub struct GapsArgs {
     pub days: u32,
     /// Provider kinds (or provider names) every active machine should be in [default: the
     /// config's coverage.expect, else every selected provider]
+    #[arg(long, value_name = "KIND,…", value_delimiter = ',')]
+    pub expect: Option<Vec<String>>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Active = seen within N × 24 h; stale = registered but not seen for that long
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub days: u32,
+    /// Duplicates seen within this many hours are not planned, nor counted as reclaimable
+    #[arg(long, value_name = "HOURS", default_value_t = 24)]
+    pub min_age: u32,
+    /// Provider kinds (or provider names) every active machine should be in, as for gaps
+    /// [default: the config's coverage.expect, else every selected provider]
     #[arg(long, value_name = "KIND,…", value_delimiter = ',')]
     pub expect: Option<Vec<String>>,
 }

@@ -89,6 +89,9 @@ pub struct CommonKeys {
     pub max_response_bytes: u64,
     /// `stale` refuses to write a plan when this provider lists fewer agents.
     pub min_agents: Option<u64>,
+    /// Cost of one agent licence (any currency): `report` multiplies the licences it could
+    /// reclaim by it.
+    pub licence_cost: Option<f64>,
 }
 
 pub const DEFAULT_MAX_RESPONSE_MB: u64 = 64;
@@ -309,7 +312,9 @@ pub fn split_common(
             format!("expected at most 4096 (MiB), found {max_response_mb}"),
         ));
     }
+    let licence_cost = licence_cost(name, table.remove("licence_cost"))?;
     Ok(CommonKeys {
+        licence_cost,
         kind,
         rate_limit,
         concurrency,
@@ -324,6 +329,33 @@ pub fn split_common(
 /// More requests in flight per provider than any vendor's quota allows (and than a rate-limit
 /// headroom can protect).
 pub const MAX_CONCURRENCY: u64 = 1024;
+
+/// `licence_cost`: a finite number of at least 0 (integer or decimal).
+fn licence_cost(name: &str, v: Option<toml::Value>) -> CliResult<Option<f64>> {
+    match v {
+        None => Ok(None),
+        Some(toml::Value::Integer(i)) if i >= 0 => Ok(Some(i as f64)),
+        Some(toml::Value::Float(f)) if f >= 0.0 && f.is_finite() => Ok(Some(f)),
+        Some(other) => Err(config_err(
+            name,
+            "licence_cost",
+            format!(
+                "expected a number of at least 0 (the cost of one agent licence), found {other}"
+            ),
+        )),
+    }
+}
+
+/// A provider's `licence_cost` (for `report`), checked the same way as when the provider is
+/// built.
+pub fn provider_licence_cost(file: &ConfigFile, name: &str) -> CliResult<Option<f64>> {
+    let value = file
+        .providers
+        .get(name)
+        .and_then(|t| t.get("licence_cost"))
+        .cloned();
+    licence_cost(name, value)
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,6 +378,23 @@ mod tests {
         assert_eq!(f.defaults.concurrency, 3);
         assert_eq!(f.defaults.timeout_secs, 30);
         assert!(f.providers.contains_key("a"));
+    }
+
+    #[test]
+    fn licence_cost_is_a_non_negative_number() {
+        let mut t: toml::Table = toml::from_str("kind = \"taegis\"\nlicence_cost = 12.5").unwrap();
+        let c = split_common("tg", &mut t, &Defaults::default()).unwrap();
+        assert_eq!(c.licence_cost, Some(12.5));
+        assert!(t.is_empty());
+        let mut t: toml::Table = toml::from_str("kind = \"taegis\"\nlicence_cost = 30").unwrap();
+        let c = split_common("tg", &mut t, &Defaults::default()).unwrap();
+        assert_eq!(c.licence_cost, Some(30.0));
+        for bad in ["\"12\"", "-1", "-0.5", "nan", "inf", "true"] {
+            let mut t: toml::Table =
+                toml::from_str(&format!("kind = \"taegis\"\nlicence_cost = {bad}")).unwrap();
+            let e = split_common("tg", &mut t, &Defaults::default()).unwrap_err();
+            assert!(e.why.contains("licence_cost"), "{bad}: {}", e.why);
+        }
     }
 
     #[test]

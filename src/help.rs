@@ -59,6 +59,16 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "report",
+        &[
+            "# One self-contained page with charts, for people (open it in a browser, print it):",
+            "agentctl --sandbox report --days 30 --out report.html",
+            "agentctl report --days 30 --tz Asia/Tokyo --out report.md",
+            "agentctl report --days 30 --out report.json",
+            "agentctl report --days 90 -o json | jq '.licences_reclaimable.total'",
+        ],
+    ),
+    (
         "uninstall",
         &[
             "# Show the call per agent, send nothing:",

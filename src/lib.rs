@@ -49,6 +49,7 @@ async fn dispatch(app: &mut App, command: &Command) -> CliResult {
         Command::Doctor => commands::doctor::run(app).await,
         Command::Gaps(args) => commands::gaps::run(app, args).await,
         Command::Duplicates(args) => commands::duplicates::run(app, args).await,
+        Command::Report(args) => commands::report::run(app, args).await,
         Command::Completions { .. }
         | Command::Config { .. }
         | Command::Man { .. }

@@ -6,8 +6,9 @@
 //! The four consoles share one organisation's machines (`agentctl_core::roster`): healthy
 //! machines look the same everywhere, and planted ones are retired everywhere, broken in one
 //! console, without an EDR agent, re-imaged, renamed (MAC match), NetBIOS-truncated or named
-//! in FQDN / upper case / non-ASCII, so `stale --corroborate`, `gaps` and `duplicates`
-//! have real findings.
+//! in FQDN / upper case / non-ASCII, so `stale --corroborate`, `gaps`, `duplicates` and
+//! `report` have real findings. Two providers carry an illustrative `licence_cost` so the
+//! report's "licences reclaimable" shows a cost.
 
 use std::path::{Path, PathBuf};
 
@@ -176,6 +177,7 @@ client_id = "{client_id}"
 api_key = "{api_key}"
 xdr_client_id = "{xdr_id}"
 xdr_client_secret = "{xdr_secret}"
+licence_cost = 36
 
 [providers.{SA_PROVIDER}]
 kind = "secure-access"
@@ -198,6 +200,7 @@ api_url = "{tg_url}"
 client_id = '{tg_id}'
 client_secret = '{tg_secret}'
 tenant_id = '{tg_tenant}'
+licence_cost = 24.5
 "#,
             se_url = se.base_url(),
             client_id = se_cfg.client_id,

@@ -64,10 +64,10 @@ fn recipes() -> Vec<(&'static str, Vec<Vec<String>>)> {
 }
 
 #[test]
-fn every_recipe_runs_stale_then_apply_and_parses() {
+fn every_recipe_runs_stale_then_apply_then_report_and_parses() {
     for (name, steps) in recipes() {
         let commands: Vec<&str> = steps.iter().map(|s| s[0].as_str()).collect();
-        assert_eq!(commands, ["stale", "apply"], "{name}");
+        assert_eq!(commands, ["stale", "apply", "report"], "{name}");
         assert!(steps[1].contains(&"--summary".to_string()), "{name}");
         for step in &steps {
             let argv = std::iter::once("agentctl".to_string()).chain(step.iter().cloned());
@@ -144,7 +144,7 @@ fn the_image_steps_run_as_a_plain_binary_against_the_sandbox() {
         let mut args = vec!["--sandbox".to_string()];
         args.extend(step.iter().map(|a| map(a)));
         // The sandbox fleet's last-seen times span 240 days: 30 would select most of it (over
-        // --max 500); 235 keeps the run small and still exercises every step.
+        // --max 500); 235 keeps the run small and still exercises every step (the report too).
         if let Some(i) = args.iter().position(|a| a == "--days") {
             args[i + 1] = "235".into();
         }
@@ -157,7 +157,7 @@ fn the_image_steps_run_as_a_plain_binary_against_the_sandbox() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    for file in ["plan.csv", "summary.json"] {
+    for file in ["plan.csv", "summary.json", "report.html"] {
         assert!(
             state.join(file).exists(),
             "{file} written to the state volume"

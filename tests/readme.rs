@@ -90,8 +90,22 @@ fn readme_commands_run_as_written() {
             "install",
             "config",
             "clients",
+            "report",
         ],
     );
+    for file in [
+        "report.html",
+        "report.md",
+        "report.json",
+        "report-stdout.json",
+    ] {
+        assert!(
+            home.path().join(file).exists(),
+            "README report block wrote {file}"
+        );
+    }
+    let md = std::fs::read_to_string(home.path().join("report.md")).unwrap();
+    assert!(md.contains(" JST"), "--tz Asia/Tokyo");
     let key: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(home.path().join("readme-key.json")).unwrap(),
     )
@@ -101,7 +115,11 @@ fn readme_commands_run_as_written() {
 
 #[test]
 fn japanese_quick_start_commands_run_as_written() {
-    run_file("docs/ja/README.md", &["install", "walk-through", "config"]);
+    let home = run_file(
+        "docs/ja/README.md",
+        &["install", "walk-through", "report", "config"],
+    );
+    assert!(home.path().join("report.html").exists());
 }
 
 /// Run `rel`'s marked blocks in a new home and check what they all promise; the home is

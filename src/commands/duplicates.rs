@@ -65,13 +65,16 @@ pub async fn run(app: &App, args: &DuplicatesArgs) -> CliResult {
     let mut no_action: Vec<&str> = Vec::new();
     for d in &found.duplicates {
         let a = &fleet.agents[d.agent as usize];
-        if d.too_recent {
-            recent += 1;
-            continue;
-        }
-        if protection.protects(&a.agent_id, Some(&a.hostname), a.group.as_deref()) {
-            protected += 1;
-            continue;
+        match d.fate(fleet, &protection) {
+            duplicates::DuplicateFate::TooRecent => {
+                recent += 1;
+                continue;
+            }
+            duplicates::DuplicateFate::Protected(_) => {
+                protected += 1;
+                continue;
+            }
+            duplicates::DuplicateFate::Planned => {}
         }
         let p = fleet.provider_of(a);
         if !p.can_remove && !no_action.contains(&p.name.as_str()) {

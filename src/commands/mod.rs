@@ -12,6 +12,7 @@ pub mod listing;
 pub mod man;
 pub mod relocate;
 pub mod remove;
+pub mod report;
 pub mod restore;
 pub mod runs;
 pub mod stale;

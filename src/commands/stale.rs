@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::app::App;
 use crate::cli::StaleArgs;
 use crate::error::{CliError, CliResult, exit};
-use crate::fleet::corroborate::{SeenElsewhere, seen_elsewhere};
+use crate::fleet::corroborate::{SeenElsewhere, StaleFate, stale_fate};
 use crate::fleet::identity::Machines;
 use crate::fleet::protect::Protection;
 use crate::fleet::{self, Fleet, ts_value};
@@ -134,20 +134,18 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
     };
     let (mut written, mut broken, mut protected) = (0u64, 0u64, 0u64);
     for (i, record) in &stale {
-        if protection.protects(
-            &record.agent_id,
-            Some(&record.hostname),
-            record.group.as_deref(),
-        ) {
-            protected += 1;
-            continue;
-        }
-        let seen = seen_elsewhere(fleet, &machines, *i);
+        let (seen, alive_elsewhere) = match stale_fate(fleet, &machines, &protection, *i, cutoff) {
+            StaleFate::Protected(_) => {
+                protected += 1;
+                continue;
+            }
+            StaleFate::Broken(s) => (Some(s), true),
+            StaleFate::Retired(s) => (s, false),
+        };
         let mut row = stale_row(record, seen.as_ref(), fleet, app.now);
         if let Some(a) = super::list::action_cell(record, app.now, &args.plan) {
             row.insert("action".into(), Value::String(a.into()));
         }
-        let alive_elsewhere = seen.as_ref().is_some_and(|s| s.last_seen >= cutoff);
         if args.corroborate && alive_elsewhere {
             broken += 1;
             if let Some(w) = broken_writer.as_mut() {

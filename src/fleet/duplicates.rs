@@ -9,6 +9,7 @@ use jiff::Timestamp;
 
 use super::Fleet;
 use super::identity::Machines;
+use super::protect::Protection;
 
 #[derive(Debug, Clone)]
 pub struct Duplicate {
@@ -19,6 +20,30 @@ pub struct Duplicate {
     pub rule: Option<MatchRule>,
     /// Seen within `--min-age`: listed nowhere as a plan row, only counted.
     pub too_recent: bool,
+}
+
+/// What happens to a duplicate in a plan: the one rule `duplicates` and `report` share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DuplicateFate {
+    /// Seen within `--min-age`: never planned.
+    TooRecent,
+    /// On the protection list: never planned (the reason).
+    Protected(String),
+    /// In the plan (removed where the kind can remove registrations).
+    Planned,
+}
+
+impl Duplicate {
+    pub fn fate(&self, fleet: &Fleet, protection: &Protection) -> DuplicateFate {
+        if self.too_recent {
+            return DuplicateFate::TooRecent;
+        }
+        let a = &fleet.agents[self.agent as usize];
+        match protection.reason(&a.agent_id, Some(&a.hostname), a.group.as_deref()) {
+            Some(why) => DuplicateFate::Protected(why),
+            None => DuplicateFate::Planned,
+        }
+    }
 }
 
 /// What [`find`] found.

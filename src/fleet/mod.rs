@@ -6,7 +6,8 @@
 //!   number of agents, not with the size of vendor objects.
 //! - [`identity::Machines`] groups agents into machines (MAC, serial, host name, NetBIOS).
 //! - [`corroborate`] (`stale`'s `seen_elsewhere`), [`gaps`], [`duplicates`] answer the
-//!   questions; [`protect`] keeps protected agents out of plans and bulk changes.
+//!   questions; [`protect`] keeps protected agents out of plans and bulk changes; [`report`]
+//!   puts it together for people (HTML, Markdown) and machines (JSON).
 //!
 //! Vendors know nothing of each other: everything here works on [`AgentRecord`]s.
 
@@ -15,6 +16,7 @@ pub mod duplicates;
 pub mod gaps;
 pub mod identity;
 pub mod protect;
+pub mod report;
 
 use std::collections::HashSet;
 use std::sync::Arc;

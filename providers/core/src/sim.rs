@@ -210,7 +210,8 @@ impl Revocation {
 
 /// Host names an attacker who can name a machine might choose: spreadsheet formulas,
 /// terminal escape sequences (OSC 52 clipboard write, window title, screen clear), C1
-/// controls, a bidirectional override, a leading apostrophe, and a very long name.
+/// controls, a bidirectional override, a leading apostrophe, HTML and Markdown markup, and a
+/// very long name.
 pub fn hostile_names() -> Vec<String> {
     vec![
         "=cmd|' /C calc'!A0".into(),
@@ -225,6 +226,11 @@ pub fn hostile_names() -> Vec<String> {
         "c1-\u{9b}31m-\u{85}".into(),
         "bidi-\u{202e}exe.txt".into(),
         "'apostrophe".into(),
+        // Markup for reports: HTML elements, and Markdown table / code / link syntax with a
+        // line break.
+        "<img src=x onerror=alert(1)>".into(),
+        "</td><script>alert('x')</script>".into(),
+        "md|pipe`tick`[click](javascript:alert(1))\nnext-line".into(),
         format!("long-{}", "x".repeat(4090)),
     ]
 }
