@@ -152,9 +152,6 @@ pub const RESULT_COLUMNS: [&str; 7] = [
     "provider", "kind", "agent_id", "hostname", "action", "outcome", "detail",
 ];
 
-/// Agents re-checked with one `recheck_bulk` call at most (just before they are acted on).
-const RECHECK_CHUNK: usize = 500;
-
 struct Target {
     agent: AgentRef,
     kind: &'static str,
@@ -881,29 +878,24 @@ async fn dry_run(
         }
         for (p, refs) in by_provider {
             let c = &providers[p];
-            let mut included = true;
-            for chunk in refs.chunks(RECHECK_CHUNK) {
-                match c.provider.recheck_bulk(chunk).await {
-                    Ok(Some(map)) => {
-                        for r in chunk {
-                            let rc = map.get(&r.agent_id).cloned().unwrap_or(Recheck::Gone);
-                            found.insert((p.to_string(), r.agent_id.clone()), rc);
-                        }
+            // One call for all of the provider's agents (one listing pass, not one per chunk).
+            let included = match c.provider.recheck_bulk(&refs).await {
+                Ok(Some(map)) => {
+                    for r in &refs {
+                        let rc = map.get(&r.agent_id).cloned().unwrap_or(Recheck::Gone);
+                        found.insert((p.to_string(), r.agent_id.clone()), rc);
                     }
-                    Ok(None) => {
-                        included = false;
-                        break;
-                    }
-                    Err(e) => {
-                        app.info(format!(
-                            "{p}: re-check not included in the dry run: {}",
-                            e.reason()
-                        ));
-                        included = false;
-                        break;
-                    }
+                    true
                 }
-            }
+                Ok(None) => false,
+                Err(e) => {
+                    app.info(format!(
+                        "{p}: re-check not included in the dry run: {}",
+                        e.reason()
+                    ));
+                    false
+                }
+            };
             if !included {
                 app.info(format!(
                     "{p}: re-check not included in the dry run (it would cost {} per-agent request(s)); the real run re-checks each agent before acting",
@@ -1348,57 +1340,44 @@ pub async fn run(app: &App, actions: Actions, source: Source, opts: BulkOptions)
                 units.push((a.clone(), chunk.to_vec()));
             }
         }
-        // Re-check chunks: one recheck_bulk call per chunk, just before its units are acted on.
-        let mut chunks: Vec<Vec<(Action, Vec<Arc<Target>>)>> = Vec::new();
-        let mut in_chunk = 0;
-        for unit in units {
-            if chunks.is_empty() || in_chunk + unit.1.len() > RECHECK_CHUNK {
-                chunks.push(Vec::new());
-                in_chunk = 0;
-            }
-            in_chunk += unit.1.len();
-            if let Some(last) = chunks.last_mut() {
-                last.push(unit);
-            }
-        }
+        // One bulk re-check per provider and run, before its first unit is acted on: the
+        // provider answers from one listing pass (or its batched lookups) when that costs
+        // fewer requests than one per agent, else declines and each unit re-checks its own
+        // agents just before acting. Re-checking in chunks would list the fleet once per chunk.
         let st = stats[&name].clone();
         let stop = stop.clone();
         let stop_pre = stop.clone();
         let c_pre = c.clone();
         let st_pre = st.clone();
-        futures::stream::iter(chunks)
-            .then(move |chunk| {
-                let c = c_pre.clone();
-                let st = st_pre.clone();
-                let stop = stop_pre.clone();
-                async move {
-                    let refs: Vec<AgentRef> = chunk
-                        .iter()
-                        .flat_map(|(a, ts)| {
-                            ts.iter()
-                                .filter(|t| needs_recheck(t, a, recheck))
-                                .map(|t| t.agent.clone())
-                        })
-                        .collect();
-                    let mut pre = None;
-                    if !refs.is_empty() && !stop.load(Ordering::SeqCst) {
-                        match c.provider.recheck_bulk(&refs).await {
-                            Ok(Some(map)) => {
-                                st.bulk_calls.fetch_add(1, Ordering::Relaxed);
-                                st.bulk_agents.fetch_add(refs.len() as u64, Ordering::Relaxed);
-                                pre = Some(Arc::new(map));
-                            }
-                            Ok(None) => {}
-                            Err(e) => tracing::warn!(
-                                provider = %c.name,
-                                error = %e.reason(),
-                                "bulk re-check failed; re-checking each agent instead"
-                            ),
-                        }
+        futures::stream::once(async move {
+            let c = c_pre;
+            let st = st_pre;
+            let refs: Vec<AgentRef> = units
+                .iter()
+                .flat_map(|(a, ts)| {
+                    ts.iter()
+                        .filter(|t| needs_recheck(t, a, recheck))
+                        .map(|t| t.agent.clone())
+                })
+                .collect();
+            let mut pre = None;
+            if !refs.is_empty() && !stop_pre.load(Ordering::SeqCst) {
+                match c.provider.recheck_bulk(&refs).await {
+                    Ok(Some(map)) => {
+                        st.bulk_calls.fetch_add(1, Ordering::Relaxed);
+                        st.bulk_agents.fetch_add(refs.len() as u64, Ordering::Relaxed);
+                        pre = Some(Arc::new(map));
                     }
-                    futures::stream::iter(chunk.into_iter().map(move |(a, ts)| (a, ts, pre.clone())))
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(
+                        provider = %c.name,
+                        error = %e.reason(),
+                        "bulk re-check failed; re-checking each agent instead"
+                    ),
                 }
-            })
+            }
+            futures::stream::iter(units.into_iter().map(move |(a, ts)| (a, ts, pre.clone())))
+        })
             .flatten()
             .map(move |(a, unit, pre)| {
                 let c = c.clone();

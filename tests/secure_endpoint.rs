@@ -230,6 +230,63 @@ fn no_terminal_and_no_yes_is_refused() {
     assert_eq!(env.sim().request_count("PUT uninstall_request"), 0);
 }
 
+/// A bulk uninstall of N agents from an M-computer fleet re-checks from ONE listing pass per
+/// run (⌈M/500⌉ pages), not one pass per few hundred agents nor one GET per agent: the whole
+/// run costs N + ⌈M/500⌉ + a small constant (tokens, organization) requests.
+#[test]
+fn bulk_recheck_lists_the_fleet_once_per_run() {
+    let fleet = 1200u64;
+    let env = Env::new(sim_config(fleet as usize));
+    let (path, ids) = plan(&env, 1, "plan.csv");
+    let n = ids.len() as u64;
+    let max = n.to_string();
+    let pages = fleet.div_ceil(500);
+    // Several hundred-agent chunks' worth of agents, and more agents than listing pages.
+    assert!(n > 1000, "plan of {n} agents");
+    let list_before = env.sim().request_count("GET /v1/computers");
+    let total_before = env.sim().total_requests();
+    let out = env
+        .cmd()
+        .args([
+            "uninstall",
+            "--yes",
+            "-v",
+            "-o",
+            "csv",
+            "--max",
+            &max,
+            "--from",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sorted(env.sim().uninstall_requests()), ids);
+    assert_eq!(
+        env.sim().request_count("GET /v1/computers") - list_before,
+        pages,
+        "one listing pass"
+    );
+    assert_eq!(env.sim().request_count("GET /v1/computers/{guid}"), 0);
+    let spent = env.sim().total_requests() - total_before;
+    assert!(
+        spent <= n + pages.min(n) + 5,
+        "{spent} requests for {n} uninstalls from {fleet} computers"
+    );
+    // `-v` says which way the re-check went and what it cost.
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "re-check of {n} agents: one listing of {pages} pages plus 0 GET"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{pages} requests (one per agent: {n})")),
+        "{err}"
+    );
+}
+
 #[test]
 fn recheck_skips_an_agent_that_came_back_and_one_that_is_gone() {
     let env = Env::new(sim_config(300));

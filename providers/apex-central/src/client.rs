@@ -493,8 +493,11 @@ impl Provider for ApexCentral {
     /// one signed request answers any number of agents where the per-agent way costs one
     /// each. Declined for a single agent (the same one request).
     async fn recheck_bulk(&self, agents: &[AgentRef]) -> Result<Option<HashMap<String, Recheck>>> {
-        let wanted: std::collections::HashSet<String> =
-            agents.iter().map(|a| a.agent_id.to_lowercase()).collect();
+        // Lower-cased id -> the id as the plan spelled it (answers are keyed by the latter).
+        let wanted: HashMap<String, &str> = agents
+            .iter()
+            .map(|a| (a.agent_id.to_lowercase(), a.agent_id.as_str()))
+            .collect();
         if wanted.len() < 2 {
             return Ok(None);
         }
@@ -502,17 +505,10 @@ impl Provider for ApexCentral {
             keep_raw: false,
             ..ListQuery::default()
         };
-        let mut map = HashMap::with_capacity(agents.len());
+        let mut map = HashMap::with_capacity(wanted.len());
         for record in self.list_all(&query).await? {
-            let key = record.agent_id.to_lowercase();
-            if wanted.contains(&key) {
-                // Answer under the id as the plan spelled it.
-                if let Some(a) = agents
-                    .iter()
-                    .find(|a| a.agent_id.eq_ignore_ascii_case(&record.agent_id))
-                {
-                    map.insert(a.agent_id.clone(), Recheck::Present(Box::new(record)));
-                }
+            if let Some(asked) = wanted.get(&record.agent_id.to_lowercase()) {
+                map.insert(asked.to_string(), Recheck::Present(Box::new(record)));
             }
         }
         tracing::info!(
