@@ -23,6 +23,7 @@ pub mod runstate;
 pub mod sandbox;
 pub mod sanitize;
 pub mod secret_file;
+pub mod spill;
 pub mod view;
 
 use app::App;

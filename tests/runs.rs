@@ -540,6 +540,17 @@ fn list_and_stale_order_is_stable_and_byte_identical() {
         let a = run(args);
         let b = run(args);
         assert_eq!(a, b, "{args:?}");
+        // Sorting in runs spilled to temporary files (a large fleet) gives the same bytes.
+        let out = env
+            .cmd()
+            .env("AGENTCTL_SPILL_BUDGET", "20000")
+            .arg("-v")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stderr(&out).contains("runs spilled to temporary files"));
+        assert_eq!(a, out.stdout, "{args:?} sorted through spill files");
     }
     let text = String::from_utf8(run(&["list", "-o", "csv"])).unwrap();
     let mut rdr = csv::Reader::from_reader(text.as_bytes());

@@ -3,7 +3,8 @@
 //! Rows come out in a stable order — provider name, then host name (case-insensitively, then
 //! exactly), then agent id — so two plans can be diffed and snapshots compared. Providers are
 //! listed concurrently; each provider's rows are written, sorted, as soon as it and every
-//! provider before it have finished.
+//! provider before it have finished. Sorting keeps memory bounded: a large listing is sorted
+//! in runs spilled to unnamed temporary files and merged (`crate::spill`).
 
 use agentctl_core::time::stale_cutoff;
 use agentctl_core::{Action, AgentRecord, HostPattern, ListQuery, ListTally, Operation};
@@ -14,6 +15,7 @@ use crate::cli::{ListArgs, PlanAction, PlanActionArgs};
 use crate::error::{CliError, CliResult, exit};
 use crate::output::{AGENT_COLUMNS, RowWriter, agent_row};
 use crate::progress::Progress;
+use crate::spill::ExternalSort;
 
 pub async fn run(app: &App, args: &ListArgs) -> CliResult {
     let query = ListQuery {
@@ -113,15 +115,29 @@ fn show_counts(
     progress.set_counts(&counts);
 }
 
+/// The key of the stable order: host name case-insensitively, then exactly, then agent id.
+pub type SortKey = (String, String, String);
+
+pub fn sort_key(r: &AgentRecord) -> SortKey {
+    (
+        r.hostname.to_lowercase(),
+        r.hostname.clone(),
+        r.agent_id.clone(),
+    )
+}
+
 /// The stable order: host name case-insensitively, then exactly, then agent id.
 pub fn sort_records(records: &mut [AgentRecord]) {
-    records.sort_by_cached_key(|r| {
-        (
-            r.hostname.to_lowercase(),
-            r.hostname.clone(),
-            r.agent_id.clone(),
-        )
-    });
+    records.sort_by_cached_key(sort_key);
+}
+
+/// An output error while sorting (a spill file that cannot be written or read back).
+pub fn spill_error(op: Operation, e: std::io::Error) -> CliError {
+    CliError::runtime(
+        op.name(),
+        format!("cannot sort the listing in temporary files: {e}"),
+    )
+    .hint("agentctl spills large listings to the temp directory; set TMPDIR to a disk with room")
 }
 
 /// List agents of every selected provider concurrently, keep those matching the query's
@@ -170,7 +186,12 @@ pub async fn stream_agents(
         });
     let mut merged = futures::stream::select_all(streams);
     let n = selected.len();
-    let mut buffers: Vec<Vec<AgentRecord>> = vec![Vec::new(); n];
+    // Each provider's rows in the stable order, within a bounded memory budget (large
+    // listings are sorted in runs spilled to temporary files, see `crate::spill`).
+    let budget = crate::spill::run_budget() / n.max(1);
+    let new_sorter = || ExternalSort::<SortKey, AgentRecord>::new(budget);
+    let mut buffers: Vec<ExternalSort<SortKey, AgentRecord>> =
+        (0..n).map(|_| new_sorter()).collect();
     let mut received = vec![0u64; n];
     let mut finished = vec![false; n];
     let mut next = 0usize;
@@ -178,14 +199,15 @@ pub async fn stream_agents(
     let mut failures = Vec::new();
     let mut writer: Option<RowWriter> = None;
     let emit = |writer: &mut Option<RowWriter>,
-                records: Vec<AgentRecord>,
+                records: ExternalSort<SortKey, AgentRecord>,
                 written: &mut u64|
      -> CliResult {
         let w = match writer {
             Some(w) => w,
             None => writer.insert(app.writer(&columns)?),
         };
-        for rec in records {
+        for rec in records.finish().map_err(|e| spill_error(op, e))? {
+            let rec = rec.map_err(|e| spill_error(op, e))?;
             let mut row = agent_row(&rec, app.now);
             if let Some(a) = action_cell(&rec, app.now, &shape.plan) {
                 row.insert("action".into(), serde_json::Value::String(a.into()));
@@ -213,7 +235,10 @@ pub async fn stream_agents(
                     if !keep_raw {
                         record.raw = serde_json::Value::Null;
                     }
-                    buffers[i].push(record);
+                    let key = sort_key(&record);
+                    buffers[i]
+                        .push(key, record)
+                        .map_err(|e| spill_error(op, e))?;
                 }
             }
             Some(Err(e)) => {
@@ -225,10 +250,9 @@ pub async fn stream_agents(
             None => {
                 finished[i] = true;
                 show_counts(&progress, &selected, &received, &finished);
-                sort_records(&mut buffers[i]);
                 if !checking {
                     while next < n && finished[next] {
-                        let records = std::mem::take(&mut buffers[next]);
+                        let records = std::mem::replace(&mut buffers[next], new_sorter());
                         emit(&mut writer, records, &mut written)?;
                         next += 1;
                     }

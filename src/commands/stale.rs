@@ -17,6 +17,7 @@ use crate::fleet::identity::Machines;
 use crate::fleet::protect::Protection;
 use crate::fleet::{self, Fleet, ts_value};
 use crate::output::{AGENT_COLUMNS, Format, RowWriter, agent_row};
+use crate::spill::ExternalSort;
 
 /// The columns `stale` adds after `group`.
 pub const SEEN_COLUMNS: [&str; 3] = ["seen_elsewhere", "seen_elsewhere_in", "match"];
@@ -93,13 +94,33 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
     let keep = |r: &AgentRecord| {
         is_stale(r.last_seen, cutoff) || (include_unknown && r.last_seen.is_none())
     };
-    let mut stale: Vec<(u32, AgentRecord)> = Vec::new();
-    let collected = fleet::collect(app, Operation::Stale, &selected, &query, |i, r| {
-        if keep(r) {
-            stale.push((i, r.clone()));
-        }
-    })
+    // Where else a machine was seen needs every agent of every provider; with a single
+    // provider there is no elsewhere, so no per-agent fleet is kept and memory stays flat.
+    let cross = selected.len() > 1;
+    // The stable order of every listing: provider, host name (case-insensitively, then
+    // exactly), agent id; sorted within a memory budget (`crate::spill`).
+    let mut stale: ExternalSort<(u16, String, String, String), (u32, AgentRecord)> =
+        ExternalSort::new(crate::spill::run_budget());
+    let mut spill_failed: Option<std::io::Error> = None;
+    let collected = fleet::collect_owned(
+        app,
+        Operation::Stale,
+        &selected,
+        &query,
+        cross,
+        |p, i, r| {
+            if spill_failed.is_none() && keep(&r) {
+                let (lower, host, id) = super::list::sort_key(&r);
+                if let Err(e) = stale.push((p, lower, host, id), (i, r)) {
+                    spill_failed = Some(e);
+                }
+            }
+        },
+    )
     .await;
+    if let Some(e) = spill_failed {
+        return Err(super::list::spill_error(Operation::Stale, e));
+    }
     if args.corroborate {
         collected.require_complete("stale --corroborate")?;
     } else if !collected.failed.is_empty() && selected.len() > 1 {
@@ -111,17 +132,7 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
         return Err(fleet::refuse_truncated("stale", &problems));
     }
     let fleet = &collected.fleet;
-    let machines = Machines::build(fleet);
-    // The stable order of every listing: provider, host name (case-insensitively, then
-    // exactly), agent id.
-    stale.sort_by_cached_key(|(i, r)| {
-        (
-            fleet.agents[*i as usize].provider,
-            r.hostname.to_lowercase(),
-            r.hostname.clone(),
-            r.agent_id.clone(),
-        )
-    });
+    let machines = cross.then(|| Machines::build(fleet));
 
     let mut columns = columns();
     if args.plan.action.is_some() {
@@ -133,8 +144,24 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
         None => None,
     };
     let (mut written, mut broken, mut protected) = (0u64, 0u64, 0u64);
-    for (i, record) in &stale {
-        let (seen, alive_elsewhere) = match stale_fate(fleet, &machines, &protection, *i, cutoff) {
+    for item in stale
+        .finish()
+        .map_err(|e| super::list::spill_error(Operation::Stale, e))?
+    {
+        let (i, record) = item.map_err(|e| super::list::spill_error(Operation::Stale, e))?;
+        // One provider (no fleet kept): the same rule with nothing elsewhere to corroborate.
+        let fate = match &machines {
+            Some(m) => stale_fate(fleet, m, &protection, i, cutoff),
+            None => match protection.reason(
+                &record.agent_id,
+                Some(&record.hostname),
+                record.group.as_deref(),
+            ) {
+                Some(why) => StaleFate::Protected(why),
+                None => StaleFate::Retired(None),
+            },
+        };
+        let (seen, alive_elsewhere) = match fate {
             StaleFate::Protected(_) => {
                 protected += 1;
                 continue;
@@ -142,8 +169,8 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
             StaleFate::Broken(s) => (Some(s), true),
             StaleFate::Retired(s) => (s, false),
         };
-        let mut row = stale_row(record, seen.as_ref(), fleet, app.now);
-        if let Some(a) = super::list::action_cell(record, app.now, &args.plan) {
+        let mut row = stale_row(&record, seen.as_ref(), fleet, app.now);
+        if let Some(a) = super::list::action_cell(&record, app.now, &args.plan) {
             row.insert("action".into(), Value::String(a.into()));
         }
         if args.corroborate && alive_elsewhere {
@@ -179,7 +206,7 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
         app.info(format!(
             "{written} agents written to {} ({} read)",
             path.display(),
-            fleet.agents.len()
+            collected.listed
         ));
     }
     if collected.failed.is_empty() {

@@ -180,6 +180,8 @@ pub struct Collected {
     pub received: Vec<u64>,
     /// What each provider's vendor reported and returned (see [`truncation_problems`]).
     pub tallies: Vec<ListTally>,
+    /// Records that passed the host filter (the fleet's agents, when it keeps them).
+    pub listed: u64,
 }
 
 impl Collected {
@@ -200,15 +202,31 @@ impl Collected {
 }
 
 /// List every provider in `selected` concurrently, one pass each, keeping a compact
-/// [`Agent`] per record. `on_record` sees each full record as it arrives (index of its
-/// the agent's index in the fleet, the record) — e.g. `stale` keeps the stale ones for its output. A provider that
-/// fails is reported on stderr and named in [`Collected::failed`]; the others finish.
+/// [`Agent`] per record. `on_record` sees each full record as it arrives (the agent's index
+/// in the fleet, the record) — e.g. `stale` keeps the stale ones for its output. A provider
+/// that fails is reported on stderr and named in [`Collected::failed`]; the others finish.
 pub async fn collect(
     app: &App,
     op: Operation,
     selected: &[Configured],
     query: &ListQuery,
     mut on_record: impl FnMut(u32, &AgentRecord),
+) -> Collected {
+    collect_owned(app, op, selected, query, true, |_, i, r| on_record(i, &r)).await
+}
+
+/// [`collect`], handing each record over by value (the provider's index in `selected`, the
+/// agent's index, the record) so the caller keeps it without a copy. With `keep_fleet`
+/// false no [`Agent`] is kept ([`Collected::fleet`] has no agents; the indices still count
+/// the records that passed the host filter): for a caller that needs no cross-console
+/// answer, memory then does not grow with the fleet.
+pub async fn collect_owned(
+    app: &App,
+    op: Operation,
+    selected: &[Configured],
+    query: &ListQuery,
+    keep_fleet: bool,
+    mut on_record: impl FnMut(u16, u32, AgentRecord),
 ) -> Collected {
     let mut fleet = Fleet::new(selected.iter().map(ProviderInfo::of).collect());
     let progress = Progress::spinner(app, "listing agents");
@@ -227,6 +245,7 @@ pub async fn collect(
     let mut failed = Vec::new();
     let mut received = vec![0u64; selected.len()];
     let mut seen = 0u64;
+    let mut listed = 0u32;
     while let Some((i, name, item)) = merged.next().await {
         match item {
             Ok(record) => {
@@ -242,8 +261,11 @@ pub async fn collect(
                 {
                     continue;
                 }
-                on_record(fleet.agents.len() as u32, &record);
-                fleet.push(i, &record);
+                if keep_fleet {
+                    fleet.push(i, &record);
+                }
+                on_record(i, listed, record);
+                listed = listed.saturating_add(1);
             }
             Err(e) => {
                 let err = CliError::from_provider(op.name(), e.with_provider(&name));
@@ -260,6 +282,7 @@ pub async fn collect(
         failed,
         received,
         tallies,
+        listed: u64::from(listed),
     }
 }
 
