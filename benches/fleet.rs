@@ -17,6 +17,8 @@
 //!
 //! `cargo bench --bench fleet`. Knobs: BENCH_LATENCY_MS (30), BENCH_FLEET (100000),
 //! BENCH_1M (unset), BENCH_UNINSTALL (2000), BENCH_UNINSTALL_FLEET (20000), BENCH_REMOVE (1000).
+//! `BENCH_CALLGRIND=N` instead counts the client's instructions per agent over N computers
+//! with valgrind's callgrind (see [`callgrind`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -216,6 +218,13 @@ fn main() {
     }
     let latency = Duration::from_millis(env_num("BENCH_LATENCY_MS", 30));
     let fleet = env_num("BENCH_FLEET", 100_000) as usize;
+    if let Some(n) = std::env::var("BENCH_CALLGRIND")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        callgrind(n);
+        return;
+    }
     let uninstall_n = env_num("BENCH_UNINSTALL", 2_000) as usize;
     let uninstall_fleet = env_num("BENCH_UNINSTALL_FLEET", 20_000) as usize;
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -344,6 +353,60 @@ fn main() {
     taegis(&runtime, root, fleet, latency);
     println!();
     taegis_remove(&runtime, latency);
+}
+
+/// `BENCH_CALLGRIND=N`: client instructions per agent of `stale --days 30` over N Secure
+/// Endpoint computers (no latency), counted by `valgrind --tool=callgrind` (reproducible on
+/// a busy machine, unlike CPU time), once per output format that matters.
+fn callgrind(n: usize) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let cfg = se_sim(n, Duration::ZERO);
+    let running = runtime.block_on(sim::start(cfg.clone(), None)).unwrap();
+    let s = Scenario::new(
+        root.path(),
+        "callgrind",
+        se_config(&running.base_url(), &cfg, 8),
+    );
+    println!("| command ({n} agents) | instructions | per agent |");
+    println!("|---|---:|---:|");
+    for (label, args) in [
+        (
+            "stale --days 30 -o csv",
+            &["stale", "--days", "30", "-o", "csv"][..],
+        ),
+        ("list -o csv", &["list", "-o", "csv"][..]),
+        (
+            "stale --days 30 -o ndjson",
+            &["stale", "--days", "30", "-o", "ndjson"][..],
+        ),
+    ] {
+        let out = root.path().join("callgrind.out");
+        let inner = s.cmd(args);
+        let mut cmd = Command::new("valgrind");
+        cmd.arg("--tool=callgrind")
+            .arg(format!("--callgrind-out-file={}", out.display()))
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let status = cmd.status().expect("run valgrind (is it installed?)");
+        assert!(status.success(), "valgrind {label} failed");
+        let text = std::fs::read_to_string(&out).unwrap();
+        let total: u64 = text
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("totals: ")
+                    .or_else(|| l.strip_prefix("summary: "))
+            })
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("callgrind totals");
+        println!("| {label} | {total} | {} |", total / n.max(1) as u64);
+    }
+    runtime.block_on(running.shutdown());
 }
 
 /// Secure Access: a long removal under a scaled-down quota of the published shape, and 5
