@@ -335,6 +335,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "Pin the clock to an RFC 3339 time (reproducible stale output, tests)",
     ),
     (
+        "AGENTCTL_SPILL_BUDGET",
+        "Bytes of rows list and stale sort in memory before spilling sorted runs to temporary files [default: 12 MiB]",
+    ),
+    (
         "XDG_CONFIG_HOME",
         "Base of the default config path [default: ~/.config]",
     ),
@@ -348,7 +352,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     (
         "TMPDIR",
-        "State directory of last resort when neither XDG_STATE_HOME nor HOME is set",
+        "Where large listings spill sorted runs (unnamed files, removed on exit); state directory of last resort when neither XDG_STATE_HOME nor HOME is set",
     ),
     (
         "TZ",
