@@ -17,6 +17,7 @@
 //!
 //! `cargo bench --bench fleet`. Knobs: BENCH_LATENCY_MS (30), BENCH_FLEET (100000),
 //! BENCH_1M (unset), BENCH_UNINSTALL (2000), BENCH_UNINSTALL_FLEET (20000), BENCH_REMOVE (1000).
+//! `BENCH_AGENTCTL=path` measures another agentctl binary (before/after comparisons).
 //! `BENCH_CALLGRIND=N` instead counts the client's instructions per agent over N computers
 //! with valgrind's callgrind (see [`callgrind`]).
 
@@ -36,6 +37,14 @@ fn env_num(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// The binary measured: this build's, or `BENCH_AGENTCTL` (e.g. an older build, for a
+/// before/after comparison against the same simulators).
+fn agentctl_bin() -> PathBuf {
+    std::env::var_os("BENCH_AGENTCTL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_agentctl")))
 }
 
 /// What one run of the binary cost.
@@ -120,7 +129,7 @@ impl Scenario {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_agentctl"));
+        let mut c = Command::new(agentctl_bin());
         c.env("AGENTCTL_NOW", NOW)
             .env("XDG_STATE_HOME", self.dir.join("state"))
             .env_remove("RUST_LOG")
