@@ -148,9 +148,9 @@ pub enum CommonCommand {
     /// List agents not seen for N days (a reviewable plan for `uninstall --from`)
     Stale(StaleArgs),
     /// Request uninstall of agents from a plan file, by id or by host name
-    Uninstall(UninstallArgs),
+    Uninstall(SelectArgs),
     /// Delete agents' registrations from the console (not an uninstall)
-    Remove(RemoveArgs),
+    Remove(SelectArgs),
     /// Bring back registrations a `remove` deleted (vendors with soft delete)
     Restore(RestoreArgs),
     /// Perform each plan row's `action` (uninstall, remove, relocate) in one run
@@ -293,18 +293,15 @@ pub struct DuplicatesArgs {
     pub min_age: u32,
 }
 
+/// The agents `uninstall` and `remove` act on: a plan, one id or a host name.
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("agents").required(true).args(["from", "id", "host"]))]
-pub struct UninstallArgs {
+pub struct SelectArgs {
     /// Plan file (CSV, JSON or NDJSON from `stale`/`list`, or a legacy GUID CSV)
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
-    /// One agent id (needs one provider: -p, or the only one in scope)
-    #[arg(long, value_name = "ID")]
-    pub id: Option<String>,
-    /// Agents whose host name matches: case-insensitive glob; without a wildcard, the exact name
-    #[arg(long, value_name = "PATTERN")]
-    pub host: Option<String>,
+    #[command(flatten)]
+    pub agents: AgentArgs,
     /// Let an exact --host name select several agents (duplicate registrations)
     #[arg(long)]
     pub allow_multiple: bool,
@@ -312,23 +309,15 @@ pub struct UninstallArgs {
     pub safety: SafetyArgs,
 }
 
+/// One agent by id, or agents by host name: how the bulk changes pick agents without a plan.
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("agents").required(true).args(["from", "id", "host"]))]
-pub struct RemoveArgs {
-    /// Plan file (CSV, JSON or NDJSON from `stale`/`list`, or a legacy GUID CSV)
-    #[arg(long, value_name = "FILE")]
-    pub from: Option<PathBuf>,
+pub struct AgentArgs {
     /// One agent id (needs one provider: -p, or the only one in scope)
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
     /// Agents whose host name matches: case-insensitive glob; without a wildcard, the exact name
     #[arg(long, value_name = "PATTERN")]
     pub host: Option<String>,
-    /// Let an exact --host name select several agents (duplicate registrations)
-    #[arg(long)]
-    pub allow_multiple: bool,
-    #[command(flatten)]
-    pub safety: SafetyArgs,
 }
 
 #[derive(Debug, Args)]
@@ -350,12 +339,8 @@ pub struct RelocateArgs {
     /// Plan file (CSV, JSON or NDJSON from `list`)
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
-    /// One agent id (needs one provider: -p, or the only one in scope)
-    #[arg(long, value_name = "ID")]
-    pub id: Option<String>,
-    /// Agents whose host name matches: case-insensitive glob; without a wildcard, the exact name
-    #[arg(long, value_name = "PATTERN")]
-    pub host: Option<String>,
+    #[command(flatten)]
+    pub agents: AgentArgs,
     /// Destination: a group (--to-group: Secure Endpoint group, Taegis endpoint group) or a
     /// server (--to-server: Apex Central), by id or name
     #[arg(long = "to-group", visible_alias = "to-server", value_name = "ID|NAME")]

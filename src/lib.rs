@@ -34,8 +34,12 @@ async fn run_common(app: &App, command: &CommonCommand) -> CliResult {
     match command {
         CommonCommand::List(args) => commands::list::run(app, args).await,
         CommonCommand::Stale(args) => commands::stale::run(app, args).await,
-        CommonCommand::Uninstall(args) => commands::uninstall::run(app, args).await,
-        CommonCommand::Remove(args) => commands::remove::run(app, args).await,
+        CommonCommand::Uninstall(args) => {
+            commands::uninstall::run(app, args, agentctl_core::Action::Uninstall).await
+        }
+        CommonCommand::Remove(args) => {
+            commands::uninstall::run(app, args, agentctl_core::Action::Remove).await
+        }
         CommonCommand::Restore(args) => commands::restore::run(app, args).await,
         CommonCommand::Apply(args) => commands::apply::run(app, args).await,
         CommonCommand::Runs(args) => commands::runs::run(app, args).await,

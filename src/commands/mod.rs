@@ -1,4 +1,4 @@
-//! One file per command.
+//! One file per command (`uninstall.rs` serves `remove` too: the same flow, another action).
 
 pub mod apply;
 pub mod clients;
@@ -11,7 +11,6 @@ pub mod list;
 pub mod listing;
 pub mod man;
 pub mod relocate;
-pub mod remove;
 pub mod report;
 pub mod restore;
 pub mod runs;

@@ -14,8 +14,8 @@ use crate::error::CliResult;
 pub async fn run(app: &App, args: &RelocateArgs) -> CliResult {
     let source = Source::from_args(
         args.from.as_ref(),
-        args.id.as_ref(),
-        args.host.as_ref(),
+        args.agents.id.as_ref(),
+        args.agents.host.as_ref(),
         args.allow_multiple,
     );
     let action = Action::Relocate(RelocateTarget {
