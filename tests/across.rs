@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Output};
 
-use common::{Env, base_env, sim_config};
+use common::{Env, base_env, sim_config, stderr};
 
 struct Sandbox {
     dir: tempfile::TempDir,
@@ -41,10 +41,6 @@ fn ok(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// CSV rows as column → value maps.

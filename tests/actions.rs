@@ -4,33 +4,14 @@
 
 mod common;
 
-use std::process::Output;
 use std::time::Duration;
 
 use common::harness::Harness;
-use common::{Env, NOW, csv_ids, sim_config, sorted};
+use common::{Env, NOW, csv_ids, journal_lines, sim_config, sorted, stderr, stdout};
 use jiff::Timestamp;
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn now() -> Timestamp {
     NOW.parse().unwrap()
-}
-
-/// Journal lines as JSON objects.
-fn journal(path: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 // ----- Secure Endpoint ------------------------------------------------------------------
@@ -107,7 +88,7 @@ fn secure_endpoint_remove_from_a_plan_deletes_each_record_once_and_skips_one_tha
         env.sim().uninstall_requests().is_empty(),
         "remove is not uninstall"
     );
-    let lines = journal(&journal_path);
+    let lines = journal_lines(&journal_path);
     let skipped: Vec<&serde_json::Value> = lines
         .iter()
         .filter(|l| l["outcome"] == "skipped:seen-again")
@@ -174,7 +155,7 @@ fn secure_endpoint_remove_resumes_after_an_interruption() {
         .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    let first = journal(&journal_path).len();
+    let first = journal_lines(&journal_path).len();
     assert!(first >= 5 && first < ids.len(), "{first} of {}", ids.len());
 
     let out = env
@@ -258,7 +239,7 @@ fn secure_access_remove_from_a_plan_deletes_the_records_and_resumes() {
     assert!(run().status.success());
     assert_eq!(sa.sim().deleted().len(), expected.len());
     assert!(
-        journal(&journal_path)
+        journal_lines(&journal_path)
             .iter()
             .any(|l| l["agent_id"] == back.as_str() && l["outcome"] == "skipped:seen-again")
     );
@@ -327,7 +308,7 @@ fn taegis_remove_soft_deletes_the_plan_and_restore_from_its_journal_brings_it_ba
         deleted, expected,
         "exactly the plan, minus the one that came back"
     );
-    let lines = journal(&journal_path);
+    let lines = journal_lines(&journal_path);
     let jobs: Vec<String> = tg.sim().jobs().into_iter().map(|j| j.id).collect();
     for l in lines.iter().filter(|l| l["outcome"] == "requested") {
         let rid = l["request_id"].as_str().expect("the job id is journaled");

@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Env, base_env, sim_config};
+use common::{Env, base_env, sim_config, stderr, stdout};
 
 fn agentctl(dir: &std::path::Path) -> assert_cmd::Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_agentctl"));
@@ -14,14 +14,6 @@ fn agentctl(dir: &std::path::Path) -> assert_cmd::Command {
     let mut c = assert_cmd::Command::from_std(c);
     c.timeout(std::time::Duration::from_secs(60));
     c
-}
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

@@ -4,28 +4,8 @@
 mod common;
 
 use agentctl_secure_endpoint::sim::SimConfig;
-use common::{Env, csv_ids, sim_config};
+use common::{Env, csv_ids, journal_lines, sim_config, stale_plan, stderr, stdout};
 use predicates::prelude::*;
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
-
-/// Write a stale plan for `days` and return its path and ids.
-fn plan(env: &Env, days: u32, name: &str) -> (std::path::PathBuf, Vec<String>) {
-    let path = env.path(name);
-    env.cmd()
-        .args(["stale", "--days", &days.to_string(), "--out"])
-        .arg(&path)
-        .assert()
-        .success();
-    let ids = csv_ids(&std::fs::read_to_string(&path).unwrap());
-    (path, ids)
-}
 
 /// A host name the fleet has registered more than once (a re-imaged twin), with its ids.
 fn twin(env: &Env) -> (String, Vec<String>) {
@@ -98,7 +78,7 @@ fn exact_host_matching_several_agents_is_refused_unless_allowed() {
 #[test]
 fn restore_where_the_vendor_cannot_says_so_in_one_line() {
     let env = Env::new(sim_config(100));
-    let (path, ids) = plan(&env, 30, "plan.csv");
+    let (path, ids) = stale_plan(&env, 30, "plan.csv");
     let out = env
         .cmd()
         .args(["restore", "--yes", "--from"])
@@ -153,18 +133,10 @@ fn run_ok(env: &Env, args: &[&str], path: &std::path::Path) -> std::process::Out
     out
 }
 
-fn journal_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[test]
 fn same_plan_resumes_a_new_plan_under_the_same_name_gets_a_fresh_journal() {
     let env = Env::new(sim_config(300));
-    let (path, first) = plan(&env, 120, "plan.csv");
+    let (path, first) = stale_plan(&env, 120, "plan.csv");
     assert!(!first.is_empty());
     run_ok(&env, &["uninstall", "--yes", "--from"], &path);
     assert_eq!(common::sorted(env.sim().uninstall_requests()), first);
@@ -197,7 +169,7 @@ fn same_plan_resumes_a_new_plan_under_the_same_name_gets_a_fresh_journal() {
     assert_eq!(common::journals(env.dir.path()).len(), 1);
 
     // Next night: more agents went stale; the plan is written to the same file name.
-    let (_, second) = plan(&env, 60, "plan.csv");
+    let (_, second) = stale_plan(&env, 60, "plan.csv");
     assert!(!second.is_empty());
     assert!(
         second.iter().all(|id| !first.contains(id)),
@@ -229,7 +201,7 @@ fn an_id_run_resumes_too() {
 #[test]
 fn dry_run_reads_the_journal_and_claims_nothing_after_a_finished_run() {
     let env = Env::new(sim_config(200));
-    let (path, mut ids) = plan(&env, 60, "plan.csv");
+    let (path, mut ids) = stale_plan(&env, 60, "plan.csv");
     // One agent disappears behind the plan's back: the dry run's bulk re-check sees it.
     let gone = ids.remove(0);
     env.runtime.block_on(async {
@@ -285,7 +257,7 @@ fn a_second_concurrent_run_exits_2_naming_the_holder_and_nothing_is_sent_twice()
     let mut cfg = sim_config(300);
     cfg.latency = std::time::Duration::from_millis(30);
     let env = Env::new(cfg);
-    let (path, ids) = plan(&env, 30, "plan.csv");
+    let (path, ids) = stale_plan(&env, 30, "plan.csv");
     let mut first = env
         .std_cmd()
         .args(["uninstall", "--yes", "-q", "--from"])
@@ -331,7 +303,7 @@ fn failed_file_is_current_and_gone_after_a_clean_rerun() {
     let org = broken.organizations[0].1.clone();
     let extra = format!("organization_id = \"{org}\"");
     let env = Env::with_extra(broken, &extra);
-    let (path, ids) = plan(&env, 200, "plan.csv");
+    let (path, ids) = stale_plan(&env, 200, "plan.csv");
     assert!(!ids.is_empty());
     let out = env
         .cmd()
@@ -372,7 +344,7 @@ fn a_closed_stdout_stops_the_run_with_a_complete_journal() {
     let mut cfg = sim_config(400);
     cfg.latency = std::time::Duration::from_millis(15);
     let env = Env::new(cfg);
-    let (path, ids) = plan(&env, 20, "plan.csv");
+    let (path, ids) = stale_plan(&env, 20, "plan.csv");
     assert!(ids.len() > 40, "{}", ids.len());
     let mut child = env
         .std_cmd()
@@ -413,7 +385,7 @@ fn a_closed_stdout_stops_the_run_with_a_complete_journal() {
 #[test]
 fn an_unwritable_stderr_never_panics_and_overflowing_inputs_are_handled() {
     let env = Env::new(sim_config(50));
-    let (path, _) = plan(&env, 30, "plan.csv");
+    let (path, _) = stale_plan(&env, 30, "plan.csv");
     let full = std::fs::OpenOptions::new()
         .write(true)
         .open("/dev/full")
@@ -459,7 +431,7 @@ fn rerequest_after_the_window_when_still_present_and_unseen() {
     let mut cfg = sim_config(150);
     cfg.uninstall_removes_computer = false;
     let env = Env::new(cfg);
-    let (path, ids) = plan(&env, 60, "plan.csv");
+    let (path, ids) = stale_plan(&env, 60, "plan.csv");
     assert!(ids.len() >= 3);
     run_ok(&env, &["uninstall", "--yes", "--from"], &path);
     let journal = common::only_journal(env.dir.path());
@@ -569,7 +541,7 @@ fn list_and_stale_order_is_stable_and_byte_identical() {
 #[test]
 fn runs_runs_show_and_summary() {
     let env = Env::new(sim_config(150));
-    let (path, ids) = plan(&env, 60, "plan.csv");
+    let (path, ids) = stale_plan(&env, 60, "plan.csv");
     let summary = env.path("summary.json");
     let out = env
         .cmd()
@@ -814,7 +786,7 @@ fn apply_runs_each_rows_action_in_one_run_one_journal_one_summary() {
     let mut cfg = sim_config(200);
     cfg.uninstall_removes_computer = false;
     let env = Env::new(cfg);
-    let (path, ids) = plan(&env, 30, "plan.csv");
+    let (path, ids) = stale_plan(&env, 30, "plan.csv");
     assert!(ids.len() >= 6);
     // Mark half the rows relocate, half uninstall (an edited, reviewed plan).
     let text = std::fs::read_to_string(&path).unwrap();

@@ -4,28 +4,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Env, csv_ids, sim_config, sorted};
+use common::{Env, csv_ids, sim_config, sorted, stale_plan, stderr, stdout};
 use predicates::prelude::*;
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
-
-/// Write a stale plan for `days` and return its path and ids.
-fn plan(env: &Env, days: u32, name: &str) -> (std::path::PathBuf, Vec<String>) {
-    let path = env.path(name);
-    env.cmd()
-        .args(["stale", "--days", &days.to_string(), "--out"])
-        .arg(&path)
-        .assert()
-        .success();
-    let ids = csv_ids(&std::fs::read_to_string(&path).unwrap());
-    (path, ids)
-}
 
 #[test]
 fn stale_is_exact_across_pages() {
@@ -127,7 +107,7 @@ fn include_unknown_adds_agents_never_seen() {
 #[test]
 fn uninstall_happy_path_then_stale_is_clean() {
     let env = Env::new(sim_config(500));
-    let (path, ids) = plan(&env, 60, "plan.csv");
+    let (path, ids) = stale_plan(&env, 60, "plan.csv");
     assert!(!ids.is_empty());
     let out = env
         .cmd()
@@ -166,14 +146,14 @@ fn uninstall_happy_path_then_stale_is_clean() {
         .success();
     assert_eq!(env.sim().uninstall_requests().len(), ids.len());
     // The simulator removes uninstalled computers: nothing stale is left.
-    let (_, after) = plan(&env, 60, "after.csv");
+    let (_, after) = stale_plan(&env, 60, "after.csv");
     assert!(after.is_empty(), "{after:?}");
 }
 
 #[test]
 fn dry_run_sends_no_change_and_shows_the_call() {
     let env = Env::new(sim_config(300));
-    let (path, ids) = plan(&env, 30, "plan.csv");
+    let (path, ids) = stale_plan(&env, 30, "plan.csv");
     let out = env
         .cmd()
         .args(["uninstall", "--dry-run", "-o", "csv", "--from"])
@@ -199,7 +179,7 @@ fn dry_run_sends_no_change_and_shows_the_call() {
 #[test]
 fn more_than_max_is_refused_before_anything_is_sent() {
     let env = Env::new(sim_config(300));
-    let (path, ids) = plan(&env, 10, "plan.csv");
+    let (path, ids) = stale_plan(&env, 10, "plan.csv");
     assert!(ids.len() > 5);
     env.cmd()
         .args(["uninstall", "--yes", "--max", "5", "--from"])
@@ -217,7 +197,7 @@ fn more_than_max_is_refused_before_anything_is_sent() {
 #[test]
 fn no_terminal_and_no_yes_is_refused() {
     let env = Env::new(sim_config(200));
-    let (path, _) = plan(&env, 30, "plan.csv");
+    let (path, _) = stale_plan(&env, 30, "plan.csv");
     env.cmd()
         .args(["uninstall", "--from"])
         .arg(&path)
@@ -237,7 +217,7 @@ fn no_terminal_and_no_yes_is_refused() {
 fn bulk_recheck_lists_the_fleet_once_per_run() {
     let fleet = 1200u64;
     let env = Env::new(sim_config(fleet as usize));
-    let (path, ids) = plan(&env, 1, "plan.csv");
+    let (path, ids) = stale_plan(&env, 1, "plan.csv");
     let n = ids.len() as u64;
     let max = n.to_string();
     let pages = fleet.div_ceil(500);
@@ -290,7 +270,7 @@ fn bulk_recheck_lists_the_fleet_once_per_run() {
 #[test]
 fn recheck_skips_an_agent_that_came_back_and_one_that_is_gone() {
     let env = Env::new(sim_config(300));
-    let (path, ids) = plan(&env, 30, "plan.csv");
+    let (path, ids) = stale_plan(&env, 30, "plan.csv");
     let back = &ids[0];
     let gone = &ids[1];
     env.sim().set_last_seen(back, Some(common::now()));
@@ -340,7 +320,7 @@ fn faults_429_5xx_and_revoked_tokens_end_with_nothing_failed() {
     cfg.revoke_tokens_every = Some(25);
     cfg.se_token_ttl = Duration::from_secs(3);
     let env = Env::with_extra(cfg, "");
-    let (path, ids) = plan(&env, 30, "plan.csv");
+    let (path, ids) = stale_plan(&env, 30, "plan.csv");
     let out = env
         .cmd()
         .args(["uninstall", "--yes", "--from"])
@@ -369,7 +349,7 @@ fn killed_mid_run_then_resumed_sends_every_agent_once() {
     let mut cfg = sim_config(400);
     cfg.latency = Duration::from_millis(40);
     let env = Env::new(cfg);
-    let (path, ids) = plan(&env, 20, "plan.csv");
+    let (path, ids) = stale_plan(&env, 20, "plan.csv");
     assert!(ids.len() > 60, "{}", ids.len());
     let mut child = env
         .std_cmd()
@@ -412,7 +392,7 @@ fn killed_mid_run_then_resumed_sends_every_agent_once() {
 #[test]
 fn secrets_never_reach_output_even_at_trace() {
     let env = Env::new(sim_config(120));
-    let (path, _) = plan(&env, 30, "plan.csv");
+    let (path, _) = stale_plan(&env, 30, "plan.csv");
     let mut all = String::new();
     for args in [
         vec!["-vvv", "stale", "--days", "30", "-o", "json"],
@@ -485,7 +465,7 @@ fn bad_rows_are_all_reported_and_nothing_is_sent() {
 #[test]
 fn header_only_plan_is_nothing_to_do() {
     let env = Env::new(sim_config(50));
-    let (path, ids) = plan(&env, 100_000, "empty.csv");
+    let (path, ids) = stale_plan(&env, 100_000, "empty.csv");
     assert!(ids.is_empty());
     env.cmd()
         .args(["uninstall", "--from"])
@@ -525,7 +505,7 @@ fn several_orgs_need_organization_id() {
         ("Acme APJC".into(), "orgapjcaaaaaaaaaaaaaaaaaa".into()),
     ];
     let env = Env::new(cfg);
-    let (path, _) = plan(&env, 30, "plan.csv");
+    let (path, _) = stale_plan(&env, 30, "plan.csv");
     env.cmd()
         .args(["uninstall", "--yes", "--from"])
         .arg(&path)

@@ -193,6 +193,38 @@ pub fn csv_ids(csv_text: &str) -> Vec<String> {
     ids
 }
 
+/// A command's stdout as text.
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A command's stderr as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A journal's lines as JSON objects.
+pub fn journal_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Write a stale plan for `days` to `name` in the test's directory; its path and ids.
+pub fn stale_plan(env: &Env, days: u32, name: &str) -> (PathBuf, Vec<String>) {
+    let path = env.path(name);
+    env.cmd()
+        .args(["stale", "--days", &days.to_string(), "--out"])
+        .arg(&path)
+        .assert()
+        .success();
+    let ids = csv_ids(&std::fs::read_to_string(&path).unwrap());
+    (path, ids)
+}
+
 pub fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
