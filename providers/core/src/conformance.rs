@@ -397,3 +397,103 @@ pub async fn unsupported_operations_say_why<H: Harness>(h: H) {
     assert_eq!(e.kind, ErrorKind::NotSupported, "{kind}: listing: {e}");
     h.stop().await;
 }
+
+// ----- Shared checks a kind's own simulator tests call -----------------------------------
+
+/// The stale hint at the resolution of the vendor's wire format: `at` was last seen exactly
+/// at `cutoff` (not stale), `before` one tick earlier (stale). The hinted listing keeps what
+/// the client-side rule keeps, in fewer listing requests (`requests` counts them), and with
+/// unknown last-seen wanted no hint is sent, so every agent comes back. Returns the full
+/// listing, the hinted one and the one with unknown last-seen wanted, for the kind's own
+/// checks.
+pub async fn stale_hint_matches_the_client_side_rule(
+    p: &dyn Provider,
+    cutoff: Timestamp,
+    at: &str,
+    before: &str,
+    requests: impl Fn() -> u64,
+) -> (Vec<AgentRecord>, Vec<AgentRecord>, Vec<AgentRecord>) {
+    let stale_ids = |records: &[AgentRecord]| -> Vec<String> {
+        records
+            .iter()
+            .filter(|r| is_stale(r.last_seen, cutoff))
+            .map(|r| r.agent_id.clone())
+            .collect()
+    };
+    let all = list_all(p, &ListQuery::default()).await;
+    let full = requests();
+    let client_side = stale_ids(&all);
+    let q = ListQuery {
+        last_seen_before: Some(cutoff),
+        ..ListQuery::default()
+    };
+    let fetched = list_all(p, &q).await;
+    let hinted = stale_ids(&fetched);
+    assert_eq!(
+        hinted,
+        client_side,
+        "{}: the hint changed the result",
+        p.kind()
+    );
+    assert!(
+        !hinted.iter().any(|id| id == at),
+        "{}: exactly the cutoff is not stale",
+        p.kind()
+    );
+    assert!(
+        hinted.iter().any(|id| id == before),
+        "{}: one tick before the cutoff is stale",
+        p.kind()
+    );
+    assert!(
+        requests() - full < full,
+        "{}: the hint fetched fewer pages",
+        p.kind()
+    );
+    let q = ListQuery {
+        include_unknown: true,
+        ..q
+    };
+    let with_unknown = list_all(p, &q).await;
+    assert_eq!(
+        with_unknown.len(),
+        all.len(),
+        "{}: with unknown last-seen wanted every agent comes back",
+        p.kind()
+    );
+    (all, fetched, with_unknown)
+}
+
+/// `create_client` against a simulator that answers the create in an undocumented shape:
+/// the secret the vendor issued (`stored_secret`, read from the simulator afterwards) still
+/// comes back, with a problem that names what could not be read and never holds the secret,
+/// nor does the client's raw answer. Returns the result and its problem for the kind's own
+/// checks.
+pub async fn issued_secret_survives_an_odd_answer(
+    p: &dyn Provider,
+    new: &crate::NewClient,
+    stored_secret: impl Fn() -> String,
+) -> (crate::NewClientSecret, String) {
+    use secrecy::ExposeSecret;
+    let created = match p.create_client(new).await {
+        Ok(c) => c,
+        Err(e) => panic!("{}: create_client failed: {e}", p.kind()),
+    };
+    let secret = created.client_secret.expose_secret().to_string();
+    assert_eq!(secret, stored_secret(), "{}: the issued secret", p.kind());
+    let problem = created
+        .problem
+        .clone()
+        .unwrap_or_else(|| panic!("{}: a problem is reported", p.kind()));
+    assert!(
+        !problem.contains(&secret),
+        "{}: secret in the problem",
+        p.kind()
+    );
+    assert!(
+        !created.client.raw.to_string().contains(&secret),
+        "{}: secret in the raw answer",
+        p.kind()
+    );
+    (created, problem)
+}

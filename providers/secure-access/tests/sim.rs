@@ -159,39 +159,14 @@ async fn last_sync_before_hint_equals_client_side_filtering() {
         .collect();
     sim.set_last_sync(&ids[0], Some(cutoff));
     sim.set_last_sync(&ids[1], Some(cutoff - SignedDuration::from_millis(1)));
-
-    let all = list(&p, &ListQuery::default()).await;
-    let full_requests = sim.request_count(ROAMING);
-    let client_side: Vec<String> = all
-        .iter()
-        .filter(|r| is_stale(r.last_seen, cutoff))
-        .map(|r| r.agent_id.clone())
-        .collect();
-    let q = ListQuery {
-        last_seen_before: Some(cutoff),
-        ..ListQuery::default()
-    };
-    let hinted: Vec<String> = list(&p, &q)
-        .await
-        .into_iter()
-        .filter(|r| is_stale(r.last_seen, cutoff))
-        .map(|r| r.agent_id.clone())
-        .collect();
-    assert_eq!(hinted, client_side);
-    assert!(!hinted.contains(&ids[0]) && hinted.contains(&ids[1]));
-    assert!(
-        sim.request_count(ROAMING) - full_requests < full_requests,
-        "the hint fetched fewer pages"
-    );
-
-    // With unknown devices wanted, no hint is sent, so never-synced devices still come back.
-    let q = ListQuery {
-        last_seen_before: Some(cutoff),
-        include_unknown: true,
-        ..ListQuery::default()
-    };
-    let with_unknown = list(&p, &q).await;
-    assert_eq!(with_unknown.len(), all.len());
+    agentctl_core::conformance::stale_hint_matches_the_client_side_rule(
+        &p,
+        cutoff,
+        &ids[0],
+        &ids[1],
+        || sim.request_count(ROAMING),
+    )
+    .await;
     sim.shutdown().await;
 }
 
@@ -1049,26 +1024,22 @@ async fn an_issued_secret_is_handed_back_even_when_the_answer_is_not_as_document
         .await
         .unwrap();
         let p = provider(&sim);
-        let created = p
-            .create_client(&NewClient {
-                name: "odd answer".into(),
-                roles: vec!["deployments.roamingcomputers:read".into()],
-                expire_at: None,
+        let new = NewClient {
+            name: "odd answer".into(),
+            roles: vec!["deployments.roamingcomputers:read".into()],
+            expire_at: None,
+        };
+        let (created, problem) =
+            agentctl_core::conformance::issued_secret_survives_an_odd_answer(&p, &new, || {
+                sim.state()
+                    .api_keys
+                    .iter()
+                    .find(|k| k.key["name"] == "odd answer")
+                    .map(|k| k.secret.clone())
+                    .unwrap()
             })
-            .await
-            .unwrap();
+            .await;
         let secret = created.client_secret.expose_secret().to_string();
-        let stored = sim
-            .state()
-            .api_keys
-            .iter()
-            .find(|k| k.key["name"] == "odd answer")
-            .map(|k| k.secret.clone())
-            .unwrap();
-        assert_eq!(secret, stored, "{answer:?}: the issued secret");
-        let problem = created.problem.clone().expect("a problem is reported");
-        assert!(!problem.contains(&secret));
-        assert!(created.client.raw.to_string().find(&secret).is_none());
         match answer {
             sim::IssuedAnswer::ExtraEnvelope => {
                 assert!(problem.contains("data.key.clientSecret"), "{problem}");

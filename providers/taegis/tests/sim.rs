@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use agentctl_core::http::{HttpOptions, HttpResponse};
-use agentctl_core::time::{is_stale, stale_cutoff};
+use agentctl_core::time::stale_cutoff;
 use agentctl_core::{
     Action, ActionOutcome, AgentRecord, AgentRef, ErrorKind, HostPattern, ListQuery, NewClient,
     Operation, Provider, Recheck,
@@ -196,40 +196,16 @@ async fn the_stale_hint_equals_client_side_filtering() {
         .collect();
     sim.set_last_seen(with_seen[0], Some(cutoff));
     sim.set_last_seen(with_seen[1], Some(cutoff - SignedDuration::from_micros(1)));
-
-    let all = list(&p, &ListQuery::default()).await;
-    let full_pages = sim.request_count(ASSETS);
-    let client_side: Vec<String> = all
-        .iter()
-        .filter(|r| is_stale(r.last_seen, cutoff))
-        .map(|r| r.agent_id.clone())
-        .collect();
-    let q = ListQuery {
-        last_seen_before: Some(cutoff),
-        ..ListQuery::default()
-    };
-    let fetched = list(&p, &q).await;
+    let (all, fetched, with_unknown) =
+        agentctl_core::conformance::stale_hint_matches_the_client_side_rule(
+            &p,
+            cutoff,
+            with_seen[0],
+            with_seen[1],
+            || sim.request_count(ASSETS),
+        )
+        .await;
     assert!(fetched.len() < all.len(), "the hint fetched less");
-    let hinted: Vec<String> = fetched
-        .iter()
-        .filter(|r| is_stale(r.last_seen, cutoff))
-        .map(|r| r.agent_id.clone())
-        .collect();
-    assert_eq!(hinted, client_side);
-    assert!(!hinted.contains(&with_seen[0].to_string()));
-    assert!(hinted.contains(&with_seen[1].to_string()));
-    assert!(
-        sim.request_count(ASSETS) - full_pages < full_pages,
-        "fewer pages"
-    );
-
-    // With unknown assets wanted no hint is sent, so never-seen assets come back.
-    let q = ListQuery {
-        include_unknown: true,
-        ..q
-    };
-    let with_unknown = list(&p, &q).await;
-    assert_eq!(with_unknown.len(), all.len());
     assert!(with_unknown.iter().any(|r| r.last_seen.is_none()));
     sim.shutdown().await;
 }
@@ -526,21 +502,22 @@ async fn an_issued_secret_is_handed_back_even_when_the_answer_is_not_as_document
         .await
         .unwrap();
         let p = provider(&sim);
-        let created = p
-            .create_client(&NewClient {
-                name: "odd answer".into(),
-                ..NewClient::default()
+        let new = NewClient {
+            name: "odd answer".into(),
+            ..NewClient::default()
+        };
+        let stored = || {
+            sim.clients()
+                .into_iter()
+                .find(|c| c.name == "odd answer")
+                .unwrap()
+        };
+        let (created, problem) =
+            agentctl_core::conformance::issued_secret_survives_an_odd_answer(&p, &new, || {
+                stored().secret
             })
-            .await
-            .unwrap();
-        let stored = sim
-            .clients()
-            .into_iter()
-            .find(|c| c.name == "odd answer")
-            .unwrap();
-        assert_eq!(created.client_secret.expose_secret(), stored.secret);
-        let problem = created.problem.clone().expect("a problem is reported");
-        assert!(!problem.contains(&stored.secret));
+            .await;
+        let stored = stored();
         match answer {
             sim::IssuedAnswer::ExtraEnvelope => {
                 assert!(
