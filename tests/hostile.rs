@@ -5,6 +5,7 @@
 mod common;
 
 use agentctl_core::sim::{Hostile, hostile_names};
+use common::harness::{Harness, Simulator};
 use common::{Env, NOW, sim_config};
 use predicates::prelude::*;
 use serde_json::Value;
@@ -382,17 +383,6 @@ fn token_endpoint_faults_are_retried() {
     }
 }
 
-/// A plan of `ids` for `provider`, written by hand (no request sent).
-fn plan_file(dir: &std::path::Path, provider: &str, ids: &[String]) -> std::path::PathBuf {
-    let mut text = String::from("provider,agent_id\n");
-    for id in ids {
-        text.push_str(&format!("{provider},{id}\n"));
-    }
-    let path = dir.join("revoked-plan.csv");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 /// Concurrency of the runs below (each provider's `[defaults]`).
 const CONCURRENCY: u64 = 4;
 
@@ -424,6 +414,38 @@ fn assert_revocation_bounded(
     );
     let err = text(&out.stderr);
     assert!(err.contains("refused"), "{kind}: {err}");
+}
+
+/// `verb --from` a hand-written plan of `ids` for `provider` (no request sent to write it)
+/// against a simulator that revokes the credential after `revoke_after` requests, checked by
+/// [`assert_revocation_bounded`].
+fn revoked_run<S: Simulator>(
+    kind: &str,
+    h: &Harness<S>,
+    provider: &str,
+    verb: &str,
+    ids: &[String],
+    revoke_after: u64,
+) {
+    let mut text = String::from("provider,agent_id\n");
+    for id in ids {
+        text.push_str(&format!("{provider},{id}\n"));
+    }
+    let plan = h.path("revoked-plan.csv");
+    std::fs::write(&plan, text).unwrap();
+    let out = h
+        .cmd()
+        .args([verb, "--yes", "-o", "json", "--from"])
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert_revocation_bounded(
+        kind,
+        &out,
+        ids.len(),
+        revoke_after,
+        h.sim().total_requests(),
+    );
 }
 
 /// Secure Endpoint: the v1 API key and the XDR client are revoked mid-run.
@@ -473,20 +495,7 @@ fn secure_access_revoked_key_mid_run_is_not_hammered() {
         .iter()
         .filter_map(|c| c["deviceId"].as_str().map(str::to_string))
         .collect();
-    let plan = plan_file(sa.dir.path(), "sa", &ids);
-    let out = sa
-        .cmd()
-        .args(["remove", "--yes", "-o", "json", "--from"])
-        .arg(&plan)
-        .output()
-        .unwrap();
-    assert_revocation_bounded(
-        "secure-access",
-        &out,
-        ids.len(),
-        revoke_after,
-        sa.sim().total_requests(),
-    );
+    revoked_run("secure-access", &sa, "sa", "remove", &ids, revoke_after);
 }
 
 /// Taegis: the API client is revoked mid-run (token endpoint `invalid_client`, issued tokens
@@ -511,20 +520,7 @@ fn taegis_revoked_client_mid_run_is_not_hammered() {
         .filter(|a| !a.pending_uninstall)
         .map(|a| a.id)
         .collect();
-    let plan = plan_file(tg.dir.path(), "tg", &ids);
-    let out = tg
-        .cmd()
-        .args(["uninstall", "--yes", "-o", "json", "--from"])
-        .arg(&plan)
-        .output()
-        .unwrap();
-    assert_revocation_bounded(
-        "taegis",
-        &out,
-        ids.len(),
-        revoke_after,
-        tg.sim().total_requests(),
-    );
+    revoked_run("taegis", &tg, "tg", "uninstall", &ids, revoke_after);
 }
 
 /// Apex Central: the application's access is removed mid-run (401, `result_code` -5).
@@ -551,19 +547,13 @@ fn apex_central_revoked_application_mid_run_is_not_hammered() {
         })
         .filter_map(|a| a["entity_id"].as_str().map(str::to_string))
         .collect();
-    let plan = plan_file(apex.dir.path(), "apex", &ids);
-    let out = apex
-        .cmd()
-        .args(["uninstall", "--yes", "-o", "json", "--from"])
-        .arg(&plan)
-        .output()
-        .unwrap();
-    assert_revocation_bounded(
+    revoked_run(
         "apex-central",
-        &out,
-        ids.len(),
+        &apex,
+        "apex",
+        "uninstall",
+        &ids,
         revoke_after,
-        apex.sim().total_requests(),
     );
 }
 

@@ -9,6 +9,8 @@ use super::base_env;
 /// What the harness needs of a simulator.
 pub trait Simulator: Sized {
     fn base_url(&self) -> String;
+    /// Requests seen in all (every route, every answer).
+    fn total_requests(&self) -> u64;
     fn stop(self) -> impl Future<Output = ()>;
 }
 
@@ -17,6 +19,9 @@ macro_rules! simulator {
         impl Simulator for $sim {
             fn base_url(&self) -> String {
                 <$sim>::base_url(self)
+            }
+            fn total_requests(&self) -> u64 {
+                <$sim>::total_requests(self)
             }
             async fn stop(self) {
                 self.shutdown().await
