@@ -7,28 +7,23 @@
 use agentctl_core::{Action, RelocateTarget};
 
 use crate::app::App;
-use crate::bulk::{self, Source};
 use crate::cli::RelocateArgs;
 use crate::error::CliResult;
 
 pub async fn run(app: &App, args: &RelocateArgs) -> CliResult {
-    let source = Source::from_args(
-        args.from.as_ref(),
-        args.agents.id.as_ref(),
-        args.agents.host.as_ref(),
-        args.allow_multiple,
-    );
     let action = Action::Relocate(RelocateTarget {
         to: args.to.clone(),
         resolved_id: None,
         folder: args.folder.clone(),
         allow_multiple: args.allow_multiple,
     });
-    bulk::run(
+    super::uninstall::fixed_action(
         app,
-        bulk::Actions::Fixed(action),
-        source,
-        bulk::BulkOptions::new(&args.safety, &app.global),
+        args.from.as_ref(),
+        &args.agents,
+        args.allow_multiple,
+        &args.safety,
+        action,
     )
     .await
 }

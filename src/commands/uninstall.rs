@@ -7,22 +7,43 @@ use agentctl_core::Action;
 
 use crate::app::App;
 use crate::bulk::{self, Source};
-use crate::cli::SelectArgs;
+use crate::cli::{AgentArgs, SafetyArgs, SelectArgs};
 use crate::error::CliResult;
 
 /// Perform `action` (uninstall or remove) on the agents `args` select.
 pub async fn run(app: &App, args: &SelectArgs, action: Action) -> CliResult {
-    let source = Source::from_args(
+    fixed_action(
+        app,
         args.from.as_ref(),
-        args.agents.id.as_ref(),
-        args.agents.host.as_ref(),
+        &args.agents,
         args.allow_multiple,
+        &args.safety,
+        action,
+    )
+    .await
+}
+
+/// One fixed action on the agents a plan, an id or a host name select (uninstall, remove,
+/// relocate).
+pub(crate) async fn fixed_action(
+    app: &App,
+    from: Option<&std::path::PathBuf>,
+    agents: &AgentArgs,
+    allow_multiple: bool,
+    safety: &SafetyArgs,
+    action: Action,
+) -> CliResult {
+    let source = Source::from_args(
+        from,
+        agents.id.as_ref(),
+        agents.host.as_ref(),
+        allow_multiple,
     );
     bulk::run(
         app,
         bulk::Actions::Fixed(action),
         source,
-        bulk::BulkOptions::new(&args.safety, &app.global),
+        bulk::BulkOptions::new(safety, &app.global),
     )
     .await
 }
