@@ -5,7 +5,7 @@
 //! of machines, not the vendors' JSON.
 //!
 //! `cargo bench --bench report`. Knobs: BENCH_REPORT_FLEET (100000), BENCH_REPORT_FORMATS
-//! (`html,json,md`).
+//! (`html,json,md`), BENCH_REPORT_PER_PROVIDER (unset; set: also one console at a time).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -141,35 +141,68 @@ fn main() {
     }
     println!();
     println!(
-        "{:<34} {:>9} {:>14} {:>12} {:>10}",
+        "{:<40} {:>9} {:>14} {:>12} {:>12}",
         "scenario", "wall", "peak RSS", "agents", "out size"
     );
-    for ext in formats.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let out = dir.join(format!("report.{ext}"));
+    let run = |label: String, args: &[&str], out: &Path, agents: usize| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentctl"));
         cmd.env("AGENTCTL_NOW", NOW)
             .env("XDG_STATE_HOME", dir.join("state"))
             .env_remove("RUST_LOG")
             .arg("--config")
             .arg(&config)
-            .args(["--no-progress", "report", "--days", "30", "--out"])
-            .arg(&out);
+            .arg("--no-progress")
+            .args(args)
+            .arg("--out")
+            .arg(out);
         let (wall, rss_kib) = measure(cmd);
-        let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+        let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
         println!(
-            "{:<34} {:>8.1}s {:>10.1} MiB {:>12} {:>9.1}M{}",
-            format!("report --out report.{ext}"),
+            "{label:<40} {:>8.1}s {:>10.1} MiB {:>12} {:>8} KiB{}",
             wall.as_secs_f64(),
             rss_kib as f64 / 1024.0,
-            4 * n,
-            size as f64 / 1_048_576.0,
+            agents,
+            size.div_ceil(1024),
             if rss_kib > TARGET_MIB * 1024 {
                 format!("  ! above the {TARGET_MIB} MiB target")
             } else {
                 String::new()
             }
         );
+    };
+    for ext in formats.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let out = dir.join(format!("report.{ext}"));
+        run(
+            format!("report --out report.{ext}"),
+            &["report", "--days", "30"],
+            &out,
+            4 * n,
+        );
         summary(&out);
+    }
+    // The same listing pass and machine grouping without the report: what the report adds.
+    run(
+        "gaps (same listing, no report)".into(),
+        &["gaps", "--days", "30", "-o", "csv"],
+        &dir.join("gaps.csv"),
+        4 * n,
+    );
+    // One console at a time: where the peak comes from.
+    if std::env::var_os("BENCH_REPORT_PER_PROVIDER").is_some() {
+        for p in ["se", "sa", "tg", "apex"] {
+            run(
+                format!("report -p {p} --out report.json"),
+                &["-p", p, "report", "--days", "30"],
+                &dir.join(format!("report-{p}.json")),
+                n,
+            );
+        }
+        run(
+            "report -p se -p sa -p tg --out report.json".into(),
+            &["-p", "se", "-p", "sa", "-p", "tg", "report", "--days", "30"],
+            &dir.join("report-paged.json"),
+            3 * n,
+        );
     }
     runtime.block_on(se_sim.shutdown());
     runtime.block_on(sa_sim.shutdown());
