@@ -85,13 +85,23 @@ pub fn next_page(page: u32, limit: u32, got: usize) -> Result<Option<u32>, Strin
             "page {page} has {got} roaming computers, more than limit={limit}"
         ));
     }
-    Ok((got == limit as usize).then_some(page + 1))
+    if got < limit as usize {
+        return Ok(None);
+    }
+    // A server that answers full pages forever runs out of page numbers, not memory.
+    page.checked_add(1)
+        .map(Some)
+        .ok_or_else(|| format!("page {page} is full and there is no page number after it"))
 }
 
 /// After a tunnel-group page at `offset` with `got` items and the reported `total`: the
 /// next offset, if any.
 pub fn next_offset(offset: u64, got: usize, total: u64) -> Result<Option<u64>, String> {
-    let next = offset + got as u64;
+    let Some(next) = offset.checked_add(got as u64) else {
+        return Err(format!(
+            "offset {offset} plus {got} tunnel groups is past any offset the API can take"
+        ));
+    };
     if next >= total {
         Ok(None)
     } else if got == 0 {
@@ -1119,6 +1129,11 @@ mod tests {
         assert_eq!(next_page(1, 100, 0), Ok(None));
         assert_eq!(next_page(4, 100, 0), Ok(None));
         assert!(next_page(1, 100, 101).is_err());
+        // Found by the secure_access fuzz target: the last page number is an error, not an
+        // overflow (a server answering full pages forever).
+        assert!(next_page(u32::MAX, 100, 100).is_err());
+        assert_eq!(next_page(u32::MAX, 100, 99), Ok(None));
+        assert!(next_offset(u64::MAX, 1, u64::MAX).is_err());
     }
 
     #[test]
