@@ -319,6 +319,18 @@ fn markdown_report_in_a_time_zone_and_json_on_stdout() {
             vec!["report", "--days", "30", "-o", "csv", "--out", "r.csv"],
             "not a report format",
         ),
+        (
+            vec![
+                "report",
+                "--days",
+                "30",
+                "--columns",
+                "host",
+                "--out",
+                "r.md",
+            ],
+            "a report has fixed sections",
+        ),
     ] {
         let out = sb.cmd(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

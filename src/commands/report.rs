@@ -37,6 +37,13 @@ pub fn kind_of(path: &Path) -> Option<Kind> {
 /// The format: `-o json`, else `--out`'s extension. JSON may go to stdout; the others need a
 /// file.
 fn format(app: &App) -> CliResult<Kind> {
+    if !app.global.columns.is_empty() || app.global.sort.is_some() {
+        return Err(CliError::usage(
+            "report",
+            "--columns and --sort apply to row listings; a report has fixed sections",
+        )
+        .hint("for rows to pick and sort, use stale, gaps or duplicates"));
+    }
     let out = app.global.out.as_deref();
     match app.global.output {
         Some(OutputFormat::Json) => return Ok(Kind::Json),
