@@ -390,7 +390,11 @@ fn callgrind(n: usize) {
             &["stale", "--days", "30", "-o", "ndjson"][..],
         ),
     ] {
-        let out = root.path().join("callgrind.out");
+        // BENCH_CALLGRIND_OUT=dir keeps the profiles for `callgrind_annotate`.
+        let out = std::env::var_os("BENCH_CALLGRIND_OUT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.path().to_path_buf())
+            .join(format!("callgrind.{}.out", label.replace([' ', '-'], "")));
         let inner = s.cmd(args);
         let mut cmd = Command::new("valgrind");
         cmd.arg("--tool=callgrind")
@@ -526,7 +530,119 @@ fn taegis(runtime: &tokio::runtime::Runtime, root: &Path, fleet: usize, latency:
         Some(latency * requests as u32),
         None,
     );
+    taegis_windows(runtime, &running, &cfg, fleet);
     runtime.block_on(running.shutdown());
+}
+
+/// Would splitting the Taegis listing into independent `lastSeenAt` windows pay? The same
+/// `assetsV2` documents agentctl sends, at the protocol level: one cursor walk over every
+/// asset, against 8 windows walked concurrently (plus one for assets without a last-seen
+/// time). The window bounds are the fleet's own octiles, the best case a client could
+/// reach (a real one would first have to probe for them).
+fn taegis_windows(
+    runtime: &tokio::runtime::Runtime,
+    running: &agentctl_taegis::sim::RunningSim,
+    cfg: &agentctl_taegis::sim::SimConfig,
+    fleet: usize,
+) {
+    use serde_json::{Value, json};
+    let base = running.base_url();
+    let http = reqwest::Client::new();
+    let token: String = runtime.block_on(async {
+        let answer: Value = http
+            .post(format!("{base}/auth/api/v2/auth/token"))
+            .basic_auth(&cfg.client_id, Some(&cfg.client_secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["access_token"].as_str().unwrap().to_string()
+    });
+    // One cursor walk under `filter`: (assets, requests).
+    let walk = |filter: Option<Value>| {
+        let (http, base, token, tenant) = (
+            http.clone(),
+            base.clone(),
+            token.clone(),
+            cfg.tenant_id.clone(),
+        );
+        async move {
+            let (mut assets, mut requests, mut after) = (0usize, 0u64, None::<String>);
+            loop {
+                let body = json!({
+                    "query": agentctl_taegis::documents::ASSETS_PAGE.as_str(),
+                    "variables": {"first": 500, "after": after, "filter": filter},
+                });
+                let answer: Value = http
+                    .post(format!("{base}/graphql"))
+                    .bearer_auth(&token)
+                    .header("X-Tenant-Context", &tenant)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                requests += 1;
+                let page = &answer["data"]["assetsV2"];
+                assets += page["assets"].as_array().map_or(0, Vec::len);
+                match (
+                    page["pageInfo"]["hasNextPage"].as_bool(),
+                    page["pageInfo"]["endCursor"].as_str(),
+                ) {
+                    (Some(true), Some(c)) => after = Some(c.to_string()),
+                    _ => return (assets, requests),
+                }
+            }
+        }
+    };
+    let started = Instant::now();
+    let (all, seq_requests) = runtime.block_on(walk(None));
+    let sequential = started.elapsed();
+    assert_eq!(all, fleet);
+    let mut seen: Vec<jiff::Timestamp> = running
+        .assets()
+        .iter()
+        .filter_map(|a| a.last_seen_at)
+        .collect();
+    seen.sort();
+    let cuts: Vec<String> = (1..8)
+        .map(|k| seen[seen.len() * k / 8].to_string())
+        .collect();
+    let mut filters: Vec<Value> = Vec::new();
+    for k in 0..8 {
+        let mut w = serde_json::Map::new();
+        if k > 0 {
+            w.insert("lastSeenAt_gte".into(), json!(cuts[k - 1]));
+        }
+        if k < 7 {
+            w.insert("lastSeenAt_lt".into(), json!(cuts[k]));
+        } else {
+            w.insert("lastSeenAt_lt".into(), json!("9999-01-01T00:00:00Z"));
+        }
+        filters.push(json!({"where": w}));
+    }
+    // Assets without a last-seen time match no comparison.
+    filters.push(json!({"where": {"not": {"lastSeenAt_lt": "9999-01-01T00:00:00Z"}}}));
+    let started = Instant::now();
+    let parts = runtime.block_on(futures::future::join_all(
+        filters.into_iter().map(|f| walk(Some(f))),
+    ));
+    let windowed = started.elapsed();
+    let (assets, requests) = parts
+        .iter()
+        .fold((0, 0), |(a, r), (pa, pr)| (a + pa, r + pr));
+    assert_eq!(assets, fleet, "the windows cover the fleet exactly once");
+    println!(
+        "| Taegis listing {fleet} assets, protocol level: one cursor walk {:.2} s / {seq_requests} requests; 8 lastSeenAt windows + 1 null window at once {:.2} s / {requests} requests ({:.1}× faster) | | | | | | |",
+        sequential.as_secs_f64(),
+        windowed.as_secs_f64(),
+        sequential.as_secs_f64() / windowed.as_secs_f64()
+    );
 }
 
 /// Taegis remove of `BENCH_REMOVE` (default 1,000) assets through the provider's bulk path
