@@ -15,6 +15,7 @@ use agentctl_core::{
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::OnceCell;
 use url::Url;
@@ -23,7 +24,8 @@ use crate::auth::ApexAuth;
 use crate::config::Config;
 use crate::error::success;
 use crate::model::{
-    ACT_RELOCATE, ACT_UNINSTALL, AGENTS_PATH, Agent, SERVERS_PATH, Server, split_list,
+    ACT_RELOCATE, ACT_UNINSTALL, AGENTS_PATH, Agent, AgentsEnvelope, SERVERS_PATH, Server,
+    split_list,
 };
 use crate::unconfirmed;
 
@@ -187,11 +189,29 @@ impl ApexCentral {
     }
 
     fn record(&self, raw: Value, servers: &[ServerEntry]) -> Result<AgentRecord> {
-        let a: Agent = serde_json::from_value(raw.clone()).map_err(|e| {
+        let a = Agent::deserialize(&raw).map_err(|e| {
             self.err(ProviderError::protocol(format!(
                 "unexpected agent object: {e}"
             )))
         })?;
+        self.typed_record(a, raw, servers)
+    }
+
+    /// The listing without the vendor JSON (`keep_raw` off): a successful answer is read
+    /// straight into typed agents, so a large unpaginated list is never held as a JSON tree.
+    /// `None` when the answer is not a plain success of that shape; the generic reading then
+    /// reports what is wrong with it.
+    fn typed_agents(&self, resp: &HttpResponse) -> Option<Vec<Agent>> {
+        // Only a JSON object is an envelope (serde would also read a struct from an array).
+        let first = resp.body.iter().find(|b| !b.is_ascii_whitespace())?;
+        if !resp.is_success() || *first != b'{' {
+            return None;
+        }
+        let env: AgentsEnvelope = serde_json::from_slice(&resp.body).ok()?;
+        (env.result_code == 1).then_some(env.result_content.0)
+    }
+
+    fn typed_record(&self, a: Agent, raw: Value, servers: &[ServerEntry]) -> Result<AgentRecord> {
         if a.entity_id.is_empty() {
             return Err(self.err(ProviderError::protocol("agent object without entity_id")));
         }
@@ -261,14 +281,37 @@ impl ApexCentral {
             Some(host) if unconfirmed::SEND_HOST_NAME_SELECTOR => vec![("host_name", host)],
             _ => Vec::new(),
         };
-        let raw = self.fetch_agents(&selector).await?;
-        let servers = self.servers_for_group().await;
-        let mut out = Vec::with_capacity(raw.len());
-        for item in raw {
-            let mut record = self.record(item, &servers)?;
-            if !query.keep_raw {
-                record.raw = Value::Null;
+        let resp = self.get(AGENTS_PATH, &selector).await?;
+        let typed = if query.keep_raw {
+            None
+        } else {
+            self.typed_agents(&resp)
+        };
+        let items: Vec<(Agent, Value)> = match typed {
+            Some(agents) => {
+                drop(resp);
+                agents.into_iter().map(|a| (a, Value::Null)).collect()
             }
+            None => {
+                let content = success("list agents", &resp).map_err(|e| self.err(e))?;
+                drop(resp);
+                let mut items = Vec::new();
+                for raw in self.items("list agents", content)? {
+                    let a = Agent::deserialize(&raw).map_err(|e| {
+                        self.err(ProviderError::protocol(format!(
+                            "unexpected agent object: {e}"
+                        )))
+                    })?;
+                    let raw = if query.keep_raw { raw } else { Value::Null };
+                    items.push((a, raw));
+                }
+                items
+            }
+        };
+        let servers = self.servers_for_group().await;
+        let mut out = Vec::with_capacity(items.len());
+        for (a, raw) in items {
+            let record = self.typed_record(a, raw, &servers)?;
             if query
                 .host
                 .as_ref()

@@ -14,6 +14,57 @@ pub struct Envelope {
     pub result_content: Value,
 }
 
+/// A successful `GET ProductAgents` answer read straight into typed agents, without building
+/// a JSON tree of the whole (unpaginated) list first: `result_content` as a list of agents,
+/// or empty when it is `null` or `""`. Anything else does not deserialize, and the caller
+/// falls back to the generic envelope reading, which says precisely what is wrong.
+#[derive(Debug, Deserialize)]
+pub struct AgentsEnvelope {
+    pub result_code: i64,
+    #[serde(default)]
+    pub result_content: AgentList,
+}
+
+/// `result_content` of `GET ProductAgents`: see [`AgentsEnvelope`].
+#[derive(Debug, Default)]
+pub struct AgentList(pub Vec<Agent>);
+
+impl<'de> Deserialize<'de> for AgentList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = AgentList;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of agents, null or \"\"")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<AgentList, A::Error> {
+                let mut agents = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+                while let Some(a) = seq.next_element::<Agent>()? {
+                    agents.push(a);
+                }
+                Ok(AgentList(agents))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<AgentList, E> {
+                Ok(AgentList::default())
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<AgentList, E> {
+                Ok(AgentList::default())
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AgentList, E> {
+                if v.is_empty() {
+                    Ok(AgentList::default())
+                } else {
+                    Err(E::invalid_value(serde::de::Unexpected::Str(v), &self))
+                }
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
 /// One item of `GET ProductAgents` (and of an action's `result_content`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
