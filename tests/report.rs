@@ -302,11 +302,24 @@ fn markdown_report_in_a_time_zone_and_json_on_stdout() {
     let (md_utc, _) = sb.report("utc.md", &[]);
     assert!(md_utc.contains("Generated 2026-11-23 12:00 UTC"));
 
-    // -o json: JSON on stdout (UTC whatever --tz says), the same as the file.
-    let (stdout, _) = ok(&sb.cmd(&["report", "--days", "30", "-o", "json", "--tz", "Asia/Tokyo"]));
+    // -o json: JSON on stdout, RFC 3339 UTC; with an explicit --tz, with that zone's offset
+    // (as list and stale JSON do).
+    let (stdout, _) = ok(&sb.cmd(&["report", "--days", "30", "-o", "json"]));
     let r: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(r["generated_at"], "2026-11-23T12:00:00Z");
     assert_eq!(r["licences_reclaimable"]["total"], 3080);
+    let (stdout, _) = ok(&sb.cmd(&["report", "--days", "30", "-o", "json", "--tz", "Asia/Tokyo"]));
+    let tokyo: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(tokyo["generated_at"], "2026-11-23T21:00:00+09:00");
+    assert_eq!(tokyo["stale_before"], "2026-10-24T21:00:00+09:00");
+    assert!(
+        tokyo["broken_agents"][0]["seen_elsewhere"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("+09:00")),
+        "{}",
+        tokyo["broken_agents"]
+    );
+    assert_eq!(tokyo["licences_reclaimable"], r["licences_reclaimable"]);
 
     // What is not a report is a usage error (exit 2) saying what to do.
     for (args, says) in [

@@ -101,7 +101,7 @@ pub async fn run(app: &App, args: &ReportArgs) -> CliResult {
         "finding gaps, duplicates and broken agents among {} machines",
         machines.len()
     ));
-    let report = Report::build(
+    let mut report = Report::build(
         fleet,
         &machines,
         Inputs {
@@ -115,6 +115,10 @@ pub async fn run(app: &App, args: &ReportArgs) -> CliResult {
         },
     );
     drop(machines);
+    // JSON is for machines: UTC unless a zone was asked for explicitly, as for listings.
+    if app.global.tz.is_some() {
+        report.json_tz = Some(tz.clone());
+    }
     progress.set_message(match kind {
         Kind::Html => "drawing charts and writing HTML".to_string(),
         Kind::Markdown => "writing Markdown".to_string(),

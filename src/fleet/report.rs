@@ -147,6 +147,9 @@ pub struct Report<'f> {
     pub duplicates: Vec<DuplicateRow>,
     pub broken: Vec<Broken>,
     pub held: Vec<Held>,
+    /// The zone of the JSON report's times when `--tz` was given explicitly (RFC 3339 with
+    /// that zone's offset); UTC otherwise.
+    pub json_tz: Option<TimeZone>,
 }
 
 fn presence_code(p: Presence) -> u8 {
@@ -295,6 +298,7 @@ impl<'f> Report<'f> {
             duplicates: dup_rows,
             broken,
             held,
+            json_tz: None,
         }
     }
 
@@ -337,7 +341,8 @@ impl<'f> Report<'f> {
 
     // ---------------------------------------------------------------- JSON
 
-    /// The JSON report (RFC 3339 UTC times, vendor text as is), streamed to `w`.
+    /// The JSON report (RFC 3339 times, UTC unless [`Report::json_tz`]; vendor text as is),
+    /// streamed to `w`.
     pub fn write_json(&self, w: impl io::Write) -> io::Result<()> {
         let mut ser = serde_json::Serializer::pretty(w);
         self.serialize(&mut ser).map_err(io::Error::other)
@@ -1080,10 +1085,6 @@ impl Serialize for PresenceMap<'_> {
     }
 }
 
-fn ts(t: Option<Timestamp>) -> Option<String> {
-    t.map(format_timestamp)
-}
-
 #[derive(Serialize)]
 struct ProviderJson<'a> {
     provider: &'a str,
@@ -1175,13 +1176,21 @@ struct ReclaimJson<'a> {
 }
 
 impl Report<'_> {
+    /// A time of the JSON report: RFC 3339 UTC, or with the offset of an explicit `--tz`.
+    fn stamp(&self, t: Timestamp) -> String {
+        match &self.json_tz {
+            Some(tz) => crate::view::rfc3339_in(t, tz),
+            None => format_timestamp(t),
+        }
+    }
+
     fn agent_json(&self, i: u32) -> AgentJson<'_> {
         let a = self.agent(i);
         AgentJson {
             provider: self.provider_name(a.provider),
             agent_id: &a.agent_id,
             hostname: &a.hostname,
-            last_seen: ts(a.last_seen),
+            last_seen: a.last_seen.map(|t| self.stamp(t)),
         }
     }
 
@@ -1194,9 +1203,9 @@ impl Serialize for Report<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (total, cost) = self.total_reclaimable();
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("generated_at", &format_timestamp(self.generated_at))?;
+        m.serialize_entry("generated_at", &self.stamp(self.generated_at))?;
         m.serialize_entry("days", &self.days)?;
-        m.serialize_entry("stale_before", &format_timestamp(self.cutoff))?;
+        m.serialize_entry("stale_before", &self.stamp(self.cutoff))?;
         m.serialize_entry("min_age_hours", &self.min_age_hours)?;
         m.serialize_entry("machines", &self.machines)?;
         m.serialize_entry("agents", &self.fleet.agents.len())?;
@@ -1240,7 +1249,7 @@ impl Serialize for Report<'_> {
             &Seq(|| {
                 self.broken.iter().map(|b| BrokenJson {
                     agent: self.agent_json(b.agent),
-                    seen_elsewhere: format_timestamp(b.seen.last_seen),
+                    seen_elsewhere: self.stamp(b.seen.last_seen),
                     seen_elsewhere_in: self.provider_name(b.seen.provider),
                     rule: b.seen.rule.map(|r| r.name()),
                 })
@@ -1300,7 +1309,7 @@ impl Serialize for Coverage<'_> {
                     host: &g.host,
                     rule: g.rule.map(|x| x.name()),
                     seen_in: r.name_list(&g.seen_in),
-                    newest_last_seen: ts(g.newest_last_seen),
+                    newest_last_seen: g.newest_last_seen.map(|t| r.stamp(t)),
                     missing_in: r.name_list(&g.missing_in),
                     stale_in: r.name_list(&g.stale_in),
                     presence: PresenceMap(r, row),
