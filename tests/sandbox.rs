@@ -276,3 +276,41 @@ fn a_new_client_secret_is_on_stdout_once_and_never_in_the_trace() {
         assert!(!stderr.is_empty(), "-vvv logs something");
     }
 }
+
+/// Run agentctl with stderr on a pseudo-terminal (util-linux `script`), as a person would,
+/// and give back what the terminal received.
+fn on_a_terminal(sb: &Sandbox, args: &str) -> String {
+    let bin = env!("CARGO_BIN_EXE_agentctl");
+    let mut c = Command::new("script");
+    base_env(&mut c, sb.dir.path());
+    c.env("AGENTCTL_SANDBOX_DIR", sb.dir.path().join("sandbox"))
+        .env("TERM", "xterm")
+        .args([
+            "-qec",
+            &format!("{bin} --sandbox {args} -o csv >/dev/null"),
+            "/dev/null",
+        ]);
+    let out = c
+        .output()
+        .expect("util-linux `script` runs a command on a pseudo-terminal");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn cross_console_listings_show_agents_read_per_provider_on_a_terminal() {
+    let sb = Sandbox::new();
+    let shown = on_a_terminal(&sb, "gaps --days 30");
+    assert!(
+        shown.contains("agents read: sandbox-apex"),
+        "no per-provider progress on the terminal:\n{shown:?}"
+    );
+    assert!(shown.contains("sandbox-taegis"), "{shown:?}");
+    // Silent with --no-progress (and -q, or a stderr that is not a terminal).
+    let quiet = on_a_terminal(&sb, "gaps --days 30 --no-progress");
+    assert!(!quiet.contains("agents read"), "{quiet:?}");
+}

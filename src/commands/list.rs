@@ -101,7 +101,7 @@ pub fn action_notes(app: &App, selected: &[crate::providers::Configured], plan: 
 }
 
 /// Progress: agents read per provider, ✓ for the providers that finished.
-fn show_counts(
+pub(crate) fn show_counts(
     progress: &Progress,
     selected: &[crate::providers::Configured],
     received: &[u64],

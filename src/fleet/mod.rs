@@ -237,22 +237,32 @@ pub async fn collect_owned(
         .enumerate()
         .map(|(i, (c, tally))| {
             let name = c.name.clone();
+            let end = name.clone();
             c.provider
                 .list_tallied(query, tally.clone())
-                .map(move |r| (i as u16, name.clone(), r))
+                .map(move |r| (i as u16, name.clone(), Some(r)))
+                .chain(futures::stream::once(async move { (i as u16, end, None) }))
+                .boxed()
         });
     let mut merged = futures::stream::select_all(streams);
     let mut failed = Vec::new();
     let mut received = vec![0u64; selected.len()];
+    let mut finished = vec![false; selected.len()];
     let mut seen = 0u64;
     let mut listed = 0u32;
     while let Some((i, name, item)) = merged.next().await {
+        let Some(item) = item else {
+            // This provider's listing ended: show it done.
+            finished[i as usize] = true;
+            crate::commands::list::show_counts(&progress, selected, &received, &finished);
+            continue;
+        };
         match item {
             Ok(record) => {
                 seen += 1;
                 received[i as usize] += 1;
                 if seen.is_multiple_of(500) {
-                    progress.set_message(format!("{seen} agents read"));
+                    crate::commands::list::show_counts(&progress, selected, &received, &finished);
                 }
                 if query
                     .host
