@@ -69,8 +69,18 @@ fn run_block(home: &Path, bin_dir: &Path, name: &str, script: &str) {
         .env("TAEGIS_CLIENT_SECRET", "example-secret")
         .current_dir(home)
         .arg("-c")
-        .arg(format!("set -euo pipefail\n{script}"));
-    let out = c.output().unwrap();
+        .arg(format!("set -euo pipefail\n{script}"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    // What a person types at the blocks' prompts (`read -rsp … TAEGIS_CLIENT_SECRET`).
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = stdin.write_all(b"example-secret\n");
+    }
+    let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "README block `{name}` failed (exit {:?}):\n{script}\n--- stdout\n{}\n--- stderr\n{}",
