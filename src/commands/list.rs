@@ -7,7 +7,7 @@
 //! in runs spilled to unnamed temporary files and merged (`crate::spill`).
 
 use agentctl_core::time::stale_cutoff;
-use agentctl_core::{Action, AgentRecord, HostPattern, ListQuery, ListTally, Operation};
+use agentctl_core::{Action, AgentRecord, HostPattern, ListQuery, Operation};
 use futures::StreamExt;
 
 use crate::app::App;
@@ -172,19 +172,7 @@ pub async fn stream_agents(
     // The raw vendor record is only written by JSON formats; do not hold it otherwise.
     let keep_raw = query.keep_raw;
     let progress = Progress::spinner(app, "listing agents");
-    let tallies: Vec<ListTally> = selected.iter().map(|_| ListTally::default()).collect();
-    let streams = selected
-        .iter()
-        .zip(&tallies)
-        .enumerate()
-        .map(|(i, (c, tally))| {
-            c.provider
-                .list_tallied(query, tally.clone())
-                .map(move |r| (i, Some(r)))
-                .chain(futures::stream::once(async move { (i, None) }))
-                .boxed()
-        });
-    let mut merged = futures::stream::select_all(streams);
+    let (tallies, mut merged) = crate::fleet::listings(&selected, query);
     let n = selected.len();
     // Each provider's rows in the stable order, within a bounded memory budget (large
     // listings are sorted in runs spilled to temporary files, see `crate::spill`).

@@ -230,27 +230,14 @@ pub async fn collect_owned(
 ) -> Collected {
     let mut fleet = Fleet::new(selected.iter().map(ProviderInfo::of).collect());
     let progress = Progress::spinner(app, "listing agents");
-    let tallies: Vec<ListTally> = selected.iter().map(|_| ListTally::default()).collect();
-    let streams = selected
-        .iter()
-        .zip(&tallies)
-        .enumerate()
-        .map(|(i, (c, tally))| {
-            let name = c.name.clone();
-            let end = name.clone();
-            c.provider
-                .list_tallied(query, tally.clone())
-                .map(move |r| (i as u16, name.clone(), Some(r)))
-                .chain(futures::stream::once(async move { (i as u16, end, None) }))
-                .boxed()
-        });
-    let mut merged = futures::stream::select_all(streams);
+    let (tallies, mut merged) = listings(selected, query);
     let mut failed = Vec::new();
     let mut received = vec![0u64; selected.len()];
     let mut finished = vec![false; selected.len()];
     let mut seen = 0u64;
     let mut listed = 0u32;
-    while let Some((i, name, item)) = merged.next().await {
+    while let Some((i, item)) = merged.next().await {
+        let i = i as u16;
         let Some(item) = item else {
             // This provider's listing ended: show it done.
             finished[i as usize] = true;
@@ -278,10 +265,11 @@ pub async fn collect_owned(
                 listed = listed.saturating_add(1);
             }
             Err(e) => {
-                let err = CliError::from_provider(op.name(), e.with_provider(&name));
+                let name = &selected[i as usize].name;
+                let err = CliError::from_provider(op.name(), e.with_provider(name));
                 crate::error::eprint_line(&err.to_string());
-                if !failed.contains(&name) {
-                    failed.push(name);
+                if !failed.contains(name) {
+                    failed.push(name.clone());
                 }
             }
         }
@@ -294,6 +282,36 @@ pub async fn collect_owned(
         tallies,
         listed: u64::from(listed),
     }
+}
+
+/// One listing item: the provider's index in `selected`, and a record (or error) — `None`
+/// once that provider's listing has ended.
+pub type ListingItem = (usize, Option<agentctl_core::Result<AgentRecord>>);
+
+/// Every provider in `selected` listed concurrently, one pass each, merged as they produce;
+/// each counts into its [`ListTally`] (same order as `selected`) what its vendor reported
+/// and returned.
+pub fn listings<'a>(
+    selected: &'a [Configured],
+    query: &'a ListQuery,
+) -> (
+    Vec<ListTally>,
+    futures::stream::SelectAll<futures::stream::BoxStream<'a, ListingItem>>,
+) {
+    let tallies: Vec<ListTally> = selected.iter().map(|_| ListTally::default()).collect();
+    let streams: Vec<_> = selected
+        .iter()
+        .zip(&tallies)
+        .enumerate()
+        .map(|(i, (c, tally))| {
+            c.provider
+                .list_tallied(query, tally.clone())
+                .map(move |r| (i, Some(r)))
+                .chain(futures::stream::once(async move { (i, None) }))
+                .boxed()
+        })
+        .collect();
+    (tallies, futures::stream::select_all(streams))
 }
 
 /// Why a listing is not a plan: a provider that listed fewer agents than its minimum
