@@ -189,12 +189,17 @@ impl ApexCentral {
     }
 
     fn record(&self, raw: Value, servers: &[ServerEntry]) -> Result<AgentRecord> {
-        let a = Agent::deserialize(&raw).map_err(|e| {
+        let a = self.agent(&raw)?;
+        self.typed_record(a, raw, servers)
+    }
+
+    /// One agent object of a generic (JSON tree) reading.
+    fn agent(&self, raw: &Value) -> Result<Agent> {
+        Agent::deserialize(raw).map_err(|e| {
             self.err(ProviderError::protocol(format!(
                 "unexpected agent object: {e}"
             )))
-        })?;
-        self.typed_record(a, raw, servers)
+        })
     }
 
     /// The listing without the vendor JSON (`keep_raw` off): a successful answer is read
@@ -297,11 +302,7 @@ impl ApexCentral {
                 drop(resp);
                 let mut items = Vec::new();
                 for raw in self.items("list agents", content)? {
-                    let a = Agent::deserialize(&raw).map_err(|e| {
-                        self.err(ProviderError::protocol(format!(
-                            "unexpected agent object: {e}"
-                        )))
-                    })?;
+                    let a = self.agent(&raw)?;
                     let raw = if query.keep_raw { raw } else { Value::Null };
                     items.push((a, raw));
                 }
