@@ -1,7 +1,10 @@
 //! Writing result rows as a table, CSV, a JSON array or NDJSON.
 //!
-//! Every command produces rows as JSON objects (`serde_json::Map`, key order preserved). The
-//! [`RowWriter`] renders them in the chosen [`Format`]:
+//! Every command produces rows as JSON objects (`serde_json::Map`, key order preserved), or as
+//! a [`Row`] that hands out each column's [`Cell`] (agent listings: CSV and tables are then
+//! written straight from the record, with no object built per row; JSON, `--sort` and an
+//! explicit `--tz` ask the row for its object). The [`RowWriter`] renders them in the chosen
+//! [`Format`]:
 //!
 //! - **CSV**: a header row with the columns, then one line per row (LF line endings, quoting
 //!   only where needed). Cells: strings as is, numbers as text, `null`/missing → empty, arrays
@@ -182,6 +185,125 @@ pub fn table_cell_text(value: Option<&Value>) -> String {
     }
 }
 
+/// One cell of a [`Row`]: the JSON value the row's object holds under that column, borrowed
+/// from the row, so CSV and tables are written without building the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cell<'a> {
+    /// `null` or no such key: an empty cell.
+    Null,
+    /// A JSON string.
+    Text(&'a str),
+    /// A point in time: the JSON string [`format_timestamp`] gives.
+    Time(jiff::Timestamp),
+    /// A JSON integer.
+    Int(i64),
+    /// A JSON array of strings.
+    List(&'a [String]),
+}
+
+impl Cell<'_> {
+    /// Append the text [`cell_text`] gives for the same JSON value.
+    fn push_text(self, buf: &mut String) {
+        use std::fmt::Write as _;
+        match self {
+            Cell::Null => {}
+            Cell::Text(s) => buf.push_str(s),
+            // `format_timestamp` is the timestamp's `Display`.
+            Cell::Time(t) => {
+                let _ = write!(buf, "{t}");
+            }
+            Cell::Int(n) => {
+                let _ = write!(buf, "{n}");
+            }
+            Cell::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        buf.push(';');
+                    }
+                    buf.push_str(item);
+                }
+            }
+        }
+    }
+
+    /// The same text as an owned string.
+    fn text(self) -> String {
+        match self {
+            Cell::Text(s) => s.to_string(),
+            other => {
+                let mut buf = String::new();
+                other.push_text(&mut buf);
+                buf
+            }
+        }
+    }
+
+    /// Whether [`csv_cell_text`] neutralises this value's text when it must be (JSON numbers
+    /// and null are agentctl's own, never a formula).
+    fn is_text(self) -> bool {
+        !matches!(self, Cell::Null | Cell::Int(_))
+    }
+}
+
+/// A row that gives each column's [`Cell`] directly. CSV and tables are written from the
+/// cells; JSON and NDJSON (which show every key, `raw` too), `--sort` and an explicit `--tz`
+/// use [`Row::object`]. Both must describe the same row.
+pub trait Row {
+    /// The cell under `column` ([`Cell::Null`] for a column the row does not have).
+    fn cell(&self, column: &str) -> Cell<'_>;
+    /// The whole row as a JSON object, keys in output order.
+    fn object(&self) -> Map<String, Value>;
+}
+
+/// The cell of an agent column ([`AGENT_COLUMNS`]) for `rec`; `None` for any other column.
+pub fn agent_cell<'a>(
+    rec: &'a AgentRecord,
+    now: jiff::Timestamp,
+    column: &str,
+) -> Option<Cell<'a>> {
+    let opt = |v: &'a Option<String>| v.as_deref().map_or(Cell::Null, Cell::Text);
+    Some(match column {
+        "provider" => Cell::Text(&rec.provider),
+        "kind" => Cell::Text(&rec.kind),
+        "agent_id" => Cell::Text(&rec.agent_id),
+        "hostname" => Cell::Text(&rec.hostname),
+        "last_seen" => rec.last_seen.map_or(Cell::Null, Cell::Time),
+        "days_since_seen" => rec.days_since_seen(now).map_or(Cell::Null, Cell::Int),
+        "os" => opt(&rec.os),
+        "agent_version" => opt(&rec.agent_version),
+        "ip_addresses" => Cell::List(&rec.ip_addresses),
+        "group" => opt(&rec.group),
+        _ => return None,
+    })
+}
+
+/// One agent of a listing as a [`Row`]: [`AGENT_COLUMNS`], then `action` when the plan has
+/// one. Its object is [`agent_row`] (with `raw`), then `action`.
+pub struct AgentRow<'a> {
+    pub record: &'a AgentRecord,
+    pub now: jiff::Timestamp,
+    /// The `action` cell, when the listing writes one.
+    pub action: Option<&'static str>,
+}
+
+impl Row for AgentRow<'_> {
+    fn cell(&self, column: &str) -> Cell<'_> {
+        match agent_cell(self.record, self.now, column) {
+            Some(cell) => cell,
+            None if column == "action" => self.action.map_or(Cell::Null, Cell::Text),
+            None => Cell::Null,
+        }
+    }
+
+    fn object(&self) -> Map<String, Value> {
+        let mut row = agent_row(self.record, self.now);
+        if let Some(a) = self.action {
+            row.insert("action".into(), Value::String(a.into()));
+        }
+        row
+    }
+}
+
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 enum Sink {
@@ -225,6 +347,8 @@ pub struct RowWriter {
     verbatim: Vec<String>,
     /// The command's columns before `--columns` chose among them.
     all_columns: Vec<String>,
+    /// Reused for cells written from a [`Row`] that are not borrowed text.
+    scratch: String,
 }
 
 impl RowWriter {
@@ -259,6 +383,7 @@ impl RowWriter {
             on_finish: None,
             verbatim: Vec::new(),
             all_columns: Vec::new(),
+            scratch: String::new(),
         }
     }
 
@@ -317,6 +442,60 @@ impl RowWriter {
             *writer = Some(Box::new(w));
         }
         Ok(&mut **writer.as_mut().expect("csv writer created with the header"))
+    }
+
+    /// Write one [`Row`]: CSV and table cells straight from it, byte for byte what
+    /// [`RowWriter::write_row`] writes for its object; JSON, NDJSON, `--sort` and an explicit
+    /// `--tz` (which rewrites times in CSV) go through [`Row::object`].
+    pub fn write(&mut self, row: &impl Row) -> io::Result<()> {
+        let tz = self.view.tz.as_ref().is_some_and(|t| t.explicit);
+        let held = self.held.is_some();
+        let no_headers = self.view.no_headers;
+        match &mut self.sink {
+            Sink::Csv {
+                pending,
+                writer,
+                bom,
+            } if !held && !tz => {
+                let writer = Self::csv_writer(pending, writer, &self.columns, *bom, no_headers)?;
+                for c in &self.columns {
+                    let cell = row.cell(c);
+                    let verbatim = !cell.is_text() || self.verbatim.contains(c);
+                    let text = match cell {
+                        Cell::Text(s) => s,
+                        other => {
+                            self.scratch.clear();
+                            other.push_text(&mut self.scratch);
+                            &self.scratch
+                        }
+                    };
+                    if verbatim {
+                        writer.write_field(text)?;
+                    } else {
+                        writer.write_field(sanitize::csv_cell(text).as_bytes())?;
+                    }
+                }
+                writer.write_record(None::<&[u8]>)?;
+                Ok(())
+            }
+            Sink::Table { rows, .. } if !held => {
+                rows.push(
+                    self.columns
+                        .iter()
+                        .map(|c| {
+                            let text = row.cell(c).text();
+                            let text = match sanitize::terminal_cell(&text) {
+                                std::borrow::Cow::Borrowed(_) => text,
+                                std::borrow::Cow::Owned(escaped) => escaped,
+                            };
+                            self.view.human_cell(c, text)
+                        })
+                        .collect(),
+                );
+                Ok(())
+            }
+            _ => self.write_row(&row.object()),
+        }
     }
 
     /// Write one row (CSV, JSON, NDJSON immediately; Table at [`RowWriter::finish`]).
@@ -844,6 +1023,91 @@ mod tests {
             empty,
             "┌──────────┬──────────┐\n│ provider ┆ hostname │\n╞══════════╪══════════╡\n└──────────┴──────────┘\n"
         );
+    }
+
+    /// Every way a row can be written from its cells gives the bytes its object gives.
+    #[test]
+    fn rows_written_from_cells_match_their_objects() {
+        let now = ts("2026-10-31T12:00:00Z");
+        let mut hostile = record();
+        hostile.hostname = "=HYPERLINK(\"x\") \u{1b}]0;t\u{7}".into();
+        hostile.os = Some("-cmd".into());
+        hostile.agent_version = Some(" padded ".into());
+        hostile.group = Some("@group\nline".into());
+        hostile.ip_addresses = vec!["+1".into(), "::1".into()];
+        let mut future = record();
+        future.last_seen = Some(ts("2027-01-01T00:00:00.123456789Z"));
+        let mut unknown = record();
+        unknown.last_seen = None;
+        unknown.os = None;
+        unknown.ip_addresses = Vec::new();
+        unknown.hostname = String::new();
+        let records = [record(), hostile, future, unknown];
+        let mut columns: Vec<&str> = AGENT_COLUMNS.to_vec();
+        columns.push("action");
+        for format in [Format::Csv, Format::Table, Format::Json, Format::Ndjson] {
+            for view in [
+                crate::view::ViewOptions::default(),
+                crate::view::ViewOptions {
+                    tz: Some(crate::view::Tz {
+                        zone: jiff::tz::TimeZone::fixed(jiff::tz::offset(9)),
+                        explicit: true,
+                    }),
+                    no_headers: true,
+                    ..Default::default()
+                },
+                crate::view::ViewOptions {
+                    sort: crate::view::parse_sort("-hostname"),
+                    columns: Some(cols(&["hostname", "ip_addresses", "action"])),
+                    ..Default::default()
+                },
+            ] {
+                let write = |direct: bool| {
+                    let sink = Shared::default();
+                    let mut w =
+                        RowWriter::new(Box::new(sink.clone()), format, cols(&columns), false)
+                            .with_view(view.clone())
+                            .unwrap();
+                    for (i, r) in records.iter().enumerate() {
+                        let row = AgentRow {
+                            record: r,
+                            now,
+                            action: (i % 2 == 0).then_some("uninstall"),
+                        };
+                        if direct {
+                            w.write(&row).unwrap();
+                        } else {
+                            w.write_row(&row.object()).unwrap();
+                        }
+                    }
+                    w.finish().unwrap();
+                    sink.text()
+                };
+                assert_eq!(write(true), write(false), "{format} {view:?}");
+            }
+        }
+        let sink = Shared::default();
+        let mut w = RowWriter::new(Box::new(sink.clone()), Format::Csv, cols(&columns), false);
+        w.write(&AgentRow {
+            record: &records[1],
+            now,
+            action: None,
+        })
+        .unwrap();
+        w.finish().unwrap();
+        assert!(sink.text().contains(",\"'=HYPERLINK("), "{}", sink.text());
+        assert!(sink.text().contains(",'+1;::1,"), "{}", sink.text());
+    }
+
+    #[test]
+    fn time_cells_are_format_timestamp() {
+        for t in [
+            "2026-10-01T12:00:00Z",
+            "2026-10-01T12:00:00.5Z",
+            "1970-01-01T00:00:00.000000001Z",
+        ] {
+            assert_eq!(Cell::Time(ts(t)).text(), format_timestamp(ts(t)));
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use crate::app::App;
 use crate::cli::{ListArgs, PlanAction, PlanActionArgs};
 use crate::error::{CliError, CliResult, exit};
-use crate::output::{AGENT_COLUMNS, RowWriter, agent_row};
+use crate::output::{AGENT_COLUMNS, AgentRow, RowWriter};
 use crate::progress::Progress;
 use crate::spill::ExternalSort;
 
@@ -196,11 +196,11 @@ pub async fn stream_agents(
         };
         for rec in records.finish().map_err(|e| spill_error(op, e))? {
             let rec = rec.map_err(|e| spill_error(op, e))?;
-            let mut row = agent_row(&rec, app.now);
-            if let Some(a) = action_cell(&rec, app.now, &shape.plan) {
-                row.insert("action".into(), serde_json::Value::String(a.into()));
-            }
-            w.write_row(&row)?;
+            w.write(&AgentRow {
+                record: &rec,
+                now: app.now,
+                action: action_cell(&rec, app.now, &shape.plan),
+            })?;
             *written += 1;
         }
         // On a terminal a fitted table shows this provider's rows now.

@@ -16,7 +16,7 @@ use crate::fleet::corroborate::{SeenElsewhere, StaleFate, stale_fate};
 use crate::fleet::identity::Machines;
 use crate::fleet::protect::Protection;
 use crate::fleet::{self, Fleet, ts_value};
-use crate::output::{AGENT_COLUMNS, Format, RowWriter, agent_row};
+use crate::output::{AGENT_COLUMNS, AgentRow, Cell, Format, Row, RowWriter, agent_row};
 use crate::spill::ExternalSort;
 
 /// The columns `stale` adds after `group`.
@@ -56,6 +56,38 @@ pub fn stale_row(
         row.insert("raw".into(), raw);
     }
     row
+}
+
+/// One `stale` row as a [`Row`]: the agent columns, [`SEEN_COLUMNS`], then `action`; its
+/// object is [`stale_row`] then `action`.
+pub struct StaleRow<'a> {
+    pub agent: AgentRow<'a>,
+    pub seen: Option<&'a SeenElsewhere>,
+    pub fleet: &'a Fleet,
+}
+
+impl Row for StaleRow<'_> {
+    fn cell(&self, column: &str) -> Cell<'_> {
+        match column {
+            "seen_elsewhere" => self.seen.map_or(Cell::Null, |s| Cell::Time(s.last_seen)),
+            "seen_elsewhere_in" => self.seen.map_or(Cell::Null, |s| {
+                Cell::Text(&self.fleet.providers[s.provider as usize].name)
+            }),
+            "match" => self
+                .seen
+                .and_then(|s| s.rule)
+                .map_or(Cell::Null, |r| Cell::Text(r.name())),
+            other => self.agent.cell(other),
+        }
+    }
+
+    fn object(&self) -> Map<String, Value> {
+        let mut row = stale_row(self.agent.record, self.seen, self.fleet, self.agent.now);
+        if let Some(a) = self.agent.action {
+            row.insert("action".into(), Value::String(a.into()));
+        }
+        row
+    }
 }
 
 fn file_writer(path: &Path, bom: bool, columns: &[&str]) -> CliResult<RowWriter> {
@@ -169,19 +201,24 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
             StaleFate::Broken(s) => (Some(s), true),
             StaleFate::Retired(s) => (s, false),
         };
-        let mut row = stale_row(&record, seen.as_ref(), fleet, app.now);
-        if let Some(a) = super::list::action_cell(&record, app.now, &args.plan) {
-            row.insert("action".into(), Value::String(a.into()));
-        }
+        let row = StaleRow {
+            agent: AgentRow {
+                record: &record,
+                now: app.now,
+                action: super::list::action_cell(&record, app.now, &args.plan),
+            },
+            seen: seen.as_ref(),
+            fleet,
+        };
         if args.corroborate && alive_elsewhere {
             broken += 1;
             if let Some(w) = broken_writer.as_mut() {
-                w.write_row(&row)?;
+                w.write(&row)?;
             }
             continue;
         }
         written += 1;
-        writer.write_row(&row)?;
+        writer.write(&row)?;
     }
     writer.finish()?;
     if let Some(w) = broken_writer {
