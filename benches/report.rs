@@ -5,7 +5,11 @@
 //! of machines, not the vendors' JSON.
 //!
 //! `cargo bench --bench report`. Knobs: BENCH_REPORT_FLEET (100000), BENCH_REPORT_FORMATS
-//! (`html,json,md`), BENCH_REPORT_PER_PROVIDER (unset; set: also one console at a time).
+//! (`html,json,md`), BENCH_REPORT_PER_PROVIDER (unset; set: also one console at a time),
+//! BENCH_REPORT_ONLY (a comma-separated list of runs: `report`, `gaps`, `se`, `sa`, `tg`,
+//! `apex`, `paged`, `list-se`, `list-sa`, `list-tg`, `list-apex`; default: every run the other knobs ask for), BENCH_REPORT_WRAP
+//! (a command put in front of the binary, e.g. `heaptrack -o /tmp/report`; its peak RSS is
+//! then the profiler's too).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -144,8 +148,19 @@ fn main() {
         "{:<40} {:>9} {:>14} {:>12} {:>12}",
         "scenario", "wall", "peak RSS", "agents", "out size"
     );
+    // A profiler in front of the binary (e.g. `heaptrack -o /tmp/report`): where the memory goes.
+    let wrap: Vec<String> = std::env::var("BENCH_REPORT_WRAP")
+        .map(|w| w.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
     let run = |label: String, args: &[&str], out: &Path, agents: usize| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentctl"));
+        let mut cmd = match wrap.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(env!("CARGO_BIN_EXE_agentctl"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_agentctl")),
+        };
         cmd.env("AGENTCTL_NOW", NOW)
             .env("XDG_STATE_HOME", dir.join("state"))
             .env_remove("RUST_LOG")
@@ -170,7 +185,19 @@ fn main() {
             }
         );
     };
-    for ext in formats.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+    let only: Option<Vec<String>> = std::env::var("BENCH_REPORT_ONLY")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
+    let per_provider = std::env::var_os("BENCH_REPORT_PER_PROVIDER").is_some();
+    let wanted = |key: &str, by_default: bool| {
+        only.as_ref()
+            .map_or(by_default, |o| o.iter().any(|k| k == key))
+    };
+    for ext in formats
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty() && wanted("report", true))
+    {
         let out = dir.join(format!("report.{ext}"));
         run(
             format!("report --out report.{ext}"),
@@ -181,15 +208,17 @@ fn main() {
         summary(&out);
     }
     // The same listing pass and machine grouping without the report: what the report adds.
-    run(
-        "gaps (same listing, no report)".into(),
-        &["gaps", "--days", "30", "-o", "csv"],
-        &dir.join("gaps.csv"),
-        4 * n,
-    );
+    if wanted("gaps", true) {
+        run(
+            "gaps (same listing, no report)".into(),
+            &["gaps", "--days", "30", "-o", "csv"],
+            &dir.join("gaps.csv"),
+            4 * n,
+        );
+    }
     // One console at a time: where the peak comes from.
-    if std::env::var_os("BENCH_REPORT_PER_PROVIDER").is_some() {
-        for p in ["se", "sa", "tg", "apex"] {
+    for p in ["se", "sa", "tg", "apex"] {
+        if wanted(p, per_provider) {
             run(
                 format!("report -p {p} --out report.json"),
                 &["-p", p, "report", "--days", "30"],
@@ -197,6 +226,20 @@ fn main() {
                 n,
             );
         }
+    }
+    // One console listed without a fleet (`list` keeps no per-agent entry): the listing's own
+    // memory, apart from the cross-console pass.
+    for p in ["se", "sa", "tg", "apex"] {
+        if wanted(&format!("list-{p}"), false) {
+            run(
+                format!("list -p {p} -o csv"),
+                &["-p", p, "list", "-o", "csv"],
+                &dir.join(format!("list-{p}.csv")),
+                n,
+            );
+        }
+    }
+    if wanted("paged", per_provider) {
         run(
             "report -p se -p sa -p tg --out report.json".into(),
             &["-p", "se", "-p", "sa", "-p", "tg", "report", "--days", "30"],

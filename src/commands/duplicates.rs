@@ -39,7 +39,7 @@ pub fn duplicate_row(
     );
     row.insert(
         "duplicate_of".into(),
-        Value::String(fleet.agents[d.kept as usize].agent_id.to_string()),
+        Value::String(fleet.agents[d.kept as usize].agent_id().to_string()),
     );
     row.insert(
         "action".into(),

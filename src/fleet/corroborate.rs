@@ -59,7 +59,7 @@ pub fn stale_fate(
     cutoff: Timestamp,
 ) -> StaleFate {
     let a = &fleet.agents[i as usize];
-    if let Some(why) = protection.reason(&a.agent_id, Some(&a.hostname), a.group.as_deref()) {
+    if let Some(why) = protection.reason(a.agent_id(), Some(a.hostname()), fleet.group(a)) {
         return StaleFate::Protected(why);
     }
     match seen_elsewhere(fleet, machines, i) {

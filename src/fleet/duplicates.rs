@@ -39,7 +39,7 @@ impl Duplicate {
             return DuplicateFate::TooRecent;
         }
         let a = &fleet.agents[self.agent as usize];
-        match protection.reason(&a.agent_id, Some(&a.hostname), a.group.as_deref()) {
+        match protection.reason(a.agent_id(), Some(a.hostname()), fleet.group(a)) {
             Some(why) => DuplicateFate::Protected(why),
             None => DuplicateFate::Planned,
         }
@@ -84,7 +84,7 @@ pub fn find(fleet: &Fleet, machines: &Machines, min_seen: Timestamp) -> Found {
                 let (x, y) = (&fleet.agents[a as usize], &fleet.agents[b as usize]);
                 x.last_seen
                     .cmp(&y.last_seen)
-                    .then_with(|| y.agent_id.cmp(&x.agent_id))
+                    .then_with(|| y.agent_id().cmp(x.agent_id()))
             }) else {
                 continue;
             };
@@ -106,13 +106,13 @@ pub fn find(fleet: &Fleet, machines: &Machines, min_seen: Timestamp) -> Found {
         );
         (
             x.provider,
-            agentctl_core::identity::fold(&x.hostname),
-            &x.agent_id,
+            agentctl_core::identity::fold(x.hostname()),
+            x.agent_id(),
         )
             .cmp(&(
                 y.provider,
-                agentctl_core::identity::fold(&y.hostname),
-                &y.agent_id,
+                agentctl_core::identity::fold(y.hostname()),
+                y.agent_id(),
             ))
     });
     found

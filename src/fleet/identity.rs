@@ -26,8 +26,10 @@ pub struct Machines {
     pub members: Vec<Vec<u32>>,
     /// Per machine: the weakest rule that was needed to link its agents (`None`: one agent).
     pub rule: Vec<Option<MatchRule>>,
-    /// Per agent: its folded first label.
-    pub short: Vec<Box<str>>,
+    /// Every agent's folded first label, one after the other (see [`Machines::short`]).
+    short_text: String,
+    /// Per agent: where its folded first label ends in `short_text`.
+    short_end: Vec<u32>,
     /// MACs and serials that identify a machine (the others are ignored).
     usable_macs: HashSet<Box<str>>,
     usable_serials: HashSet<Box<str>>,
@@ -70,30 +72,46 @@ impl UnionFind {
     }
 }
 
-/// Values shared by too many host names are not identities.
-fn usable(values: HashMap<&str, HashSet<&str>>) -> HashSet<Box<str>> {
-    values
-        .into_iter()
-        .filter(|(_, names)| names.len() <= MAX_NAMES_PER_HARDWARE_ID)
-        .map(|(v, _)| Box::from(v))
-        .collect()
+/// Values (MACs, serials) shared by too many host names are not identities: from every
+/// (value, folded host name) pair, the values seen with at most
+/// [`MAX_NAMES_PER_HARDWARE_ID`] different names. Sorting the pairs counts the names without
+/// a set per value.
+fn usable(mut pairs: Vec<(&str, &str)>) -> HashSet<Box<str>> {
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut out = HashSet::new();
+    for same in pairs.chunk_by(|a, b| a.0 == b.0) {
+        if same.len() <= MAX_NAMES_PER_HARDWARE_ID {
+            out.insert(Box::from(same[0].0));
+        }
+    }
+    out
 }
 
 impl Machines {
     pub fn build(fleet: &Fleet) -> Self {
         let agents = &fleet.agents;
-        let short: Vec<Box<str>> = agents
-            .iter()
-            .map(|a| short_name(&a.hostname).into_boxed_str())
-            .collect();
-        let mut mac_names: HashMap<&str, HashSet<&str>> = HashMap::new();
-        let mut serial_names: HashMap<&str, HashSet<&str>> = HashMap::new();
-        for (a, s) in agents.iter().zip(&short) {
-            for m in a.macs.iter() {
-                mac_names.entry(m).or_default().insert(s);
+        let mut short_text = String::new();
+        let mut short_end = Vec::with_capacity(agents.len());
+        for a in agents {
+            short_text.push_str(&short_name(a.hostname()));
+            short_end.push(u32::try_from(short_text.len()).unwrap_or(u32::MAX));
+        }
+        let short_at = |i: usize| -> &str {
+            let start = if i == 0 { 0 } else { short_end[i - 1] as usize };
+            short_text
+                .get(start..short_end[i] as usize)
+                .unwrap_or_default()
+        };
+        let mut mac_names: Vec<(&str, &str)> = Vec::new();
+        let mut serial_names: Vec<(&str, &str)> = Vec::new();
+        for (i, a) in agents.iter().enumerate() {
+            let s = short_at(i);
+            for m in a.macs() {
+                mac_names.push((m, s));
             }
-            if let Some(serial) = &a.serial {
-                serial_names.entry(serial).or_default().insert(s);
+            if let Some(serial) = a.serial() {
+                serial_names.push((serial, s));
             }
         }
         let usable_macs = usable(mac_names);
@@ -103,12 +121,12 @@ impl Machines {
         let mut first: HashMap<(u8, &str), u32> = HashMap::new();
         for (i, a) in agents.iter().enumerate() {
             let i = i as u32;
-            for m in a.macs.iter() {
+            for m in a.macs() {
                 if usable_macs.contains(m) {
-                    match first.get(&(0, m.as_ref())) {
+                    match first.get(&(0, m)) {
                         Some(&j) => uf.union(j, i, MatchRule::Mac),
                         None => {
-                            first.insert((0, m.as_ref()), i);
+                            first.insert((0, m), i);
                         }
                     }
                 }
@@ -116,7 +134,7 @@ impl Machines {
         }
         for (i, a) in agents.iter().enumerate() {
             let i = i as u32;
-            if let Some(s) = a.serial.as_deref().filter(|s| usable_serials.contains(*s)) {
+            if let Some(s) = a.serial().filter(|s| usable_serials.contains(*s)) {
                 match first.get(&(1, s)) {
                     Some(&j) => uf.union(j, i, MatchRule::Serial),
                     None => {
@@ -125,32 +143,34 @@ impl Machines {
                 }
             }
         }
-        for (i, s) in short.iter().enumerate() {
-            let i = i as u32;
+        for i in 0..agents.len() {
+            let s = short_at(i);
             if s.is_empty() {
                 continue;
             }
-            match first.get(&(2, s.as_ref())) {
-                Some(&j) => uf.union(j, i, MatchRule::Hostname),
+            match first.get(&(2, s)) {
+                Some(&j) => uf.union(j, i as u32, MatchRule::Hostname),
                 None => {
-                    first.insert((2, s.as_ref()), i);
+                    first.insert((2, s), i as u32);
                 }
             }
         }
         // NetBIOS: a 15-character name links to the one longer name it prefixes.
         let mut longer: HashMap<&str, HashSet<&str>> = HashMap::new();
-        for s in &short {
+        for i in 0..agents.len() {
+            let s = short_at(i);
             if s.chars().count() > NETBIOS_MAX
                 && let Some(p) = netbios_prefix(s)
             {
                 longer.entry(p).or_default().insert(s);
             }
         }
-        for (i, s) in short.iter().enumerate() {
+        for i in 0..agents.len() {
+            let s = short_at(i);
             if s.chars().count() != NETBIOS_MAX {
                 continue;
             }
-            if let Some(names) = longer.get(s.as_ref())
+            if let Some(names) = longer.get(s)
                 && names.len() == 1
                 && let Some(name) = names.iter().next()
                 && let Some(&j) = first.get(&(2, *name))
@@ -158,6 +178,8 @@ impl Machines {
                 uf.union(j, i as u32, MatchRule::Netbios);
             }
         }
+        drop(longer);
+        drop(first);
 
         let mut root_to_machine: HashMap<u32, u32> = HashMap::new();
         let mut machine_of = Vec::with_capacity(agents.len());
@@ -177,10 +199,22 @@ impl Machines {
             machine_of,
             members,
             rule,
-            short,
+            short_text,
+            short_end,
             usable_macs,
             usable_serials,
         }
+    }
+
+    /// Agent `i`'s folded first label.
+    pub fn short(&self, i: u32) -> &str {
+        let i = i as usize;
+        let end = self.short_end.get(i).copied().unwrap_or(0) as usize;
+        let start = match i.checked_sub(1) {
+            Some(p) => self.short_end.get(p).copied().unwrap_or(0) as usize,
+            None => 0,
+        };
+        self.short_text.get(start..end).unwrap_or_default()
     }
 
     pub fn len(&self) -> usize {
@@ -196,22 +230,18 @@ impl Machines {
     /// other agents).
     pub fn pair_rule(&self, fleet: &Fleet, a: u32, b: u32) -> Option<MatchRule> {
         let (x, y): (&Agent, &Agent) = (&fleet.agents[a as usize], &fleet.agents[b as usize]);
-        if x.macs
-            .iter()
-            .any(|m| self.usable_macs.contains(m) && y.macs.contains(m))
+        if x.macs()
+            .any(|m| self.usable_macs.contains(m) && y.macs().any(|n| n == m))
         {
             return Some(MatchRule::Mac);
         }
-        if let (Some(s1), Some(s2)) = (&x.serial, &y.serial)
+        if let (Some(s1), Some(s2)) = (x.serial(), y.serial())
             && s1 == s2
             && self.usable_serials.contains(s1)
         {
             return Some(MatchRule::Serial);
         }
-        if let Some(r) = agentctl_core::identity::short_names_match(
-            &self.short[a as usize],
-            &self.short[b as usize],
-        ) {
+        if let Some(r) = agentctl_core::identity::short_names_match(self.short(a), self.short(b)) {
             return Some(r);
         }
         if self.machine_of[a as usize] == self.machine_of[b as usize] {
@@ -225,7 +255,7 @@ impl Machines {
     pub fn display_name<'f>(&self, fleet: &'f Fleet, machine: u32) -> &'f str {
         self.members[machine as usize]
             .iter()
-            .map(|&i| fleet.agents[i as usize].hostname.as_ref())
+            .map(|&i| fleet.agents[i as usize].hostname())
             .filter(|h| !h.is_empty())
             .fold("", |best, h| {
                 if h.chars().count() > best.chars().count() {

@@ -18,7 +18,7 @@ pub mod identity;
 pub mod protect;
 pub mod report;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use agentctl_core::{AgentRecord, ListQuery, ListTally, Operation};
@@ -42,38 +42,167 @@ pub struct ProviderInfo {
     pub can_remove: bool,
 }
 
-/// One agent registration, without the vendor's raw JSON.
+/// One agent registration, without the vendor's raw JSON, in as little memory as a
+/// cross-console pass over a large fleet allows: the agent's own strings (id, host name,
+/// serial, addresses, MACs) share one allocation, and the strings many agents repeat (OS,
+/// version, group) are kept once in the [`Fleet`] and referred to by number.
 #[derive(Debug, Clone)]
 pub struct Agent {
     /// Index into [`Fleet::providers`].
     pub provider: u16,
-    pub agent_id: Box<str>,
-    pub hostname: Box<str>,
-    pub last_seen: Option<Timestamp>,
-    pub os: Option<Arc<str>>,
-    pub agent_version: Option<Arc<str>>,
-    pub ip_addresses: Box<[Box<str>]>,
-    pub group: Option<Arc<str>>,
-    /// Normalised (`aa:bb:…`).
-    pub macs: Box<[Box<str>]>,
-    pub serial: Option<Box<str>>,
     /// The console already shows an uninstall pending.
     pub pending_uninstall: bool,
+    pub last_seen: Option<Timestamp>,
+    /// Interned strings (see [`Fleet::os`], [`Fleet::agent_version`], [`Fleet::group`]).
+    os: Sym,
+    agent_version: Sym,
+    group: Sym,
+    /// See [`Packed`].
+    text: Box<[u8]>,
+}
+
+/// An interned string's number in [`Interner::strings`] plus one; 0 is none.
+type Sym = u32;
+
+/// The layout of [`Agent::text`]: the agent id, the host name, the serial number (its length
+/// plus one; 0 is none), the count of IP addresses and each address, the count of MAC
+/// addresses and each (normalised, `aa:bb:…`) — every length and count a LEB128 number,
+/// every string its UTF-8 bytes.
+struct Packed<'a>(&'a [u8]);
+
+impl<'a> Packed<'a> {
+    fn write_len(out: &mut Vec<u8>, mut n: usize) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    fn write_str(out: &mut Vec<u8>, s: &str) {
+        Self::write_len(out, s.len());
+        out.extend_from_slice(s.as_bytes());
+    }
+
+    fn len(&mut self) -> usize {
+        let mut n = 0usize;
+        let mut shift = 0u32;
+        while let Some((&byte, rest)) = self.0.split_first() {
+            self.0 = rest;
+            if shift < usize::BITS {
+                n |= usize::from(byte & 0x7f) << shift;
+            }
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        n
+    }
+
+    fn bytes(&mut self, n: usize) -> &'a str {
+        let (s, rest) = self.0.split_at(n.min(self.0.len()));
+        self.0 = rest;
+        // Written from `&str`s only (see `Fleet::push`), so always UTF-8.
+        std::str::from_utf8(s).unwrap_or_default()
+    }
+
+    fn str(&mut self) -> &'a str {
+        let n = self.len();
+        self.bytes(n)
+    }
+
+    fn skip_list(&mut self) {
+        for _ in 0..self.len() {
+            self.str();
+        }
+    }
+
+    /// The strings of a list (a count, then each string).
+    fn list(mut self) -> impl Iterator<Item = &'a str> {
+        let n = self.len();
+        (0..n).map(move |_| self.str())
+    }
+}
+
+impl Agent {
+    fn packed(&self) -> Packed<'_> {
+        Packed(&self.text)
+    }
+
+    pub fn agent_id(&self) -> &str {
+        self.packed().str()
+    }
+
+    pub fn hostname(&self) -> &str {
+        let mut p = self.packed();
+        p.str();
+        p.str()
+    }
+
+    /// Normalised.
+    pub fn serial(&self) -> Option<&str> {
+        let mut p = self.packed();
+        p.str();
+        p.str();
+        match p.len() {
+            0 => None,
+            n => Some(p.bytes(n - 1)),
+        }
+    }
+
+    fn after_serial(&self) -> Packed<'_> {
+        let mut p = self.packed();
+        p.str();
+        p.str();
+        let n = p.len();
+        if n > 0 {
+            p.bytes(n - 1);
+        }
+        p
+    }
+
+    pub fn ip_addresses(&self) -> impl Iterator<Item = &str> {
+        self.after_serial().list()
+    }
+
+    /// Normalised (`aa:bb:…`).
+    pub fn macs(&self) -> impl Iterator<Item = &str> {
+        let mut p = self.after_serial();
+        p.skip_list();
+        p.list()
+    }
 }
 
 /// Repeated strings (OS names, versions, groups) are kept once.
 #[derive(Default)]
-struct Interner(HashSet<Arc<str>>);
+struct Interner {
+    index: HashMap<Arc<str>, Sym>,
+    strings: Vec<Arc<str>>,
+}
 
 impl Interner {
-    fn get(&mut self, s: Option<&str>) -> Option<Arc<str>> {
-        let s = s?;
-        if let Some(v) = self.0.get(s) {
-            return Some(v.clone());
+    fn get(&mut self, s: Option<&str>) -> Sym {
+        let Some(s) = s else {
+            return 0;
+        };
+        if let Some(&sym) = self.index.get(s) {
+            return sym;
         }
         let v: Arc<str> = Arc::from(s);
-        self.0.insert(v.clone());
-        Some(v)
+        self.strings.push(v.clone());
+        let sym = self.strings.len() as Sym;
+        self.index.insert(v, sym);
+        sym
+    }
+
+    fn resolve(&self, sym: Sym) -> Option<&str> {
+        let i = (sym as usize).checked_sub(1)?;
+        self.strings.get(i).map(AsRef::as_ref)
     }
 }
 
@@ -83,47 +212,70 @@ pub struct Fleet {
     pub providers: Vec<ProviderInfo>,
     pub agents: Vec<Agent>,
     interner: Interner,
+    /// Scratch space for packing one agent's strings.
+    scratch: Vec<u8>,
 }
 
 impl Fleet {
     pub fn new(providers: Vec<ProviderInfo>) -> Self {
         Self {
             providers,
-            agents: Vec::new(),
-            interner: Interner::default(),
+            ..Self::default()
         }
     }
 
     /// Add one record of provider `provider` (an index into `providers`).
     pub fn push(&mut self, provider: u16, r: &AgentRecord) {
-        let macs: Vec<Box<str>> = r
+        let out = &mut self.scratch;
+        out.clear();
+        Packed::write_str(out, &r.agent_id);
+        Packed::write_str(out, &r.hostname);
+        match r
+            .serial_number
+            .as_deref()
+            .and_then(agentctl_core::identity::normalize_serial)
+        {
+            Some(serial) => {
+                Packed::write_len(out, serial.len() + 1);
+                out.extend_from_slice(serial.as_bytes());
+            }
+            None => Packed::write_len(out, 0),
+        }
+        Packed::write_len(out, r.ip_addresses.len());
+        for ip in &r.ip_addresses {
+            Packed::write_str(out, ip);
+        }
+        let macs: Vec<String> = r
             .mac_addresses
             .iter()
             .filter_map(|m| agentctl_core::identity::normalize_mac(m))
-            .map(String::into_boxed_str)
             .collect();
+        Packed::write_len(out, macs.len());
+        for mac in &macs {
+            Packed::write_str(out, mac);
+        }
         let agent = Agent {
             provider,
-            agent_id: r.agent_id.clone().into_boxed_str(),
-            hostname: r.hostname.clone().into_boxed_str(),
+            pending_uninstall: r.pending_uninstall,
             last_seen: r.last_seen,
             os: self.interner.get(r.os.as_deref()),
             agent_version: self.interner.get(r.agent_version.as_deref()),
-            ip_addresses: r
-                .ip_addresses
-                .iter()
-                .map(|s| s.clone().into_boxed_str())
-                .collect(),
             group: self.interner.get(r.group.as_deref()),
-            macs: macs.into_boxed_slice(),
-            serial: r
-                .serial_number
-                .as_deref()
-                .and_then(agentctl_core::identity::normalize_serial)
-                .map(String::into_boxed_str),
-            pending_uninstall: r.pending_uninstall,
+            text: out.as_slice().into(),
         };
         self.agents.push(agent);
+    }
+
+    pub fn os<'f>(&'f self, a: &'f Agent) -> Option<&'f str> {
+        self.interner.resolve(a.os)
+    }
+
+    pub fn agent_version<'f>(&'f self, a: &'f Agent) -> Option<&'f str> {
+        self.interner.resolve(a.agent_version)
+    }
+
+    pub fn group<'f>(&'f self, a: &'f Agent) -> Option<&'f str> {
+        self.interner.resolve(a.group)
     }
 
     pub fn provider_of(&self, a: &Agent) -> &ProviderInfo {
@@ -136,13 +288,13 @@ impl Fleet {
         let record = AgentRecord {
             provider: p.name.clone(),
             kind: p.kind.to_string(),
-            agent_id: a.agent_id.to_string(),
-            hostname: a.hostname.to_string(),
+            agent_id: a.agent_id().to_string(),
+            hostname: a.hostname().to_string(),
             last_seen: a.last_seen,
-            os: a.os.as_deref().map(str::to_string),
-            agent_version: a.agent_version.as_deref().map(str::to_string),
-            ip_addresses: a.ip_addresses.iter().map(|s| s.to_string()).collect(),
-            group: a.group.as_deref().map(str::to_string),
+            os: self.os(a).map(str::to_string),
+            agent_version: self.agent_version(a).map(str::to_string),
+            ip_addresses: a.ip_addresses().map(str::to_string).collect(),
+            group: self.group(a).map(str::to_string),
             mac_addresses: Vec::new(),
             serial_number: None,
             pending_uninstall: false,
@@ -358,4 +510,94 @@ pub fn ts_value(t: Option<Timestamp>) -> Value {
     t.map_or(Value::Null, |t| {
         Value::String(agentctl_core::time::format_timestamp(t))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, host: &str) -> AgentRecord {
+        AgentRecord {
+            provider: "p".into(),
+            kind: "secure-endpoint".into(),
+            agent_id: id.into(),
+            hostname: host.into(),
+            last_seen: Some("2026-11-01T10:00:00.25Z".parse().unwrap()),
+            os: Some("Windows 11".into()),
+            agent_version: Some("8.4.1".into()),
+            ip_addresses: vec!["10.0.0.5".into(), "2001:db8::1".into()],
+            group: Some("Zürich Ops".into()),
+            mac_addresses: vec!["00-1B-44-11-3A-B7".into(), "not a mac".into()],
+            serial_number: Some(" pf1ki05k ".into()),
+            pending_uninstall: true,
+            raw: Value::Null,
+        }
+    }
+
+    fn fleet() -> Fleet {
+        Fleet::new(vec![ProviderInfo {
+            name: "p".into(),
+            kind: "secure-endpoint",
+            has_last_seen: true,
+            can_remove: true,
+        }])
+    }
+
+    #[test]
+    fn an_agent_keeps_every_string_it_was_given() {
+        let mut f = fleet();
+        let long_id = "é".repeat(300); // lengths above one LEB128 byte
+        f.push(0, &record(&long_id, "ZÜRICH-PC-01.corp.example"));
+        let mut bare = record("", "");
+        bare.ip_addresses.clear();
+        bare.mac_addresses.clear();
+        bare.serial_number = None;
+        bare.os = None;
+        bare.agent_version = None;
+        bare.group = None;
+        bare.last_seen = None;
+        bare.pending_uninstall = false;
+        f.push(0, &bare);
+        f.push(0, &record("b", "host-b"));
+
+        let a = &f.agents[0];
+        assert_eq!(a.agent_id(), long_id);
+        assert_eq!(a.hostname(), "ZÜRICH-PC-01.corp.example");
+        assert_eq!(a.serial(), Some("PF1KI05K"));
+        assert_eq!(
+            a.ip_addresses().collect::<Vec<_>>(),
+            ["10.0.0.5", "2001:db8::1"]
+        );
+        assert_eq!(a.macs().collect::<Vec<_>>(), ["00:1b:44:11:3a:b7"]);
+        assert_eq!(f.os(a), Some("Windows 11"));
+        assert_eq!(f.agent_version(a), Some("8.4.1"));
+        assert_eq!(f.group(a), Some("Zürich Ops"));
+        assert!(a.pending_uninstall);
+        assert_eq!(a.last_seen, record("x", "y").last_seen);
+
+        let b = &f.agents[1];
+        assert_eq!((b.agent_id(), b.hostname(), b.serial()), ("", "", None));
+        assert_eq!(b.ip_addresses().count() + b.macs().count(), 0);
+        assert_eq!(
+            (f.os(b), f.agent_version(b), f.group(b)),
+            (None, None, None)
+        );
+        assert!(!b.pending_uninstall && b.last_seen.is_none());
+
+        // Repeated strings are kept once.
+        let c = &f.agents[2];
+        assert!(std::ptr::eq(f.group(a).unwrap(), f.group(c).unwrap()));
+        assert_eq!(f.interner.strings.len(), 3);
+    }
+
+    #[test]
+    fn the_row_of_a_kept_agent_is_the_row_of_its_record() {
+        let mut f = fleet();
+        let r = record("id-1", "host-1");
+        f.push(0, &r);
+        let now: Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
+        let mut expected = crate::output::agent_row(&r, now);
+        expected.remove("raw");
+        assert_eq!(f.agent_row(&f.agents[0], now), expected);
+    }
 }

@@ -469,11 +469,11 @@ impl<'f> Report<'f> {
                 let a = self.agent(d.dup.agent);
                 vec![
                     md(self.provider_name(a.provider)),
-                    md(&a.hostname),
-                    md(&a.agent_id),
+                    md(a.hostname()),
+                    md(a.agent_id()),
                     t(a.last_seen),
                     rule(d.dup.rule).into(),
-                    md(&self.agent(d.dup.kept).agent_id),
+                    md(self.agent(d.dup.kept).agent_id()),
                     md(&self.duplicate_status(d).1),
                 ]
             }),
@@ -499,8 +499,8 @@ impl<'f> Report<'f> {
                 let a = self.agent(b.agent);
                 vec![
                     md(self.provider_name(a.provider)),
-                    md(&a.hostname),
-                    md(&a.agent_id),
+                    md(a.hostname()),
+                    md(a.agent_id()),
                     t(a.last_seen),
                     t(Some(b.seen.last_seen)),
                     md(self.provider_name(b.seen.provider)),
@@ -528,8 +528,8 @@ impl<'f> Report<'f> {
                 let a = self.agent(x.agent);
                 vec![
                     md(self.provider_name(a.provider)),
-                    md(&a.hostname),
-                    md(&a.agent_id),
+                    md(a.hostname()),
+                    md(a.agent_id()),
                     t(a.last_seen),
                     x.plans.join(", "),
                     md(&x.why),
@@ -738,11 +738,11 @@ impl<'f> Report<'f> {
                 let a = self.agent(d.dup.agent);
                 vec![
                     h(self.provider_name(a.provider)),
-                    h(&a.hostname),
-                    h(&a.agent_id),
+                    h(a.hostname()),
+                    h(a.agent_id()),
                     h(&t(a.last_seen)),
                     rule(d.dup.rule).to_string(),
-                    h(&self.agent(d.dup.kept).agent_id),
+                    h(self.agent(d.dup.kept).agent_id()),
                     h(&self.duplicate_status(d).1),
                 ]
             }),
@@ -769,8 +769,8 @@ impl<'f> Report<'f> {
                 let a = self.agent(b.agent);
                 vec![
                     h(self.provider_name(a.provider)),
-                    h(&a.hostname),
-                    h(&a.agent_id),
+                    h(a.hostname()),
+                    h(a.agent_id()),
                     h(&t(a.last_seen)),
                     h(&t(Some(b.seen.last_seen))),
                     h(self.provider_name(b.seen.provider)),
@@ -799,8 +799,8 @@ impl<'f> Report<'f> {
                 let a = self.agent(x.agent);
                 vec![
                     h(self.provider_name(a.provider)),
-                    h(&a.hostname),
-                    h(&a.agent_id),
+                    h(a.hostname()),
+                    h(a.agent_id()),
                     h(&t(a.last_seen)),
                     x.plans.join(", "),
                     h(&x.why),
@@ -856,8 +856,8 @@ fn order_key(fleet: &Fleet, i: u32) -> (u16, String, &str) {
     let a = &fleet.agents[i as usize];
     (
         a.provider,
-        agentctl_core::identity::fold(&a.hostname),
-        &a.agent_id,
+        agentctl_core::identity::fold(a.hostname()),
+        a.agent_id(),
     )
 }
 
@@ -1188,8 +1188,8 @@ impl Report<'_> {
         let a = self.agent(i);
         AgentJson {
             provider: self.provider_name(a.provider),
-            agent_id: &a.agent_id,
-            hostname: &a.hostname,
+            agent_id: a.agent_id(),
+            hostname: a.hostname(),
             last_seen: a.last_seen.map(|t| self.stamp(t)),
         }
     }
@@ -1235,7 +1235,7 @@ impl Serialize for Report<'_> {
                 self.duplicates.iter().map(|d| DuplicateJson {
                     agent: self.agent_json(d.dup.agent),
                     rule: d.dup.rule.map(|r| r.name()),
-                    duplicate_of: &self.agent(d.dup.kept).agent_id,
+                    duplicate_of: self.agent(d.dup.kept).agent_id(),
                     status: self.duplicate_status(d).0,
                     protected_by: match &d.fate {
                         DuplicateFate::Protected(why) => Some(why.as_str()),
