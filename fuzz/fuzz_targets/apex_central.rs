@@ -14,6 +14,17 @@ fuzz_target!(|data: &[u8]| {
     let _ = serde_json::from_slice::<model::Envelope>(body);
     let _ = serde_json::from_slice::<Vec<model::Agent>>(body);
     let _ = serde_json::from_slice::<Vec<model::Server>>(body);
+    // The listing's agent-by-agent reading, and a reader that stops it part-way.
+    let _ = model::read_agents(body, |_| Ok(()));
+    let mut left = 2;
+    let _ = model::read_agents(body, |_| {
+        left -= 1;
+        if left == 0 {
+            Err("stop".into())
+        } else {
+            Ok(())
+        }
+    });
     let _ = error::envelope(&resp);
     let _ = error::api_error("fuzz", &resp);
     if let Ok(content) = error::success("fuzz", &resp) {

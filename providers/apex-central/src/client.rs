@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use agentctl_core::http::{HttpClient, HttpOptions, HttpResponse};
@@ -24,8 +24,7 @@ use crate::auth::ApexAuth;
 use crate::config::Config;
 use crate::error::success;
 use crate::model::{
-    ACT_RELOCATE, ACT_UNINSTALL, AGENTS_PATH, Agent, AgentsEnvelope, SERVERS_PATH, Server,
-    split_list,
+    ACT_RELOCATE, ACT_UNINSTALL, AGENTS_PATH, Agent, SERVERS_PATH, Server, read_agents, split_list,
 };
 use crate::unconfirmed;
 
@@ -83,6 +82,105 @@ impl ServerEntry {
     }
 }
 
+/// Records a streamed listing hands on ahead of its reader (see [`ApexCentral::stream_agents`]).
+const RECORDS_IN_FLIGHT: usize = 1024;
+
+/// The capabilities of listed agents that lack an action `act` checks (uninstall,
+/// relocate), by lower-case entity_id, with the host name for the message: `act` refuses
+/// them before sending anything. Agents that offer both are not kept (nothing to refuse),
+/// so a large listing costs nothing here.
+#[derive(Default)]
+struct Seen(Mutex<HashMap<String, (String, Vec<String>)>>);
+
+impl Seen {
+    fn note(&self, a: &Agent, hostname: &str) {
+        let key = a.entity_id.to_lowercase();
+        let complete = [ACT_UNINSTALL, ACT_RELOCATE]
+            .iter()
+            .all(|needed| a.capabilities.iter().any(|c| c == needed));
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if complete {
+            seen.remove(&key);
+        } else {
+            seen.insert(key, (hostname.to_string(), a.capabilities.clone()));
+        }
+    }
+
+    fn gap(&self, entity_id: &str, needed: &str) -> Option<String> {
+        let seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (host, caps) = seen.get(&entity_id.to_lowercase())?;
+        (!caps.iter().any(|c| c == needed)).then(|| {
+            let host = if host.is_empty() { entity_id } else { host };
+            format!(
+                "{host} ({entity_id}) does not offer {needed} (its capabilities: {})",
+                if caps.is_empty() {
+                    "none".to_string()
+                } else {
+                    caps.join(", ")
+                }
+            )
+        })
+    }
+}
+
+/// One agent as SPEC's record (`raw`: the vendor JSON, or `null`), its capabilities noted in
+/// `seen`.
+fn agent_record(
+    name: &str,
+    a: Agent,
+    raw: Value,
+    servers: &[ServerEntry],
+    seen: &Seen,
+) -> Result<AgentRecord> {
+    if a.entity_id.is_empty() {
+        return Err(ProviderError::protocol("agent object without entity_id").with_provider(name));
+    }
+    let hostname = a.host_name.clone().unwrap_or_default();
+    seen.note(&a, &hostname);
+    let server = a
+        .managing_server_id
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|id| {
+            servers
+                .iter()
+                .find(|s| s.server.entity_id.eq_ignore_ascii_case(id))
+                .and_then(|s| s.server.host_name.clone())
+                .unwrap_or_else(|| id.to_string())
+        });
+    let folder = a.folder_path.as_deref().filter(|f| !f.is_empty());
+    let group = match (server, folder) {
+        (Some(s), Some(f)) => Some(format!("{s}: {f}")),
+        (Some(s), None) => Some(s),
+        (None, Some(f)) => Some(f.to_string()),
+        (None, None) => None,
+    };
+    Ok(AgentRecord {
+        provider: name.to_string(),
+        kind: KIND.to_string(),
+        agent_id: a.entity_id,
+        hostname,
+        last_seen: None,
+        // ProductAgents reports neither the OS nor the agent version.
+        os: None,
+        agent_version: None,
+        ip_addresses: order_ips(split_list(a.ip_address_list.as_deref())),
+        group,
+        mac_addresses: split_list(a.mac_address_list.as_deref())
+            .iter()
+            .filter_map(|m| agentctl_core::identity::normalize_mac(m))
+            .fold(Vec::new(), |mut acc, m| {
+                if !acc.contains(&m) {
+                    acc.push(m);
+                }
+                acc
+            }),
+        serial_number: None,
+        pending_uninstall: false,
+        raw,
+    })
+}
+
 pub struct ApexCentral {
     name: String,
     http: HttpClient,
@@ -90,8 +188,8 @@ pub struct ApexCentral {
     auth: ApexAuth,
     /// ProductServers, fetched once per run.
     servers: OnceCell<Vec<ServerEntry>>,
-    /// Capabilities of agents seen by list / re-check, by lower-case entity_id.
-    seen: Mutex<HashMap<String, (String, Vec<String>)>>,
+    /// Capabilities of agents seen by list / re-check that lack an action (see [`Seen`]).
+    seen: Arc<Seen>,
 }
 
 impl ApexCentral {
@@ -104,7 +202,7 @@ impl ApexCentral {
             auth: ApexAuth::new(&resolved.application_id, &resolved.api_key),
             base: resolved.url,
             servers: OnceCell::new(),
-            seen: Mutex::new(HashMap::new()),
+            seen: Arc::default(),
         })
     }
 
@@ -202,71 +300,8 @@ impl ApexCentral {
         })
     }
 
-    /// The listing without the vendor JSON (`keep_raw` off): a successful answer is read
-    /// straight into typed agents, so a large unpaginated list is never held as a JSON tree.
-    /// `None` when the answer is not a plain success of that shape; the generic reading then
-    /// reports what is wrong with it.
-    fn typed_agents(&self, resp: &HttpResponse) -> Option<Vec<Agent>> {
-        // Only a JSON object is an envelope (serde would also read a struct from an array).
-        let first = resp.body.iter().find(|b| !b.is_ascii_whitespace())?;
-        if !resp.is_success() || *first != b'{' {
-            return None;
-        }
-        let env: AgentsEnvelope = serde_json::from_slice(&resp.body).ok()?;
-        (env.result_code == 1).then_some(env.result_content.0)
-    }
-
     fn typed_record(&self, a: Agent, raw: Value, servers: &[ServerEntry]) -> Result<AgentRecord> {
-        if a.entity_id.is_empty() {
-            return Err(self.err(ProviderError::protocol("agent object without entity_id")));
-        }
-        let hostname = a.host_name.clone().unwrap_or_default();
-        self.seen.lock().unwrap().insert(
-            a.entity_id.to_lowercase(),
-            (hostname.clone(), a.capabilities.clone()),
-        );
-        let server = a
-            .managing_server_id
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(|id| {
-                servers
-                    .iter()
-                    .find(|s| s.server.entity_id.eq_ignore_ascii_case(id))
-                    .and_then(|s| s.server.host_name.clone())
-                    .unwrap_or_else(|| id.to_string())
-            });
-        let folder = a.folder_path.as_deref().filter(|f| !f.is_empty());
-        let group = match (server, folder) {
-            (Some(s), Some(f)) => Some(format!("{s}: {f}")),
-            (Some(s), None) => Some(s),
-            (None, Some(f)) => Some(f.to_string()),
-            (None, None) => None,
-        };
-        Ok(AgentRecord {
-            provider: self.name.clone(),
-            kind: KIND.to_string(),
-            agent_id: a.entity_id,
-            hostname,
-            last_seen: None,
-            // ProductAgents reports neither the OS nor the agent version.
-            os: None,
-            agent_version: None,
-            ip_addresses: order_ips(split_list(a.ip_address_list.as_deref())),
-            group,
-            mac_addresses: split_list(a.mac_address_list.as_deref())
-                .iter()
-                .filter_map(|m| agentctl_core::identity::normalize_mac(m))
-                .fold(Vec::new(), |mut acc, m| {
-                    if !acc.contains(&m) {
-                        acc.push(m);
-                    }
-                    acc
-                }),
-            serial_number: None,
-            pending_uninstall: false,
-            raw,
-        })
+        agent_record(&self.name, a, raw, servers, &self.seen)
     }
 
     /// Servers for grouping; a failure only loses the host names (ids are shown instead).
@@ -280,35 +315,48 @@ impl ApexCentral {
         }
     }
 
-    async fn list_all(&self, query: &ListQuery) -> Result<Vec<AgentRecord>> {
+    /// The agent list. Without the vendor JSON (`keep_raw` off), a successful answer is
+    /// first checked whole (agent by agent, nothing kept), then read again agent by agent on
+    /// a blocking thread, each record handed on as soon as it is read: the unpaginated list
+    /// never exists as a JSON tree, a `Vec` of agents or a `Vec` of records, only the answer's
+    /// bytes and the records the reader has not taken yet. An answer that is not a plain
+    /// success of the documented shape (and every answer with `keep_raw`) is read generically,
+    /// which says precisely what is wrong with it.
+    async fn list_stream<'a>(
+        &'a self,
+        query: &'a ListQuery,
+    ) -> Result<BoxStream<'a, Result<AgentRecord>>> {
         let exact = query.host.as_ref().and_then(|h| h.exact());
         let selector: Vec<(&str, &str)> = match exact {
             Some(host) if unconfirmed::SEND_HOST_NAME_SELECTOR => vec![("host_name", host)],
             _ => Vec::new(),
         };
         let resp = self.get(AGENTS_PATH, &selector).await?;
-        let typed = if query.keep_raw {
-            None
-        } else {
-            self.typed_agents(&resp)
-        };
-        let items: Vec<(Agent, Value)> = match typed {
-            Some(agents) => {
-                drop(resp);
-                agents.into_iter().map(|a| (a, Value::Null)).collect()
+        if !query.keep_raw && resp.is_success() {
+            let body = resp.body.clone();
+            let checked = tokio::task::spawn_blocking(move || {
+                read_agents(&body, |a| {
+                    if a.entity_id.is_empty() {
+                        Err("agent object without entity_id".into())
+                    } else {
+                        Ok(())
+                    }
+                })
+            })
+            .await;
+            if matches!(checked, Ok(Ok(1))) {
+                let servers = self.servers_for_group().await;
+                return Ok(self.stream_agents(resp, servers, query.host.clone()));
             }
-            None => {
-                let content = success("list agents", &resp).map_err(|e| self.err(e))?;
-                drop(resp);
-                let mut items = Vec::new();
-                for raw in self.items("list agents", content)? {
-                    let a = self.agent(&raw)?;
-                    let raw = if query.keep_raw { raw } else { Value::Null };
-                    items.push((a, raw));
-                }
-                items
-            }
-        };
+        }
+        let content = success("list agents", &resp).map_err(|e| self.err(e))?;
+        drop(resp);
+        let mut items = Vec::new();
+        for raw in self.items("list agents", content)? {
+            let a = self.agent(&raw)?;
+            let raw = if query.keep_raw { raw } else { Value::Null };
+            items.push((a, raw));
+        }
         let servers = self.servers_for_group().await;
         let mut out = Vec::with_capacity(items.len());
         for (a, raw) in items {
@@ -318,10 +366,72 @@ impl ApexCentral {
                 .as_ref()
                 .is_none_or(|h| h.matches(&record.hostname))
             {
-                out.push(record);
+                out.push(Ok(record));
             }
         }
-        Ok(out)
+        Ok(futures::stream::iter(out).boxed())
+    }
+
+    /// Read a checked successful answer agent by agent on a blocking thread, handing each
+    /// record (that `host` matches) on through a bounded channel; the answer's bytes are
+    /// released when the last agent is read.
+    fn stream_agents(
+        &self,
+        resp: HttpResponse,
+        servers: Vec<ServerEntry>,
+        host: Option<agentctl_core::HostPattern>,
+    ) -> BoxStream<'static, Result<AgentRecord>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(RECORDS_IN_FLIGHT);
+        let name = self.name.clone();
+        let seen = self.seen.clone();
+        let reader = tokio::task::spawn_blocking(move || {
+            let body = resp.body;
+            let mut failed: Option<ProviderError> = None;
+            let read = read_agents(&body, |a| {
+                let record = agent_record(&name, a, Value::Null, &servers, &seen).map_err(|e| {
+                    let reason = e.reason();
+                    failed = Some(e);
+                    reason
+                })?;
+                if host.as_ref().is_none_or(|h| h.matches(&record.hostname)) {
+                    tx.blocking_send(Ok(record))
+                        .map_err(|_| "the listing is no longer read".to_string())?;
+                }
+                Ok(())
+            });
+            drop(body);
+            if let Err(e) = read
+                && !tx.is_closed()
+            {
+                let err = failed.unwrap_or_else(|| {
+                    ProviderError::protocol(format!("list agents: unexpected answer: {e}"))
+                        .with_provider(&name)
+                });
+                let _ = tx.blocking_send(Err(err));
+            }
+        });
+        let provider = self.name.clone();
+        futures::stream::unfold(
+            (rx, Some(reader), provider),
+            |(mut rx, reader, provider)| async move {
+                if let Some(item) = rx.recv().await {
+                    return Some((item, (rx, reader, provider)));
+                }
+                // Every record is in: a reader that did not finish must not look like the
+                // end of the list.
+                match reader?.await {
+                    Ok(()) => None,
+                    Err(e) => Some((
+                        Err(ProviderError::protocol(format!(
+                            "list agents: reading the answer failed: {e}"
+                        ))
+                        .with_provider(&provider)),
+                        (rx, None, provider),
+                    )),
+                }
+            },
+        )
+        .boxed()
     }
 
     /// Resolve `--to-server` (entity_id or host name, case-insensitive) via ProductServers.
@@ -428,19 +538,7 @@ impl ApexCentral {
     }
 
     fn capability_gap(&self, entity_id: &str, needed: &str) -> Option<String> {
-        let seen = self.seen.lock().unwrap();
-        let (host, caps) = seen.get(&entity_id.to_lowercase())?;
-        (!caps.iter().any(|c| c == needed)).then(|| {
-            let host = if host.is_empty() { entity_id } else { host };
-            format!(
-                "{host} ({entity_id}) does not offer {needed} (its capabilities: {})",
-                if caps.is_empty() {
-                    "none".to_string()
-                } else {
-                    caps.join(", ")
-                }
-            )
-        })
+        self.seen.gap(entity_id, needed)
     }
 }
 
@@ -497,8 +595,7 @@ impl Provider for ApexCentral {
     }
 
     fn list<'a>(&'a self, query: &'a ListQuery) -> BoxStream<'a, Result<AgentRecord>> {
-        futures::stream::once(self.list_all(query))
-            .map_ok(|records| futures::stream::iter(records.into_iter().map(Ok)))
+        futures::stream::once(self.list_stream(query))
             .try_flatten()
             .boxed()
     }
@@ -550,7 +647,9 @@ impl Provider for ApexCentral {
             ..ListQuery::default()
         };
         let mut map = HashMap::with_capacity(wanted.len());
-        for record in self.list_all(&query).await? {
+        let mut listing = self.list(&query);
+        while let Some(record) = listing.next().await {
+            let record = record?;
             if let Some(asked) = wanted.get(&record.agent_id.to_lowercase()) {
                 map.insert(asked.to_string(), Recheck::Present(Box::new(record)));
             }

@@ -11,7 +11,7 @@ use agentctl_core::{
     Action, ActionOutcome, AgentRecord, AgentRef, ErrorKind, HostPattern, ListQuery, Operation,
     Provider, Recheck, RelocateTarget,
 };
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -766,5 +766,62 @@ async fn bulk_recheck_reads_one_listing() {
     assert!(matches!(map[&plan[1].agent_id], Recheck::Present(_)));
     assert!(!map.contains_key(&gone.agent_id), "absent = gone");
     assert!(p.recheck_bulk(&plan[..1]).await.unwrap().is_none());
+    sim.shutdown().await;
+}
+
+/// Without the vendor JSON the list is read agent by agent as the records are taken: the
+/// same records in the same order as the generic reading, the host filter applied, more
+/// agents than the reader is ahead by, and the capabilities known to `act` afterwards.
+#[tokio::test]
+async fn a_listing_without_vendor_json_streams_the_same_records() {
+    let sim = start(SimConfig {
+        fleet_size: 3000,
+        ..SimConfig::default()
+    })
+    .await;
+    let p = provider(&sim);
+    let lean = |host: Option<&str>| ListQuery {
+        host: host.map(HostPattern::new),
+        keep_raw: false,
+        ..ListQuery::default()
+    };
+    let streamed: Vec<AgentRecord> = p.list(&lean(None)).try_collect().await.unwrap();
+    let mut generic = list(&p, None).await;
+    for r in &mut generic {
+        r.raw = Value::Null;
+    }
+    assert_eq!(streamed.len(), sim.agents().len());
+    assert!(streamed.len() >= 3000);
+    assert_eq!(streamed, generic);
+
+    let globbed: Vec<AgentRecord> = p.list(&lean(Some("WS-FIN-*"))).try_collect().await.unwrap();
+    let expected: Vec<AgentRecord> = generic
+        .iter()
+        .filter(|r| HostPattern::new("WS-FIN-*").matches(&r.hostname))
+        .cloned()
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(globbed, expected);
+
+    // A reader that stops early stops the reading (no hang, nothing left behind).
+    let first: Vec<_> = p.list(&lean(None)).take(5).collect().await;
+    assert_eq!(first.len(), 5);
+
+    // What the streamed listing saw is what `act` checks: refused without a request.
+    let kiosk = by_host(&sim, sim::FIXED_NOT_RELOCATABLE).remove(0);
+    let id = kiosk["entity_id"].as_str().unwrap();
+    let p = provider(&sim);
+    let _: Vec<AgentRecord> = p.list(&lean(None)).try_collect().await.unwrap();
+    let action = p
+        .prepare(&relocate("ApexOne02", Some("Workgroup")))
+        .await
+        .unwrap();
+    let e = p.act(&action, &agent_ref(id)).await.unwrap_err();
+    assert!(
+        e.message.contains("does not offer cmd_relocate_agent"),
+        "{}",
+        e.message
+    );
+    assert_eq!(sim.request_count("POST ProductAgents"), 0);
     sim.shutdown().await;
 }
