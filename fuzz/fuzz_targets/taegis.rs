@@ -22,6 +22,14 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
+    // The listing's typed reading of a plain assetsV2 answer.
+    if let Ok(answer) = serde_json::from_slice::<model::AssetsAnswer>(body)
+        && let Some(page) = answer.page()
+    {
+        for asset in page.assets {
+            let _ = asset.columns();
+        }
+    }
     let ids = vec!["a".to_string(), "b".to_string()];
     if let Ok(task) = serde_json::from_slice::<model::TaskInfo>(body) {
         let _ = client::job_fully_succeeded(&task, ids.len());

@@ -25,8 +25,8 @@ use crate::config::{Config, Credentials};
 use crate::documents;
 use crate::error::{graphql_error, http_error};
 use crate::model::{
-    Asset, AssetsPage, Client, ClientSearchResults, CommandResult, EndpointGroupInfo, GraphQlError,
-    GraphQlResponse, TASK_COMPLETED, TASK_FAILED, TaskInfo, TaskMetadata, role_ids,
+    Asset, AssetsAnswer, AssetsPage, Client, ClientSearchResults, CommandResult, EndpointGroupInfo,
+    GraphQlError, GraphQlResponse, TASK_COMPLETED, TASK_FAILED, TaskInfo, TaskMetadata, role_ids,
 };
 use crate::unconfirmed;
 
@@ -441,8 +441,14 @@ impl Taegis {
         variables: Value,
     ) -> Result<Value> {
         let resp = self.post_to(url, document, &variables).await?;
+        self.data_field(&resp, what, field)
+    }
+
+    /// `data.<field>` of a GraphQL answer; `errors[]` and failed statuses become errors
+    /// carrying the server's messages.
+    fn data_field(&self, resp: &HttpResponse, what: &str, field: &str) -> Result<Value> {
         if !resp.is_success() {
-            return Err(self.err(http_error(what, &resp, self.auth.fixed)));
+            return Err(self.err(http_error(what, resp, self.auth.fixed)));
         }
         let body: GraphQlResponse = resp.json().map_err(|e| self.err(e))?;
         if let Some(errors) = body.errors.filter(|e| !e.is_empty()) {
@@ -463,13 +469,21 @@ impl Taegis {
     }
 
     fn record(&self, raw: Value) -> Result<AgentRecord> {
-        let asset = Asset::deserialize(&raw)
-            .map_err(|e| self.protocol(format!("unexpected asset object: {e}")))?;
+        let asset = self.asset(&raw)?;
+        Ok(self.asset_record(asset, raw))
+    }
+
+    fn asset(&self, raw: &Value) -> Result<Asset> {
+        Asset::deserialize(raw).map_err(|e| self.protocol(format!("unexpected asset object: {e}")))
+    }
+
+    /// SPEC's record of an asset (`raw`: its vendor JSON, or `null`).
+    fn asset_record(&self, asset: Asset, raw: Value) -> AgentRecord {
         let c = asset.columns();
         if let Some(text) = &c.unreadable_last_seen {
             tracing::warn!(provider = %self.name, "{}: unreadable lastSeenAt {text}; treated as unknown", c.agent_id);
         }
-        Ok(AgentRecord {
+        AgentRecord {
             provider: self.name.clone(),
             kind: KIND.to_string(),
             agent_id: c.agent_id,
@@ -483,7 +497,7 @@ impl Taegis {
             serial_number: c.serial_number,
             pending_uninstall: c.pending_uninstall,
             raw,
-        })
+        }
     }
 
     /// Every endpoint group of the tenant (`allEndpointGroups` on the endpoint-management
@@ -696,15 +710,72 @@ impl Taegis {
         first: i32,
         filter: Option<&Value>,
     ) -> Result<AssetsPage> {
+        let resp = self.assets_answer(after, first, filter).await?;
+        self.generic_page(&resp)
+    }
+
+    async fn assets_answer(
+        &self,
+        after: Option<&str>,
+        first: i32,
+        filter: Option<&Value>,
+    ) -> Result<HttpResponse> {
         let variables = json!({ "first": first, "after": after, "filter": filter });
-        let data = self
-            .call(
-                "list assets (assetsV2)",
-                &documents::ASSETS_PAGE,
-                "assetsV2",
-                variables,
-            )
-            .await?;
+        self.post_to(self.graphql_url(), &documents::ASSETS_PAGE, &variables)
+            .await
+    }
+
+    /// One `assetsV2` page, each asset with its vendor JSON (`keep_raw`) or without: then a
+    /// plain success is read straight into typed assets (no JSON tree of the page, no copy
+    /// of each asset), and anything else generically, for its precise error.
+    async fn assets_page_of(
+        &self,
+        after: Option<&str>,
+        first: i32,
+        filter: Option<&Value>,
+        keep_raw: bool,
+    ) -> Result<AssetsPage<(Option<Asset>, Value)>> {
+        let resp = self.assets_answer(after, first, filter).await?;
+        if !keep_raw
+            && resp.is_success()
+            && let Some(page) = serde_json::from_slice::<AssetsAnswer>(&resp.body)
+                .ok()
+                .and_then(AssetsAnswer::page)
+        {
+            return Ok(AssetsPage {
+                total_count: page.total_count,
+                assets: page
+                    .assets
+                    .into_iter()
+                    .map(|a| (Some(a), Value::Null))
+                    .collect(),
+                page_info: page.page_info,
+            });
+        }
+        let page = self.generic_page(&resp)?;
+        Ok(AssetsPage {
+            total_count: page.total_count,
+            assets: page.assets.into_iter().map(|raw| (None, raw)).collect(),
+            page_info: page.page_info,
+        })
+    }
+
+    /// A page's asset as a record; the vendor JSON kept only with `keep_raw`.
+    fn page_record(
+        &self,
+        (asset, raw): (Option<Asset>, Value),
+        keep_raw: bool,
+    ) -> Result<AgentRecord> {
+        let asset = match asset {
+            Some(a) => a,
+            None => self.asset(&raw)?,
+        };
+        Ok(self.asset_record(asset, if keep_raw { raw } else { Value::Null }))
+    }
+
+    /// An `assetsV2` answer read generically (a JSON tree): every error said precisely.
+    fn generic_page(&self, resp: &HttpResponse) -> Result<AssetsPage> {
+        let data = self.data_field(resp, "list assets (assetsV2)", "assetsV2")?;
         if data.is_null() {
             return Err(self.protocol("list assets (assetsV2): the answer has no assetsV2"));
         }
@@ -885,10 +956,11 @@ impl Provider for Taegis {
                     return Ok::<_, ProviderError>(None);
                 };
                 let page = self
-                    .assets_page(
+                    .assets_page_of(
                         after.as_deref(),
                         unconfirmed::ASSETS_PAGE_SIZE,
                         filter.as_ref(),
+                        query.keep_raw,
                     )
                     .await?;
                 if page.assets.len() > unconfirmed::ASSETS_PAGE_SIZE as usize {
@@ -916,11 +988,8 @@ impl Provider for Taegis {
                 }
                 tally.add_received(page.assets.len() as u64);
                 let mut records = Vec::with_capacity(page.assets.len());
-                for raw in page.assets {
-                    let mut r = self.record(raw)?;
-                    if !query.keep_raw {
-                        r.raw = Value::Null;
-                    }
+                for item in page.assets {
+                    let r = self.page_record(item, query.keep_raw)?;
                     if query.host.as_ref().is_none_or(|h| h.matches(&r.hostname)) {
                         records.push(Ok(r));
                     }
@@ -997,12 +1066,11 @@ impl Provider for Taegis {
                     loop {
                         requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let page = self
-                            .assets_page(after.as_deref(), batch as i32, Some(&filter))
+                            .assets_page_of(after.as_deref(), batch as i32, Some(&filter), false)
                             .await?;
-                        for raw in page.assets {
-                            let mut r = self.record(raw)?;
+                        for item in page.assets {
+                            let r = self.page_record(item, false)?;
                             if chunk.contains(&r.agent_id) {
-                                r.raw = Value::Null;
                                 records.push(r);
                             }
                         }

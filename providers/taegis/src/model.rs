@@ -35,15 +35,81 @@ impl GraphQlError {
     }
 }
 
+/// One `assetsV2` page (`AssetsV2Page`: `totalCount`, `assets`, `pageInfo { endCursor
+/// hasNextPage }`; secureworks/taegis-sdk-python `services/assets2/types.py`): the assets as
+/// JSON trees (`A` = `Value`, when the vendor JSON is kept) or typed ([`Asset`]).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AssetsPage {
+pub struct AssetsPage<A = Value> {
     #[serde(default)]
     pub total_count: Option<i64>,
-    #[serde(default)]
-    pub assets: Vec<Value>,
+    #[serde(default = "Vec::new")]
+    pub assets: Vec<A>,
     #[serde(default)]
     pub page_info: Option<PageInfo>,
+}
+
+/// A GraphQL answer to the `assetsV2` query read straight into a typed page, without a JSON
+/// tree of the page (and a copy of each asset) first: `{"data": {"assetsV2": {…}}}` with no
+/// `errors`. Only a plain success reads this way; for anything else (errors, no data, data
+/// not an object, a key twice, an asset that does not read as [`Asset`]) the caller reads
+/// the answer generically, which says precisely what is wrong with it.
+#[derive(Debug, Deserialize)]
+pub struct AssetsAnswer {
+    #[serde(default)]
+    pub data: Option<AssetsData>,
+    #[serde(default)]
+    pub errors: Option<Vec<serde::de::IgnoredAny>>,
+}
+
+impl AssetsAnswer {
+    /// The page, when the answer is a plain success.
+    pub fn page(self) -> Option<AssetsPage<Asset>> {
+        if self.errors.is_some_and(|e| !e.is_empty()) {
+            return None;
+        }
+        self.data?.assets_v2
+    }
+}
+
+/// `data` of [`AssetsAnswer`]: a JSON object whose `assetsV2` is the page (other fields
+/// ignored, as the generic reading ignores them).
+#[derive(Debug)]
+pub struct AssetsData {
+    pub assets_v2: Option<AssetsPage<Asset>>,
+}
+
+impl<'de> Deserialize<'de> for AssetsData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = AssetsData;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a data object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AssetsData, A::Error> {
+                let mut page: Option<Option<AssetsPage<Asset>>> = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "assetsV2" {
+                        if page.is_some() {
+                            return Err(serde::de::Error::duplicate_field("assetsV2"));
+                        }
+                        page = Some(map.next_value()?);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(AssetsData {
+                    assets_v2: page.flatten(),
+                })
+            }
+        }
+        // Only an object: a struct would also read from an array.
+        d.deserialize_map(Visit)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -386,6 +452,45 @@ impl Client {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn typed(body: &str) -> Result<Option<Vec<String>>, String> {
+        let answer: AssetsAnswer = serde_json::from_str(body).map_err(|e| e.to_string())?;
+        Ok(answer
+            .page()
+            .map(|p| p.assets.into_iter().map(|a| a.id).collect()))
+    }
+
+    #[test]
+    fn a_plain_assets_answer_reads_typed_and_anything_else_does_not() {
+        let page = r#"{"totalCount":2,"assets":[{"id":"a","hostnames":[{"hostname":"x"}]},{"id":"b","extra":[1]}],"pageInfo":{"endCursor":"c","hasNextPage":false}}"#;
+        assert_eq!(
+            typed(&format!(r#"{{"data":{{"other":1,"assetsV2":{page}}}}}"#)),
+            Ok(Some(vec!["a".into(), "b".into()]))
+        );
+        assert_eq!(
+            typed(&format!(r#"{{"data":{{"assetsV2":{page}}},"errors":[]}}"#)),
+            Ok(Some(vec!["a".into(), "b".into()]))
+        );
+        // Left to the generic reading, which says what is wrong: errors, no data, no page.
+        for generic in [
+            format!(r#"{{"data":{{"assetsV2":{page}}},"errors":[{{"message":"partial"}}]}}"#),
+            r#"{"data":null,"errors":[{"message":"denied"}]}"#.to_string(),
+            r#"{"data":{"assetsV2":null}}"#.to_string(),
+            r#"{"data":{}}"#.to_string(),
+            "{}".to_string(),
+        ] {
+            assert_eq!(typed(&generic), Ok(None), "{generic}");
+        }
+        for bad in [
+            format!(r#"{{"data":[{page}]}}"#),
+            format!(r#"{{"data":{{"assetsV2":{page},"assetsV2":{page}}}}}"#),
+            r#"{"data":{"assetsV2":{"assets":[{"hostnames":[]}]}}}"#.to_string(),
+            r#"{"data":{"assetsV2":{"assets":[{"id":"a","hostnames":"x"}]}}}"#.to_string(),
+            r#"{"data":{"assetsV2":{"assets":{}}}}"#.to_string(),
+        ] {
+            assert!(typed(&bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn asset_columns_with_fractions_groups_and_address_order() {

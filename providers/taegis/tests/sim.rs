@@ -865,3 +865,36 @@ async fn bulk_recheck_queries_ids_in_batches() {
     assert!(p.recheck_bulk(&targets[..1]).await.unwrap().is_none());
     sim.shutdown().await;
 }
+
+/// Without the vendor JSON, pages are read straight into typed assets: the same records, in
+/// the same order, as the generic reading over several pages, hostile names included.
+#[tokio::test]
+async fn a_listing_without_vendor_json_reads_the_same_records() {
+    let sim = sim::start(
+        SimConfig {
+            hostile: agentctl_core::sim::Hostile {
+                names: true,
+                ..Default::default()
+            },
+            ..cfg(1200)
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let p = provider(&sim);
+    let lean = ListQuery {
+        keep_raw: false,
+        ..ListQuery::default()
+    };
+    let typed: Vec<AgentRecord> = p.list(&lean).try_collect().await.unwrap();
+    let mut generic: Vec<AgentRecord> = p.list(&ListQuery::default()).try_collect().await.unwrap();
+    assert!(generic.iter().all(|r| r.raw.is_object()));
+    for r in &mut generic {
+        r.raw = Value::Null;
+    }
+    assert_eq!(typed.len(), sim.assets().len());
+    assert!(typed.len() > 1000);
+    assert_eq!(typed, generic);
+    sim.shutdown().await;
+}
