@@ -752,6 +752,159 @@ async fn process_unit(
     out
 }
 
+/// A unit of work whose re-check is settled: the action, its agents, and the bulk re-check's
+/// answers for them (`None`: each agent is re-checked on its own, if at all).
+type Ready = (
+    Action,
+    Vec<Arc<Target>>,
+    Option<Arc<HashMap<String, Recheck>>>,
+);
+
+/// One provider's units, re-checked and acted on with `concurrency` units in flight.
+///
+/// One bulk re-check per provider and run: the provider answers from one listing pass (or
+/// its batched lookups) when that costs fewer requests than one per agent, else declines and
+/// each unit re-checks its own agents just before acting. Re-checking in chunks would list
+/// the fleet once per chunk. A unit is acted on as soon as the bulk re-check has answered for
+/// all its agents, so the first changes go out while the rest of the listing is being read.
+fn provider_stream(
+    c: Configured,
+    units: Vec<(Action, Vec<Arc<Target>>)>,
+    recheck: bool,
+    st: Arc<RecheckStats>,
+    stop: Arc<AtomicBool>,
+) -> futures::stream::LocalBoxStream<'static, Vec<Done>> {
+    let concurrency = c.concurrency.max(1);
+    let (tx, rx) = futures::channel::mpsc::unbounded::<Ready>();
+    let feeding = {
+        let (c, st, stop) = (c.clone(), st.clone(), stop.clone());
+        async move { feed_units(&c, units, recheck, &st, &stop, tx).await }
+    };
+    let acting = rx
+        .map(move |(a, unit, pre)| {
+            let (c, st, stop) = (c.clone(), st.clone(), stop.clone());
+            async move { process_unit(&c, &a, unit, pre, recheck, &st, &stop).await }
+        })
+        .buffer_unordered(concurrency);
+    // The feeder yields nothing; it is polled alongside the units it releases.
+    let feeding = futures::stream::once(feeding).filter_map(|()| futures::future::ready(None));
+    futures::stream::select(feeding, acting).boxed_local()
+}
+
+/// Release `units` to `tx` as their re-check settles (see [`provider_stream`]).
+async fn feed_units(
+    c: &Configured,
+    units: Vec<(Action, Vec<Arc<Target>>)>,
+    recheck: bool,
+    st: &RecheckStats,
+    stop: &AtomicBool,
+    tx: futures::channel::mpsc::UnboundedSender<Ready>,
+) {
+    // A closed receiver means the run is over; nothing more to release.
+    let send = |ready: Ready| drop(tx.unbounded_send(ready));
+    let refs: Vec<AgentRef> = units
+        .iter()
+        .flat_map(|(a, ts)| {
+            ts.iter()
+                .filter(|t| needs_recheck(t, a, recheck))
+                .map(|t| t.agent.clone())
+        })
+        .collect();
+    if refs.is_empty() || stop.load(Ordering::SeqCst) {
+        units.into_iter().for_each(|(a, ts)| send((a, ts, None)));
+        return;
+    }
+    // How many answers each unit still waits for, and which units wait for an agent.
+    let mut waiting: Vec<usize> = Vec::with_capacity(units.len());
+    let mut units_of: HashMap<String, Vec<usize>> = HashMap::with_capacity(refs.len());
+    for (i, (a, ts)) in units.iter().enumerate() {
+        let mut n = 0;
+        for t in ts.iter().filter(|t| needs_recheck(t, a, recheck)) {
+            units_of
+                .entry(t.agent.agent_id.clone())
+                .or_default()
+                .push(i);
+            n += 1;
+        }
+        waiting.push(n);
+    }
+    let mut slots: Vec<Option<(Action, Vec<Arc<Target>>)>> = units.into_iter().map(Some).collect();
+    let mut answers: HashMap<String, Recheck> = HashMap::with_capacity(refs.len());
+    let settled = |slot: (Action, Vec<Arc<Target>>), answers: &HashMap<String, Recheck>| {
+        let (a, ts) = slot;
+        let map: HashMap<String, Recheck> = ts
+            .iter()
+            .filter_map(|t| {
+                let id = &t.agent.agent_id;
+                answers.get(id).map(|r| (id.clone(), r.clone()))
+            })
+            .collect();
+        (a, ts, Some(Arc::new(map)))
+    };
+    for (slot, n) in slots.iter_mut().zip(&waiting) {
+        if *n == 0
+            && let Some((a, ts)) = slot.take()
+        {
+            send((a, ts, None));
+        }
+    }
+    let outcome = {
+        let mut release = |id: String, answer: Recheck| {
+            let Some(mine) = units_of.get(&id) else {
+                return;
+            };
+            if answers.contains_key(&id) {
+                return;
+            }
+            answers.insert(id, answer);
+            for &i in mine {
+                waiting[i] -= 1;
+                if waiting[i] == 0
+                    && let Some(slot) = slots[i].take()
+                {
+                    send(settled(slot, &answers));
+                }
+            }
+        };
+        let bulk = c.provider.recheck_bulk_each(&refs, &mut release);
+        tokio::pin!(bulk);
+        // Ctrl-C or a closed output stops the listing too, not only the changes.
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                r = &mut bulk => break Some(r),
+                _ = tick.tick() => if stop.load(Ordering::SeqCst) { break None },
+            }
+        }
+    };
+    let rest = slots.into_iter().flatten();
+    match outcome {
+        // Stopping: the rest is not attempted, not journaled, resumed next run.
+        None => {}
+        Some(Ok(true)) => {
+            st.bulk_calls.fetch_add(1, Ordering::Relaxed);
+            st.bulk_agents
+                .fetch_add(refs.len() as u64, Ordering::Relaxed);
+            // Every agent the bulk re-check did not report is gone.
+            rest.for_each(|slot| send(settled(slot, &answers)));
+        }
+        Some(Ok(false)) => rest.for_each(|(a, ts)| send((a, ts, None))),
+        Some(Err(e)) => {
+            if !answers.is_empty() {
+                st.bulk_calls.fetch_add(1, Ordering::Relaxed);
+                st.bulk_agents
+                    .fetch_add(answers.len() as u64, Ordering::Relaxed);
+            }
+            tracing::warn!(
+                provider = %c.name,
+                error = %e.reason(),
+                "bulk re-check failed; re-checking each remaining agent instead"
+            );
+            rest.for_each(|(a, ts)| send((a, ts, None)));
+        }
+    }
+}
+
 fn result_row(
     t: &Target,
     action: &str,
@@ -1320,7 +1473,6 @@ pub async fn run(app: &App, actions: Actions, source: Source, opts: BulkOptions)
         .collect();
     let streams = by_provider.into_iter().map(|(name, mine)| {
         let c = providers[&name].clone();
-        let concurrency = c.concurrency.max(1);
         // Group by action (in plan order), then cut into the vendor's batches.
         let mut groups: Vec<(Action, Vec<Arc<Target>>)> = Vec::new();
         for t in mine {
@@ -1340,53 +1492,7 @@ pub async fn run(app: &App, actions: Actions, source: Source, opts: BulkOptions)
                 units.push((a.clone(), chunk.to_vec()));
             }
         }
-        // One bulk re-check per provider and run, before its first unit is acted on: the
-        // provider answers from one listing pass (or its batched lookups) when that costs
-        // fewer requests than one per agent, else declines and each unit re-checks its own
-        // agents just before acting. Re-checking in chunks would list the fleet once per chunk.
-        let st = stats[&name].clone();
-        let stop = stop.clone();
-        let stop_pre = stop.clone();
-        let c_pre = c.clone();
-        let st_pre = st.clone();
-        futures::stream::once(async move {
-            let c = c_pre;
-            let st = st_pre;
-            let refs: Vec<AgentRef> = units
-                .iter()
-                .flat_map(|(a, ts)| {
-                    ts.iter()
-                        .filter(|t| needs_recheck(t, a, recheck))
-                        .map(|t| t.agent.clone())
-                })
-                .collect();
-            let mut pre = None;
-            if !refs.is_empty() && !stop_pre.load(Ordering::SeqCst) {
-                match c.provider.recheck_bulk(&refs).await {
-                    Ok(Some(map)) => {
-                        st.bulk_calls.fetch_add(1, Ordering::Relaxed);
-                        st.bulk_agents.fetch_add(refs.len() as u64, Ordering::Relaxed);
-                        pre = Some(Arc::new(map));
-                    }
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!(
-                        provider = %c.name,
-                        error = %e.reason(),
-                        "bulk re-check failed; re-checking each agent instead"
-                    ),
-                }
-            }
-            futures::stream::iter(units.into_iter().map(move |(a, ts)| (a, ts, pre.clone())))
-        })
-            .flatten()
-            .map(move |(a, unit, pre)| {
-                let c = c.clone();
-                let st = st.clone();
-                let stop = stop.clone();
-                async move { process_unit(&c, &a, unit, pre, recheck, &st, &stop).await }
-            })
-            .buffer_unordered(concurrency)
-            .boxed_local()
+        provider_stream(c, units, recheck, stats[&name].clone(), stop.clone())
     });
     let mut merged = futures::stream::select_all(streams);
     let mut failed_rows: Vec<FailedRow> = Vec::new();
@@ -1817,5 +1923,120 @@ mod tests {
         .await;
         assert!(done.is_empty());
         assert_eq!(fake.batches.lock().unwrap().len(), 2);
+    }
+
+    /// A one-at-a-time vendor whose bulk re-check reports "a", then waits until "a" has been
+    /// acted on before it reports "b"; "c" it never reports (gone).
+    #[derive(Default)]
+    struct Streaming {
+        acted: Mutex<Vec<String>>,
+        a_acted: tokio::sync::Notify,
+    }
+
+    #[async_trait::async_trait]
+    impl Provider for Streaming {
+        fn name(&self) -> &str {
+            "fake"
+        }
+        fn kind(&self) -> &'static str {
+            "fake-kind"
+        }
+        fn supports(&self, _op: Operation) -> Result<(), NotSupported> {
+            Ok(())
+        }
+        fn list<'a>(
+            &'a self,
+            _q: &'a ListQuery,
+        ) -> BoxStream<'a, agentctl_core::Result<AgentRecord>> {
+            futures::stream::empty().boxed()
+        }
+        fn validate_agent_id(&self, _id: &str) -> Result<(), String> {
+            Ok(())
+        }
+        async fn recheck(&self, _id: &str) -> agentctl_core::Result<Recheck> {
+            Err(ProviderError::protocol(
+                "the bulk re-check answers everything",
+            ))
+        }
+        async fn recheck_bulk_each(
+            &self,
+            _agents: &[AgentRef],
+            found: &mut (dyn FnMut(String, Recheck) + Send),
+        ) -> agentctl_core::Result<bool> {
+            found(
+                "a".into(),
+                Recheck::Present(Box::new(record("a", None, false))),
+            );
+            // Reported twice: the first answer stands.
+            found("a".into(), Recheck::Gone);
+            self.a_acted.notified().await;
+            found(
+                "b".into(),
+                Recheck::Present(Box::new(record("b", None, false))),
+            );
+            Ok(true)
+        }
+        fn describe(&self, _a: &Action, agent: &AgentRef) -> String {
+            agent.agent_id.clone()
+        }
+        async fn act(&self, _a: &Action, agent: &AgentRef) -> agentctl_core::Result<ActionOutcome> {
+            self.acted.lock().unwrap().push(agent.agent_id.clone());
+            if agent.agent_id == "a" {
+                self.a_acted.notify_one();
+            }
+            Ok(ActionOutcome::Requested {
+                detail: String::new(),
+                request_id: None,
+            })
+        }
+        async fn doctor(&self) -> Vec<Check> {
+            Vec::new()
+        }
+    }
+
+    #[tokio::test]
+    async fn agents_are_acted_on_while_the_bulk_recheck_is_still_reading() {
+        let fake = Arc::new(Streaming::default());
+        let c = Configured {
+            name: "fake".into(),
+            kind: "fake-kind",
+            provider: fake.clone(),
+            concurrency: 2,
+            insecure: false,
+            min_agents: None,
+        };
+        let units = ["c", "b", "a"]
+            .iter()
+            .map(|id| (Action::Uninstall, vec![target(id, None)]))
+            .collect();
+        let stats = Arc::new(RecheckStats::default());
+        let stream = provider_stream(
+            c,
+            units,
+            true,
+            stats.clone(),
+            Arc::new(AtomicBool::new(false)),
+        );
+        // "b" is only reported once "a" has been acted on: waiting for the whole re-check
+        // before acting would never finish.
+        let done: Vec<Vec<Done>> =
+            tokio::time::timeout(std::time::Duration::from_secs(10), stream.collect())
+                .await
+                .expect("acting must not wait for the whole re-check");
+        let outcomes: Vec<(String, String)> = done
+            .iter()
+            .flatten()
+            .map(|d| (d.target.agent.agent_id.clone(), d.outcome.to_string()))
+            .collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                ("a".to_string(), "requested".to_string()),
+                ("b".to_string(), "requested".to_string()),
+                ("c".to_string(), "skipped:gone".to_string()),
+            ]
+        );
+        assert_eq!(*fake.acted.lock().unwrap(), vec!["a", "b"]);
+        assert_eq!(stats.describe(true), "bulk (1 call(s) for 3 agents)");
     }
 }

@@ -533,6 +533,31 @@ pub trait Provider: Send + Sync {
         Ok(None)
     }
 
+    /// [`Provider::recheck_bulk`] answered agent by agent, as soon as each answer is known, so
+    /// the caller can act on the first agents while the listing behind the re-check is still
+    /// being read. `found` gets each agent id at most once (later sightings of the same id are
+    /// not reported). `Ok(false)`: no cheaper way, nothing was reported, re-check each agent.
+    /// `Ok(true)`: every given agent not reported is gone. An `Err` after some answers leaves
+    /// those answers standing; the rest are unknown.
+    ///
+    /// The default reports [`Provider::recheck_bulk`]'s map when it is complete; a vendor
+    /// whose cheaper way is a paged listing overrides this to report page by page.
+    async fn recheck_bulk_each(
+        &self,
+        agents: &[AgentRef],
+        found: &mut (dyn FnMut(String, Recheck) + Send),
+    ) -> Result<bool> {
+        match self.recheck_bulk(agents).await? {
+            None => Ok(false),
+            Some(map) => {
+                for (id, answer) in map {
+                    found(id, answer);
+                }
+                Ok(true)
+            }
+        }
+    }
+
     /// An extra listing by name (see [`Provider::listings`]).
     async fn listing(&self, name: &str) -> Result<Listing> {
         Err(self.not_supported_listing(name))

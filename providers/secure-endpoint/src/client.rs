@@ -601,19 +601,35 @@ impl Provider for SecureEndpoint {
     /// the offsets, and "gone" must not be guessed), so the whole re-check costs at most
     /// pages + N requests, and N + 1 when the listing is the dearer way.
     async fn recheck_bulk(&self, agents: &[AgentRef]) -> Result<Option<HashMap<String, Recheck>>> {
+        let mut map = HashMap::with_capacity(agents.len());
+        let used = self
+            .recheck_bulk_each(agents, &mut |id, answer| {
+                map.insert(id, answer);
+            })
+            .await?;
+        Ok(used.then_some(map))
+    }
+
+    /// [`Provider::recheck_bulk`], reported page by page: the caller acts on the agents of
+    /// the pages read so far while the others are still being read. A computer removed from
+    /// the listing (uninstalled, deleted) moves every later computer one offset down, so the
+    /// pages after the first are read from the last offset backwards, in order: a change to
+    /// an agent of a page already read can only move computers of pages already read. The
+    /// first page's agents are reported last for the same reason.
+    async fn recheck_bulk_each(
+        &self,
+        agents: &[AgentRef],
+        report: &mut (dyn FnMut(String, Recheck) + Send),
+    ) -> Result<bool> {
         let wanted: HashSet<&str> = agents.iter().map(|a| a.agent_id.as_str()).collect();
         if wanted.len() < 2 {
-            return Ok(None);
+            return Ok(false);
         }
         let query = ListQuery {
             keep_raw: false,
             ..ListQuery::default()
         };
-        let mut pages = self.pages(&query, ListTally::default());
-        let Some(first) = pages.next().await else {
-            return Ok(None);
-        };
-        let first = first?;
+        let first = self.list_page(0, &query).await?;
         let total = first.total.unwrap_or(first.records.len() as u64);
         let page_count = total.div_ceil(PAGE_SIZE).max(1);
         if page_count >= wanted.len() as u64 {
@@ -622,46 +638,73 @@ impl Provider for SecureEndpoint {
                 "re-check of {} agents: one GET per agent (the listing would take {page_count} pages); 1 request spent on the fleet size",
                 wanted.len()
             );
-            return Ok(None);
+            return Ok(false);
         }
-        let mut found: HashMap<String, Recheck> = HashMap::with_capacity(wanted.len());
+        let mut seen: HashSet<String> = HashSet::with_capacity(wanted.len());
         let mut requests = 1u64;
-        let mut keep = |records: Vec<AgentRecord>| {
-            for r in records {
-                if wanted.contains(r.agent_id.as_str()) {
-                    found.insert(r.agent_id.clone(), Recheck::Present(Box::new(r)));
+        let mut pick = |records: Vec<AgentRecord>| -> Vec<AgentRecord> {
+            records
+                .into_iter()
+                .filter(|r| wanted.contains(r.agent_id.as_str()) && seen.insert(r.agent_id.clone()))
+                .collect()
+        };
+        let mut held = pick(first.records);
+        match (first.next, first.total) {
+            (Some(next), Some(total)) => {
+                let offsets: Vec<u64> = (0..)
+                    .map(|i| next + i * PAGE_SIZE)
+                    .take_while(|o| *o < total)
+                    .collect();
+                let mut pages = futures::stream::iter(offsets.into_iter().rev())
+                    .map(|offset| self.list_page(offset, &query))
+                    .buffered(self.http.concurrency());
+                while let Some(page) = pages.next().await {
+                    requests += 1;
+                    for r in pick(page?.records) {
+                        report(r.agent_id.clone(), Recheck::Present(Box::new(r)));
+                    }
                 }
             }
-        };
-        keep(first.records);
-        while let Some(page) = pages.next().await {
-            requests += 1;
-            keep(page?.records);
+            // No total to plan offsets with: follow the links, and report at the end.
+            (Some(mut offset), None) => loop {
+                let page = self.list_page(offset, &query).await?;
+                requests += 1;
+                held.extend(pick(page.records));
+                match page.next {
+                    Some(n) if n > offset => offset = n,
+                    _ => break,
+                }
+            },
+            (None, _) => {}
         }
-        drop(pages);
+        for r in held {
+            report(r.agent_id.clone(), Recheck::Present(Box::new(r)));
+        }
         let missing: Vec<String> = wanted
             .iter()
-            .filter(|id| !found.contains_key(**id))
+            .filter(|id| !seen.contains(**id))
             .map(|id| id.to_string())
             .collect();
-        let confirmed: Vec<(String, Recheck)> = futures::stream::iter(missing)
+        let mut confirmations = futures::stream::iter(missing)
             .map(|id: String| async move {
                 let found = self.recheck(&id).await?;
                 Ok::<_, ProviderError>((id, found))
             })
-            .buffer_unordered(self.http.concurrency())
-            .try_collect()
-            .await?;
-        requests += confirmed.len() as u64;
-        let confirmed_count = confirmed.len();
-        found.extend(confirmed);
+            .buffer_unordered(self.http.concurrency());
+        let mut confirmed = 0u64;
+        while let Some(answer) = confirmations.next().await {
+            let (id, found) = answer?;
+            confirmed += 1;
+            report(id, found);
+        }
+        requests += confirmed;
         tracing::info!(
             provider = %self.name,
-            "re-check of {} agents: one listing of {page_count} pages plus {confirmed_count} GET for agents it did not show; {requests} requests (one per agent: {})",
+            "re-check of {} agents: one listing of {page_count} pages plus {confirmed} GET for agents it did not show; {requests} requests (one per agent: {})",
             wanted.len(),
             wanted.len()
         );
-        Ok(Some(found))
+        Ok(true)
     }
 
     async fn prepare(&self, action: &Action) -> Result<Action> {

@@ -159,3 +159,45 @@ async fn bulk_recheck_declines_when_one_get_per_agent_is_cheaper() {
     assert_eq!(sim.request_count(LIST), 1);
     sim.shutdown().await;
 }
+
+/// Acting on agents while the re-check still reads the listing (the caller uninstalls each
+/// agent as soon as it is reported, and the console drops it from the listing) must not
+/// make the listing skip any other agent: no agent is missed, no confirming GET is spent.
+#[tokio::test]
+async fn bulk_recheck_reported_page_by_page_misses_nothing_while_agents_are_removed() {
+    use agentctl_core::Recheck;
+    let cfg = cfg(2_600, 5);
+    let sim = sim::start(cfg.clone(), None).await.unwrap();
+    let p = provider(&sim, &cfg, 2);
+    let order = server_order(&sim);
+    // Most of the fleet, on every page.
+    let ids: Vec<String> = order.iter().step_by(2).cloned().collect();
+    let mut reported: Vec<String> = Vec::new();
+    let used = p
+        .recheck_bulk_each(&refs(&ids), &mut |id, answer| {
+            assert!(matches!(answer, Recheck::Present(_)), "{id} is listed");
+            // What an uninstall does to the console's listing, at once.
+            sim.forget(&id);
+            reported.push(id);
+        })
+        .await
+        .unwrap();
+    assert!(used);
+    // The first page's agents come last: removing them earlier would move every later page.
+    let first_page: std::collections::HashSet<&String> = order[..500].iter().collect();
+    let on_first = reported.iter().filter(|id| first_page.contains(id)).count();
+    assert_eq!(on_first, 250);
+    assert!(
+        reported[reported.len() - on_first..]
+            .iter()
+            .all(|id| first_page.contains(id)),
+        "the first page's agents were reported before later pages"
+    );
+    reported.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(reported, want, "every agent reported once");
+    assert_eq!(sim.request_count(LIST), 6);
+    assert_eq!(sim.request_count("GET /v1/computers/{guid}"), 0);
+    sim.shutdown().await;
+}
