@@ -15,7 +15,7 @@ use crate::cli::{ListArgs, PlanAction, PlanActionArgs};
 use crate::error::{CliError, CliResult, exit};
 use crate::output::{AGENT_COLUMNS, AgentRow, RowWriter};
 use crate::progress::Progress;
-use crate::spill::ExternalSort;
+use crate::spill::{ExternalSort, Ordered};
 
 pub async fn run(app: &App, args: &ListArgs) -> CliResult {
     let query = ListQuery {
@@ -115,22 +115,6 @@ pub(crate) fn show_counts(
     progress.set_counts(&counts);
 }
 
-/// The key of the stable order: host name case-insensitively, then exactly, then agent id.
-pub type SortKey = (String, String, String);
-
-pub fn sort_key(r: &AgentRecord) -> SortKey {
-    (
-        r.hostname.to_lowercase(),
-        r.hostname.clone(),
-        r.agent_id.clone(),
-    )
-}
-
-/// The stable order: host name case-insensitively, then exactly, then agent id.
-pub fn sort_records(records: &mut [AgentRecord]) {
-    records.sort_by_cached_key(sort_key);
-}
-
 /// An output error while sorting (a spill file that cannot be written or read back).
 pub fn spill_error(op: Operation, e: std::io::Error) -> CliError {
     CliError::runtime(
@@ -177,9 +161,8 @@ pub async fn stream_agents(
     // Each provider's rows in the stable order, within a bounded memory budget (large
     // listings are sorted in runs spilled to temporary files, see `crate::spill`).
     let budget = crate::spill::run_budget() / n.max(1);
-    let new_sorter = || ExternalSort::<SortKey, AgentRecord>::new(budget);
-    let mut buffers: Vec<ExternalSort<SortKey, AgentRecord>> =
-        (0..n).map(|_| new_sorter()).collect();
+    let new_sorter = || ExternalSort::<Ordered>::new(budget);
+    let mut buffers: Vec<ExternalSort<Ordered>> = (0..n).map(|_| new_sorter()).collect();
     let mut received = vec![0u64; n];
     let mut finished = vec![false; n];
     let mut next = 0usize;
@@ -187,7 +170,7 @@ pub async fn stream_agents(
     let mut failures = Vec::new();
     let mut writer: Option<RowWriter> = None;
     let emit = |writer: &mut Option<RowWriter>,
-                records: ExternalSort<SortKey, AgentRecord>,
+                records: ExternalSort<Ordered>,
                 written: &mut u64|
      -> CliResult {
         let w = match writer {
@@ -195,7 +178,7 @@ pub async fn stream_agents(
             None => writer.insert(app.writer(&columns)?),
         };
         for rec in records.finish().map_err(|e| spill_error(op, e))? {
-            let rec = rec.map_err(|e| spill_error(op, e))?;
+            let Ordered { record: rec, .. } = rec.map_err(|e| spill_error(op, e))?;
             w.write(&AgentRow {
                 record: &rec,
                 now: app.now,
@@ -223,9 +206,8 @@ pub async fn stream_agents(
                     if !keep_raw {
                         record.raw = serde_json::Value::Null;
                     }
-                    let key = sort_key(&record);
                     buffers[i]
-                        .push(key, record)
+                        .push(Ordered::new(0, 0, record))
                         .map_err(|e| spill_error(op, e))?;
                 }
             }

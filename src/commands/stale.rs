@@ -17,7 +17,7 @@ use crate::fleet::identity::Machines;
 use crate::fleet::protect::Protection;
 use crate::fleet::{self, Fleet, ts_value};
 use crate::output::{AGENT_COLUMNS, AgentRow, Cell, Format, Row, RowWriter, agent_row};
-use crate::spill::ExternalSort;
+use crate::spill::{ExternalSort, Ordered};
 
 /// The columns `stale` adds after `group`.
 pub const SEEN_COLUMNS: [&str; 3] = ["seen_elsewhere", "seen_elsewhere_in", "match"];
@@ -131,8 +131,7 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
     let cross = selected.len() > 1;
     // The stable order of every listing: provider, host name (case-insensitively, then
     // exactly), agent id; sorted within a memory budget (`crate::spill`).
-    let mut stale: ExternalSort<(u16, String, String, String), (u32, AgentRecord)> =
-        ExternalSort::new(crate::spill::run_budget());
+    let mut stale: ExternalSort<Ordered> = ExternalSort::new(crate::spill::run_budget());
     let mut spill_failed: Option<std::io::Error> = None;
     let collected = fleet::collect_owned(
         app,
@@ -141,11 +140,11 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
         &query,
         cross,
         |p, i, r| {
-            if spill_failed.is_none() && keep(&r) {
-                let (lower, host, id) = super::list::sort_key(&r);
-                if let Err(e) = stale.push((p, lower, host, id), (i, r)) {
-                    spill_failed = Some(e);
-                }
+            if spill_failed.is_none()
+                && keep(&r)
+                && let Err(e) = stale.push(Ordered::new(p, i, r))
+            {
+                spill_failed = Some(e);
             }
         },
     )
@@ -180,7 +179,9 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
         .finish()
         .map_err(|e| super::list::spill_error(Operation::Stale, e))?
     {
-        let (i, record) = item.map_err(|e| super::list::spill_error(Operation::Stale, e))?;
+        let Ordered {
+            index: i, record, ..
+        } = item.map_err(|e| super::list::spill_error(Operation::Stale, e))?;
         // One provider (no fleet kept): the same rule with nothing elsewhere to corroborate.
         let fate = match &machines {
             Some(m) => stale_fate(fleet, m, &protection, i, cutoff),
