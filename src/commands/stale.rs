@@ -185,6 +185,7 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
         // One provider (no fleet kept): the same rule with nothing elsewhere to corroborate.
         let fate = match &machines {
             Some(m) => stale_fate(fleet, m, &protection, i, cutoff),
+            None if protection.is_empty() => StaleFate::Retired(None),
             None => match protection.reason(
                 &record.agent_id,
                 Some(&record.hostname),

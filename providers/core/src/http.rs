@@ -92,8 +92,15 @@ impl HttpResponse {
         self.status.is_success()
     }
 
-    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_slice(&self.body).map_err(|e| {
+    /// The body as `T`; `T` may borrow text from the body (no copy for what is only read).
+    pub fn json<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T> {
+        // Checking the whole body once is cheaper than serde_json checking each string of
+        // it; a body that is not UTF-8 gets the byte parser's error.
+        let parsed = match std::str::from_utf8(&self.body) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(&self.body),
+        };
+        parsed.map_err(|e| {
             let mut err = ProviderError::protocol(format!(
                 "unexpected response body for HTTP {}: {e}",
                 self.status.as_u16()

@@ -98,21 +98,36 @@ pub fn names_match(a: &str, b: &str) -> Option<MatchRule> {
 /// (`00-0C-29-9B-AB-65`, `000c.299b.ab65`, `000C299BAB65`). `None` for anything else and
 /// for addresses that identify no machine (all zeros, broadcast, multicast).
 pub fn normalize_mac(text: &str) -> Option<String> {
-    let hex: String = text
-        .trim()
-        .chars()
-        .filter(|c| !matches!(c, ':' | '-' | '.'))
-        .collect();
-    if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+    // The twelve hex digits, separators (`:`, `-`, `.`) dropped; anything else refuses it.
+    let mut hex = [0u8; 12];
+    let mut n = 0;
+    for b in text.trim().bytes() {
+        if matches!(b, b':' | b'-' | b'.') {
+            continue;
+        }
+        if !b.is_ascii_hexdigit() || n == hex.len() {
+            return None;
+        }
+        hex[n] = b.to_ascii_lowercase();
+        n += 1;
+    }
+    if n != hex.len() || hex == [b'0'; 12] {
         return None;
     }
-    let hex = hex.to_ascii_lowercase();
-    let first = u8::from_str_radix(&hex[0..2], 16).ok()?;
-    if hex == "000000000000" || first & 1 == 1 {
+    // Multicast (the first octet's low bit): not an interface address.
+    let first = u8::from_str_radix(std::str::from_utf8(&hex[..2]).ok()?, 16).ok()?;
+    if first & 1 == 1 {
         return None;
     }
-    let pairs: Vec<&str> = (0..6).map(|i| &hex[i * 2..i * 2 + 2]).collect();
-    Some(pairs.join(":"))
+    let mut out = String::with_capacity(17);
+    for (i, pair) in hex.chunks(2).enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        out.push(char::from(pair[0]));
+        out.push(char::from(pair[1]));
+    }
+    Some(out)
 }
 
 /// A hardware serial number in one form (trimmed, upper case), or `None` when it is empty or
@@ -215,6 +230,44 @@ mod tests {
         assert_eq!(normalize_mac("ff:ff:ff:ff:ff:ff"), None);
         assert_eq!(normalize_mac("01:00:5e:00:00:01"), None);
         assert_eq!(normalize_mac("not a mac"), None);
+        // The same answers as the plain definition (filter, check, lower-case, join).
+        let plain = |text: &str| -> Option<String> {
+            let hex: String = text
+                .trim()
+                .chars()
+                .filter(|c| !matches!(c, ':' | '-' | '.'))
+                .collect();
+            if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                return None;
+            }
+            let hex = hex.to_ascii_lowercase();
+            let first = u8::from_str_radix(&hex[0..2], 16).ok()?;
+            if hex == "000000000000" || first & 1 == 1 {
+                return None;
+            }
+            let pairs: Vec<&str> = (0..6).map(|i| &hex[i * 2..i * 2 + 2]).collect();
+            Some(pairs.join(":"))
+        };
+        for text in [
+            "",
+            " ",
+            "AA:BB:CC:DD:EE:F0",
+            " aa-bb-cc-dd-ee-f0\t",
+            "aabb.ccdd.eef0",
+            "aabbccddeef",
+            "aabbccddeef00",
+            "aa:bb:cc:dd:ee:fg",
+            "aa:bb:cc:dd:ee:f\u{e9}",
+            "\u{ff10}a:bb:cc:dd:ee:f0",
+            "02:00:00:00:00:00",
+            "03:00:00:00:00:00",
+            "::::aabbccddeef0::",
+            "a a:bb:cc:dd:ee:f0",
+            "000000000000",
+            "000000000001",
+        ] {
+            assert_eq!(normalize_mac(text), plain(text), "{text:?}");
+        }
         assert_eq!(normalize_serial(" pf3abc12 ").as_deref(), Some("PF3ABC12"));
         assert_eq!(normalize_serial("To be filled by O.E.M."), None);
         assert_eq!(normalize_serial("0000000"), None);

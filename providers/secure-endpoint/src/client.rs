@@ -1,5 +1,6 @@
 //! The Secure Endpoint provider: v1 for listing and re-checks, v3 for uninstall requests.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
@@ -331,10 +332,12 @@ impl SecureEndpoint {
                 "unexpected computer object: {e}"
             )))
         })?;
-        Ok(self.record_from(c, raw))
+        let mut record = self.record_from(c, Value::Null);
+        record.raw = raw;
+        Ok(record)
     }
 
-    fn record_from(&self, c: Computer, raw: Value) -> AgentRecord {
+    fn record_from(&self, c: Computer<'_>, raw: Value) -> AgentRecord {
         let last_seen = match c.last_seen.as_deref() {
             None => None,
             Some(text) => {
@@ -356,7 +359,8 @@ impl SecureEndpoint {
             .groups
             .into_iter()
             .find_map(|g| g.name.or(g.guid))
-            .or(c.group_guid);
+            .or(c.group_guid)
+            .map(Cow::into_owned);
         AgentRecord {
             provider: self.name.clone(),
             kind: KIND.to_string(),

@@ -1,5 +1,7 @@
 //! Serde types of the Secure Endpoint wire format (v1 envelope, computers, v3 organizations).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 /// v1 list envelope: `version`, `metadata`, `data`.
@@ -46,14 +48,17 @@ pub struct DeleteAnswer {
     pub connector_guid: Option<String>,
 }
 
-/// The fields of a computer object agentctl reads (the whole object is kept as `raw`).
+/// The fields of a computer object agentctl reads (the whole object is kept as `raw` only
+/// when the output shows it). Text agentctl keeps is owned; text it only reads on the way
+/// (the last-seen time, group ids, MAC addresses) is borrowed from the response body when it
+/// has no escapes, so parsing a page allocates little beyond the agent records themselves.
 #[derive(Debug, Deserialize)]
-pub struct Computer {
+pub struct Computer<'a> {
     pub connector_guid: String,
     #[serde(default)]
     pub hostname: Option<String>,
-    #[serde(default)]
-    pub last_seen: Option<String>,
+    #[serde(default, borrow)]
+    pub last_seen: Option<Cow<'a, str>>,
     #[serde(default)]
     pub operating_system: Option<String>,
     #[serde(default)]
@@ -62,22 +67,22 @@ pub struct Computer {
     pub internal_ips: Vec<String>,
     #[serde(default)]
     pub external_ip: Option<String>,
-    #[serde(default)]
-    pub group_guid: Option<String>,
-    #[serde(default)]
-    pub groups: Vec<GroupRef>,
+    #[serde(default, borrow)]
+    pub group_guid: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub groups: Vec<GroupRef<'a>>,
     /// `[{mac, ip}]` (vendor file §4, computer object; XSOAR `computer_list_response.json`).
-    #[serde(default)]
-    pub network_addresses: Option<Vec<NetworkAddress>>,
+    #[serde(default, borrow)]
+    pub network_addresses: Option<Vec<NetworkAddress<'a>>>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct NetworkAddress {
-    #[serde(default)]
-    pub mac: Option<String>,
+pub struct NetworkAddress<'a> {
+    #[serde(default, borrow)]
+    pub mac: Option<Cow<'a, str>>,
 }
 
-impl Computer {
+impl Computer<'_> {
     /// The MAC addresses of `network_addresses`, normalised, without repeats.
     pub fn mac_addresses(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
@@ -95,11 +100,11 @@ impl Computer {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct GroupRef {
-    #[serde(default)]
-    pub guid: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
+pub struct GroupRef<'a> {
+    #[serde(default, borrow)]
+    pub guid: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub name: Option<Cow<'a, str>>,
 }
 
 /// A group from `GET /v1/groups` (name ↔ GUID, for moving computers).
