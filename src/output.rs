@@ -208,10 +208,7 @@ impl Cell<'_> {
         match self {
             Cell::Null => {}
             Cell::Text(s) => buf.push_str(s),
-            // `format_timestamp` is the timestamp's `Display`.
-            Cell::Time(t) => {
-                let _ = write!(buf, "{t}");
-            }
+            Cell::Time(t) => push_timestamp(buf, t),
             Cell::Int(n) => {
                 let _ = write!(buf, "{n}");
             }
@@ -243,6 +240,43 @@ impl Cell<'_> {
     fn is_text(self) -> bool {
         !matches!(self, Cell::Null | Cell::Int(_))
     }
+}
+
+/// Append [`format_timestamp`]'s text for `t`: whole seconds in years 1–9999 (what vendors
+/// report) are written digit by digit; anything else through the formatter itself.
+fn push_timestamp(buf: &mut String, t: jiff::Timestamp) {
+    use std::fmt::Write as _;
+    let secs = t.as_second();
+    // 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+    if t.subsec_nanosecond() != 0 || !(-62_135_596_800..=253_402_300_799).contains(&secs) {
+        let _ = write!(buf, "{t}");
+        return;
+    }
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days since 1970-01-01 to a civil date (H. Hinnant's `civil_from_days`).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut out = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, rem / 3600);
+    put(14, 2, rem % 3600 / 60);
+    put(17, 2, rem % 60);
+    buf.push_str(std::str::from_utf8(&out).unwrap_or_default());
 }
 
 /// A row that gives each column's [`Cell`] directly. CSV and tables are written from the
@@ -1099,9 +1133,28 @@ mod tests {
         assert!(sink.text().contains(",'+1;::1,"), "{}", sink.text());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn time_cells_are_format_timestamp_anywhere(
+            secs in jiff::Timestamp::MIN.as_second()..=jiff::Timestamp::MAX.as_second(),
+            near in -2_000_000_000i64..=2_000_000_000,
+            nanos in proptest::prop_oneof![proptest::strategy::Just(0i32), 0i32..1_000_000_000],
+        ) {
+            for s in [secs, near, near * 60] {
+                if let Ok(t) = jiff::Timestamp::new(s, if s < 0 { 0 } else { nanos }) {
+                    proptest::prop_assert_eq!(Cell::Time(t).text(), format_timestamp(t));
+                }
+            }
+        }
+    }
+
     #[test]
     fn time_cells_are_format_timestamp() {
         for t in [
+            "0001-01-01T00:00:00Z",
+            "9999-12-30T22:00:00Z",
+            "2000-02-29T23:59:59Z",
+            "1969-12-31T23:59:59Z",
             "2026-10-01T12:00:00Z",
             "2026-10-01T12:00:00.5Z",
             "1970-01-01T00:00:00.000000001Z",

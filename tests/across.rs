@@ -229,6 +229,23 @@ fn stale_corroborate_keeps_retired_machines_and_writes_broken_agents() {
     assert!(kept_hosts.contains("retired-0001"));
     assert!(kept_hosts.contains("dc-01.corp.example.com"));
     assert!(!kept_hosts.contains("broken-se-01"));
+    // A JSON --broken-out shows the vendor's record although the main output is CSV.
+    let broken_json = sb.path("broken.json");
+    let out = sb.cmd(&[
+        "stale",
+        "--days",
+        "30",
+        "--corroborate",
+        "--broken-out",
+        broken_json.to_str().unwrap(),
+        "-o",
+        "csv",
+    ]);
+    ok(&out);
+    let objects: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&broken_json).unwrap()).unwrap();
+    assert_eq!(objects.len(), broken.len());
+    assert!(objects.iter().all(|o| o["raw"].is_object()), "{objects:?}");
     // Every kept agent's machine is stale elsewhere too (or not registered elsewhere).
     let cutoff: jiff::Timestamp = "2026-10-24T12:00:00Z".parse().unwrap();
     for r in &kept {

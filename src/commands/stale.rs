@@ -121,7 +121,12 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
         last_seen_before: (selected.len() == 1 && mins.iter().all(Option::is_none))
             .then_some(cutoff),
         include_unknown,
-        keep_raw: app.format().shows_raw(),
+        // The vendor's record only where a JSON output shows it (`--broken-out x.json` too).
+        keep_raw: app.format().shows_raw()
+            || args
+                .broken_out
+                .as_deref()
+                .is_some_and(|p| Format::from_extension(p).unwrap_or(Format::Csv).shows_raw()),
     };
     let keep = |r: &AgentRecord| {
         is_stale(r.last_seen, cutoff) || (include_unknown && r.last_seen.is_none())
@@ -140,11 +145,14 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
         &query,
         cross,
         |p, i, r| {
-            if spill_failed.is_none()
-                && keep(&r)
-                && let Err(e) = stale.push(Ordered::new(p, i, r))
-            {
-                spill_failed = Some(e);
+            if spill_failed.is_none() && keep(&r) {
+                // Rows never show identity hints (the fleet keeps its own): do not sort them.
+                let mut r = r;
+                r.mac_addresses = Vec::new();
+                r.serial_number = None;
+                if let Err(e) = stale.push(Ordered::new(p, i, r)) {
+                    spill_failed = Some(e);
+                }
             }
         },
     )
