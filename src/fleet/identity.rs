@@ -88,6 +88,26 @@ fn usable(mut pairs: Vec<(&str, &str)>) -> HashSet<Box<str>> {
     out
 }
 
+/// Link every agent to the first agent (in fleet order) with the same key, by `rule`; the
+/// first agent of each key.
+fn link<'k>(
+    uf: &mut UnionFind,
+    capacity: usize,
+    keys: impl Iterator<Item = (u32, &'k str)>,
+    rule: MatchRule,
+) -> HashMap<&'k str, u32> {
+    let mut first: HashMap<&str, u32> = HashMap::with_capacity(capacity);
+    for (i, key) in keys {
+        match first.get(key) {
+            Some(&j) => uf.union(j, i, rule),
+            None => {
+                first.insert(key, i);
+            }
+        }
+    }
+    first
+}
+
 impl Machines {
     pub fn build(fleet: &Fleet) -> Self {
         let agents = &fleet.agents;
@@ -117,68 +137,64 @@ impl Machines {
         let usable_macs = usable(mac_names);
         let usable_serials = usable(serial_names);
 
+        // One map per rule, each sized once and dropped when its rule is done: the largest
+        // holds one entry per distinct value, not every value of every rule at once.
         let mut uf = UnionFind::new(agents.len());
-        let mut first: HashMap<(u8, &str), u32> = HashMap::new();
-        for (i, a) in agents.iter().enumerate() {
-            let i = i as u32;
-            for m in a.macs() {
-                if usable_macs.contains(m) {
-                    match first.get(&(0, m)) {
-                        Some(&j) => uf.union(j, i, MatchRule::Mac),
-                        None => {
-                            first.insert((0, m), i);
-                        }
-                    }
-                }
-            }
-        }
-        for (i, a) in agents.iter().enumerate() {
-            let i = i as u32;
-            if let Some(s) = a.serial().filter(|s| usable_serials.contains(*s)) {
-                match first.get(&(1, s)) {
-                    Some(&j) => uf.union(j, i, MatchRule::Serial),
-                    None => {
-                        first.insert((1, s), i);
-                    }
-                }
-            }
-        }
-        for i in 0..agents.len() {
-            let s = short_at(i);
-            if s.is_empty() {
-                continue;
-            }
-            match first.get(&(2, s)) {
-                Some(&j) => uf.union(j, i as u32, MatchRule::Hostname),
-                None => {
-                    first.insert((2, s), i as u32);
-                }
-            }
-        }
-        // NetBIOS: a 15-character name links to the one longer name it prefixes.
-        let mut longer: HashMap<&str, HashSet<&str>> = HashMap::new();
-        for i in 0..agents.len() {
-            let s = short_at(i);
-            if s.chars().count() > NETBIOS_MAX
-                && let Some(p) = netbios_prefix(s)
-            {
-                longer.entry(p).or_default().insert(s);
-            }
-        }
+        link(
+            &mut uf,
+            usable_macs.len(),
+            agents.iter().enumerate().flat_map(|(i, a)| {
+                a.macs()
+                    .filter(|m| usable_macs.contains(*m))
+                    .map(move |m| (i as u32, m))
+            }),
+            MatchRule::Mac,
+        );
+        link(
+            &mut uf,
+            usable_serials.len(),
+            agents.iter().enumerate().filter_map(|(i, a)| {
+                a.serial()
+                    .filter(|s| usable_serials.contains(*s))
+                    .map(|s| (i as u32, s))
+            }),
+            MatchRule::Serial,
+        );
+        let first = link(
+            &mut uf,
+            0,
+            (0..agents.len())
+                .map(|i| (i as u32, short_at(i)))
+                .filter(|(_, s)| !s.is_empty()),
+            MatchRule::Hostname,
+        );
+        // NetBIOS: a 15-character name links to the one longer name it prefixes (sorting the
+        // (prefix, name) pairs finds the prefixes of exactly one longer name).
+        let mut longer: Vec<(&str, &str)> = (0..agents.len())
+            .map(short_at)
+            .filter(|s| s.chars().count() > NETBIOS_MAX)
+            .filter_map(|s| netbios_prefix(s).map(|p| (p, s)))
+            .collect();
+        longer.sort_unstable();
+        longer.dedup();
+        let only: HashMap<&str, &str> = longer
+            .chunk_by(|a, b| a.0 == b.0)
+            .filter(|same| same.len() == 1)
+            .map(|same| same[0])
+            .collect();
+        drop(longer);
         for i in 0..agents.len() {
             let s = short_at(i);
             if s.chars().count() != NETBIOS_MAX {
                 continue;
             }
-            if let Some(names) = longer.get(s)
-                && names.len() == 1
-                && let Some(name) = names.iter().next()
-                && let Some(&j) = first.get(&(2, *name))
+            if let Some(name) = only.get(s)
+                && let Some(&j) = first.get(*name)
             {
                 uf.union(j, i as u32, MatchRule::Netbios);
             }
         }
-        drop(longer);
+        drop(only);
         drop(first);
 
         let mut root_to_machine: HashMap<u32, u32> = HashMap::new();
