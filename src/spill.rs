@@ -450,7 +450,7 @@ impl<T: SortItem> ExternalSort<T> {
     }
 
     /// Every item in key order.
-    pub fn finish(mut self) -> io::Result<Sorted<T>> {
+    pub fn finish(self) -> io::Result<Sorted<T>> {
         if self.runs.is_empty() {
             let order = sorted_order(&self.buf);
             let items: Vec<Option<T>> = self.buf.into_iter().map(Some).collect();
@@ -459,29 +459,59 @@ impl<T: SortItem> ExternalSort<T> {
                 order: order.into_iter(),
             });
         }
-        if !self.buf.is_empty() {
-            self.spill()?;
-        }
         tracing::info!(
-            "sorted in {} runs spilled to temporary files (memory budget {} KiB)",
+            "sorted in {} runs spilled to temporary files and {} in memory (memory budget {} KiB)",
             self.runs.len(),
+            usize::from(!self.buf.is_empty()),
             self.budget / 1024
         );
-        let mut readers: Vec<RunReader> = self
+        let mut sources: Vec<Run<T>> = self
             .runs
             .into_iter()
-            .map(|f| RunReader {
-                file: BufReader::with_capacity(1 << 16, f),
-                frame: Vec::new(),
+            .map(|f| {
+                Run::File(RunReader {
+                    file: BufReader::with_capacity(1 << 16, f),
+                    frame: Vec::new(),
+                })
             })
             .collect();
-        let mut heap = BinaryHeap::with_capacity(readers.len());
-        for (run, r) in readers.iter_mut().enumerate() {
+        // The last run is merged from memory rather than written out and read back: it is
+        // held already, and it came last, so it loses ties to every spilled run.
+        if !self.buf.is_empty() {
+            let order = sorted_order(&self.buf);
+            sources.push(Run::Memory {
+                items: self.buf.into_iter().map(Some).collect(),
+                order: order.into_iter(),
+            });
+        }
+        let mut heap = BinaryHeap::with_capacity(sources.len());
+        for (run, r) in sources.iter_mut().enumerate() {
             if let Some(item) = r.next()? {
                 heap.push(Head { item, run });
             }
         }
-        Ok(Sorted::Merge(Merge { readers, heap }))
+        Ok(Sorted::Merge(Merge { sources, heap }))
+    }
+}
+
+/// One sorted run of a merge: a spilled file, or the last run still in memory.
+enum Run<T> {
+    File(RunReader),
+    Memory {
+        items: Vec<Option<T>>,
+        order: std::vec::IntoIter<usize>,
+    },
+}
+
+impl<T: SortItem> Run<T> {
+    fn next(&mut self) -> io::Result<Option<T>> {
+        match self {
+            Run::File(r) => r.next(),
+            Run::Memory { items, order } => Ok(order
+                .next()
+                .and_then(|i| items.get_mut(i))
+                .and_then(Option::take)),
+        }
     }
 }
 
@@ -544,7 +574,7 @@ impl<T: SortItem> Eq for Head<T> {}
 
 /// A k-way merge of sorted runs.
 pub struct Merge<T> {
-    readers: Vec<RunReader>,
+    sources: Vec<Run<T>>,
     heap: BinaryHeap<Head<T>>,
 }
 
@@ -568,7 +598,7 @@ impl<T: SortItem> Iterator for Sorted<T> {
             }
             Sorted::Merge(m) => {
                 let Head { item, run } = m.heap.pop()?;
-                match m.readers.get_mut(run).map(RunReader::next) {
+                match m.sources.get_mut(run).map(Run::next) {
                     Some(Ok(Some(next))) => m.heap.push(Head { item: next, run }),
                     Some(Ok(None)) | None => {}
                     Some(Err(e)) => return Some(Err(e)),
