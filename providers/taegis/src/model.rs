@@ -35,9 +35,10 @@ impl GraphQlError {
     }
 }
 
-/// One `assetsV2` page (`AssetsV2Page`: `totalCount`, `assets`, `pageInfo { endCursor
-/// hasNextPage }`; secureworks/taegis-sdk-python `services/assets2/types.py`): the assets as
-/// JSON trees (`A` = `Value`, when the vendor JSON is kept) or typed ([`Asset`]).
+/// One `assetsV2` page (type `AssetsV2`: `totalCount`, `assets`, `pageInfo` of type
+/// `PageInfoV2` with `endCursor` and `hasNextPage`; secureworks/taegis-sdk-python
+/// `taegis_sdk_python/services/assets2/types.py`): the assets as JSON trees (`A` = `Value`,
+/// when the vendor JSON is kept) or typed ([`Asset`]).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AssetsPage<A = Value> {
