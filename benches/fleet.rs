@@ -556,7 +556,7 @@ fn taegis_windows(
 ) {
     use serde_json::{Value, json};
     let base = running.base_url();
-    let http = reqwest::Client::new();
+    let http = agentctl_core::http::plain_client();
     let token: String = runtime.block_on(async {
         let answer: Value = http
             .post(format!("{base}/auth/api/v2/auth/token"))

@@ -205,7 +205,7 @@ fn dry_run_reads_the_journal_and_claims_nothing_after_a_finished_run() {
     // One agent disappears behind the plan's back: the dry run's bulk re-check sees it.
     let gone = ids.remove(0);
     env.runtime.block_on(async {
-        let status = reqwest::Client::new()
+        let status = agentctl_core::http::plain_client()
             .delete(format!("{}/v1/computers/{gone}", env.sim().base_url()))
             .basic_auth(&env.cfg.client_id, Some(&env.cfg.api_key))
             .send()

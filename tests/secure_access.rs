@@ -165,7 +165,7 @@ fn clients_config(fleet: usize) -> SimConfig {
 fn token_status(sa: &Sa, key: &str, secret: &str) -> u16 {
     let url = format!("{}/auth/v2/token", sa.sim().base_url());
     sa.runtime.block_on(async {
-        reqwest::Client::new()
+        agentctl_core::http::plain_client()
             .post(url)
             .basic_auth(key, Some(secret))
             .form(&[("grant_type", "client_credentials")])

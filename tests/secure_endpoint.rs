@@ -276,7 +276,7 @@ fn recheck_skips_an_agent_that_came_back_and_one_that_is_gone() {
     env.sim().set_last_seen(back, Some(common::now()));
     // Remove one record behind the plan's back (v1 DELETE).
     env.runtime.block_on(async {
-        let status = reqwest::Client::new()
+        let status = agentctl_core::http::plain_client()
             .delete(format!("{}/v1/computers/{gone}", env.sim().base_url()))
             .basic_auth(&env.cfg.client_id, Some(&env.cfg.api_key))
             .send()

@@ -240,7 +240,7 @@ mod tests {
     #[test]
     fn signed_request_reproduces_the_jwt_vector() {
         let auth = ApexAuth::new("APPID", &key());
-        let mut req = reqwest::Client::new()
+        let mut req = agentctl_core::http::plain_client()
             .get(format!("https://apex.example{SERVERS}"))
             .build()
             .unwrap();
@@ -267,7 +267,7 @@ mod tests {
     #[test]
     fn query_is_hashed_as_sent_percent_encoded_and_lower_cased() {
         let auth = ApexAuth::new("APPID", &key());
-        let mut req = reqwest::Client::new()
+        let mut req = agentctl_core::http::plain_client()
             .get(format!("https://apex.example{AGENTS}"))
             .query(&[("host_name", "東京-LT 01"), ("product", "SLF_X")])
             .build()
@@ -291,7 +291,7 @@ mod tests {
     fn body_is_hashed_byte_for_byte_and_a_bare_question_mark_is_dropped() {
         let auth = ApexAuth::new("APPID", &key());
         let body = r#"{"act":"cmd_relocate_agent","allow_multiple_match":false,"entity_id":"e1","relocate_to_server_id":"S","relocate_to_folder_path":"\\Büro\\Neu"}"#;
-        let mut req = reqwest::Client::new()
+        let mut req = agentctl_core::http::plain_client()
             .post(format!("https://apex.example{AGENTS}?"))
             .body(body)
             .build()
@@ -320,7 +320,7 @@ mod tests {
     #[tokio::test]
     async fn every_application_gets_a_fresh_iat_and_nothing_secret_is_debugged() {
         let auth = ApexAuth::new("APPID", &key());
-        let mut req = reqwest::Client::new()
+        let mut req = agentctl_core::http::plain_client()
             .get(format!("https://apex.example{SERVERS}"))
             .build()
             .unwrap();
@@ -335,7 +335,7 @@ mod tests {
     #[test]
     fn api_headers_are_refused_rather_than_signed_with_a_guess() {
         let auth = ApexAuth::new("APPID", &key());
-        let mut req = reqwest::Client::new()
+        let mut req = agentctl_core::http::plain_client()
             .get(format!("https://apex.example{SERVERS}"))
             .header("API-Extra", "1")
             .build()

@@ -430,7 +430,7 @@ fn signed_get(
     path_and_query: &str,
     iat: u64,
 ) -> reqwest::Request {
-    let mut req = reqwest::Client::new()
+    let mut req = agentctl_core::http::plain_client()
         .get(format!("{}{path_and_query}", sim.base_url()))
         .build()
         .unwrap();
@@ -448,7 +448,7 @@ async fn result_code(resp: reqwest::Response) -> (u16, i64) {
 async fn simulator_rejects_expired_future_forged_and_tampered_tokens() {
     let sim = start(SimConfig::default()).await;
     let cfg = sim.config().clone();
-    let http = reqwest::Client::new();
+    let http = agentctl_core::http::plain_client();
     let good = ApexAuth::new(
         &cfg.application_id,
         &SecretString::from(cfg.api_key.clone()),
@@ -636,14 +636,17 @@ async fn post(sim: &RunningSim, body: &str) -> (u16, i64, Value) {
         &cfg.application_id,
         &SecretString::from(cfg.api_key.clone()),
     );
-    let mut req = reqwest::Client::new()
+    let mut req = agentctl_core::http::plain_client()
         .post(format!("{}{AGENTS}", sim.base_url()))
         .header("content-type", "application/json;charset=utf-8")
         .body(body.to_string())
         .build()
         .unwrap();
     auth.sign_request(&mut req, now_unix()).unwrap();
-    let resp = reqwest::Client::new().execute(req).await.unwrap();
+    let resp = agentctl_core::http::plain_client()
+        .execute(req)
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     let body: Value = resp.json().await.unwrap();
     (
@@ -725,12 +728,15 @@ async fn simulator_actions_and_their_result_codes() {
         &cfg.application_id,
         &SecretString::from(cfg.api_key.clone()),
     );
-    let mut req = reqwest::Client::new()
+    let mut req = agentctl_core::http::plain_client()
         .delete(format!("{}{AGENTS}", sim.base_url()))
         .build()
         .unwrap();
     auth.sign_request(&mut req, now_unix()).unwrap();
-    let resp = reqwest::Client::new().execute(req).await.unwrap();
+    let resp = agentctl_core::http::plain_client()
+        .execute(req)
+        .await
+        .unwrap();
     assert_eq!(result_code(resp).await.1, -50);
     let actions: Vec<String> = sim
         .actions()

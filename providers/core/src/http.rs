@@ -176,8 +176,27 @@ enum BodyError {
     Read(reqwest::Error),
 }
 
+/// Make rustls's ring crypto provider the process default, once. Every HTTP client of
+/// agentctl uses it: certificate verification and TLS versions are rustls's and reqwest's
+/// own; only the cryptography backend is chosen here (see the workspace manifest for why).
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Already installed (by this process, earlier) is fine: nothing else installs one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// A plain `reqwest::Client` with agentctl's crypto provider in place, for code that talks
+/// HTTP without an [`HttpClient`] (simulator tests, benchmarks).
+pub fn plain_client() -> reqwest::Client {
+    install_crypto_provider();
+    reqwest::Client::new()
+}
+
 impl HttpClient {
     pub fn new(opts: HttpOptions) -> Result<Self> {
+        install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("agentctl/", env!("CARGO_PKG_VERSION")))
             .timeout(opts.timeout)
@@ -512,6 +531,12 @@ impl HttpClient {
                     // idempotent requests.
                     let safe = e.is_connect() || resend_safe;
                     let describe = describe_reqwest_error(&e);
+                    // An untrusted certificate stays untrusted: say how to fix it, at once.
+                    if certificate_refused(&e) {
+                        return Err(ProviderError::network(format!(
+                            "{method} {path}: {describe} (the server's TLS certificate is not trusted: set ca_file to the CA bundle that issued it, or opt out with insecure_skip_tls_verify = true for this provider)"
+                        )));
+                    }
                     tracing::debug!(provider = %self.opts.provider, "{method} {path} failed after {}ms: {describe}", elapsed.as_millis());
                     if safe
                         && on_network < deadline
@@ -550,6 +575,35 @@ fn describe_reqwest_error(e: &reqwest::Error) -> String {
         source = s.source();
     }
     out
+}
+
+/// Did rustls refuse the server's certificate (anywhere in the error's causes)?
+fn certificate_refused(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        // I/O errors (nested ones too) show their inner error's text but skip it as a source.
+        let mut candidate: &(dyn std::error::Error + 'static) = s;
+        loop {
+            if let Some(tls) = candidate.downcast_ref::<rustls::Error>() {
+                if matches!(
+                    tls,
+                    rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+                ) {
+                    return true;
+                }
+                break;
+            }
+            match candidate
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+            {
+                Some(inner) => candidate = inner,
+                None => break,
+            }
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// Parse a base URL from config, requiring http or https.

@@ -802,7 +802,7 @@ async fn bulk_recheck_reads_a_last_sync_filtered_listing() {
 
 /// A token for `key:secret` straight from the token endpoint.
 async fn raw_token(sim: &RunningSim, key: &str, secret: &str) -> String {
-    let v: serde_json::Value = reqwest::Client::new()
+    let v: serde_json::Value = agentctl_core::http::plain_client()
         .post(format!("{}/auth/v2/token", sim.base_url()))
         .basic_auth(key, Some(secret))
         .form(&[("grant_type", "client_credentials")])
@@ -822,7 +822,7 @@ async fn key_admin_answers_in_ciscos_published_shapes() {
     let c = sim.config().clone();
     let admin = raw_token(&sim, &c.key_admin_key, &c.key_admin_secret).await;
     let deploy = raw_token(&sim, &c.api_key, &c.api_secret).await;
-    let http = reqwest::Client::new();
+    let http = agentctl_core::http::plain_client();
     let url = |p: &str| format!("{}{p}", sim.base_url());
     let send = |req: reqwest::RequestBuilder| async move {
         let resp = req.send().await.unwrap();

@@ -76,7 +76,7 @@ fn ids(records: &[AgentRecord]) -> Vec<String> {
 /// A token from the simulator, fetched the way the seed script's users would not: by hand.
 async fn fetch_token(sim: &RunningSim) -> String {
     let c = sim.config();
-    let resp: Value = reqwest::Client::new()
+    let resp: Value = agentctl_core::http::plain_client()
         .post(format!("{}/auth/api/v2/auth/token", sim.base_url()))
         // base64(id:secret) with the parts as they are, as the vendor documents.
         .basic_auth(&c.client_id, Some(&c.client_secret))
@@ -97,7 +97,7 @@ async fn raw_graphql(
     tenant: Option<&str>,
     query: &str,
 ) -> HttpResponse {
-    let mut b = reqwest::Client::new()
+    let mut b = agentctl_core::http::plain_client()
         .post(format!("{}/graphql", sim.base_url()))
         .bearer_auth(token)
         .json(&json!({"query": query, "variables": {"first": 1}}));
@@ -322,7 +322,7 @@ async fn the_simulator_refuses_a_duplicate_request_id() {
         let token = token.clone();
         let tenant = sim.config().tenant_id.clone();
         async move {
-            let body: Value = reqwest::Client::new()
+            let body: Value = agentctl_core::http::plain_client()
                 .post(url)
                 .bearer_auth(token)
                 .header("X-Tenant-Context", tenant)
@@ -459,7 +459,7 @@ async fn clients_list_get_create_rotate_delete() {
         let url = format!("{}/auth/api/v2/auth/token", sim.base_url());
         let client_id = stored.client_id.clone();
         async move {
-            reqwest::Client::new()
+            agentctl_core::http::plain_client()
                 .post(url)
                 .basic_auth(client_id, Some(secret))
                 .form(&[("grant_type", "client_credentials")])
@@ -684,7 +684,7 @@ async fn wrong_client_credentials_are_an_auth_error() {
     let c = sim.config();
     let encoded = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     assert_ne!(encoded(&c.client_secret), c.client_secret);
-    let status = reqwest::Client::new()
+    let status = agentctl_core::http::plain_client()
         .post(format!("{}/auth/api/v2/auth/token", sim.base_url()))
         .basic_auth(encoded(&c.client_id), Some(encoded(&c.client_secret)))
         .form(&[("grant_type", "client_credentials")])
