@@ -1660,6 +1660,34 @@ mod tests {
     use futures::stream::BoxStream;
     use std::sync::Mutex;
 
+    /// What every fake vendor here answers alike: its names, support for everything, an
+    /// empty listing, any id, and the id as the description.
+    macro_rules! fake_basics {
+        () => {
+            fn name(&self) -> &str {
+                "fake"
+            }
+            fn kind(&self) -> &'static str {
+                "fake-kind"
+            }
+            fn supports(&self, _op: Operation) -> Result<(), NotSupported> {
+                Ok(())
+            }
+            fn list<'a>(
+                &'a self,
+                _q: &'a ListQuery,
+            ) -> BoxStream<'a, agentctl_core::Result<AgentRecord>> {
+                futures::stream::empty().boxed()
+            }
+            fn validate_agent_id(&self, _id: &str) -> Result<(), String> {
+                Ok(())
+            }
+            fn describe(&self, _a: &Action, agent: &AgentRef) -> String {
+                agent.agent_id.clone()
+            }
+        };
+    }
+
     /// A provider whose vendor takes batches of 3 and re-checks one agent at a time.
     #[derive(Default)]
     struct Batching {
@@ -1669,24 +1697,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Provider for Batching {
-        fn name(&self) -> &str {
-            "fake"
-        }
-        fn kind(&self) -> &'static str {
-            "fake-kind"
-        }
-        fn supports(&self, _op: Operation) -> Result<(), NotSupported> {
-            Ok(())
-        }
-        fn list<'a>(
-            &'a self,
-            _q: &'a ListQuery,
-        ) -> BoxStream<'a, agentctl_core::Result<AgentRecord>> {
-            futures::stream::empty().boxed()
-        }
-        fn validate_agent_id(&self, _id: &str) -> Result<(), String> {
-            Ok(())
-        }
+        fake_basics!();
         async fn recheck(&self, id: &str) -> agentctl_core::Result<Recheck> {
             self.rechecks.fetch_add(1, Ordering::Relaxed);
             Ok(if id == "gone" {
@@ -1694,9 +1705,6 @@ mod tests {
             } else {
                 Recheck::Present(Box::new(record(id, None, id == "pending")))
             })
-        }
-        fn describe(&self, _a: &Action, agent: &AgentRef) -> String {
-            agent.agent_id.clone()
         }
         async fn act(
             &self,
@@ -1935,24 +1943,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Provider for Streaming {
-        fn name(&self) -> &str {
-            "fake"
-        }
-        fn kind(&self) -> &'static str {
-            "fake-kind"
-        }
-        fn supports(&self, _op: Operation) -> Result<(), NotSupported> {
-            Ok(())
-        }
-        fn list<'a>(
-            &'a self,
-            _q: &'a ListQuery,
-        ) -> BoxStream<'a, agentctl_core::Result<AgentRecord>> {
-            futures::stream::empty().boxed()
-        }
-        fn validate_agent_id(&self, _id: &str) -> Result<(), String> {
-            Ok(())
-        }
+        fake_basics!();
         async fn recheck(&self, _id: &str) -> agentctl_core::Result<Recheck> {
             Err(ProviderError::protocol(
                 "the bulk re-check answers everything",
@@ -1975,9 +1966,6 @@ mod tests {
                 Recheck::Present(Box::new(record("b", None, false))),
             );
             Ok(true)
-        }
-        fn describe(&self, _a: &Action, agent: &AgentRef) -> String {
-            agent.agent_id.clone()
         }
         async fn act(&self, _a: &Action, agent: &AgentRef) -> agentctl_core::Result<ActionOutcome> {
             self.acted.lock().unwrap().push(agent.agent_id.clone());
