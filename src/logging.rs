@@ -32,8 +32,13 @@ pub fn init(global: &GlobalArgs) {
         Ok(v) if !v.is_empty() => EnvFilter::new(v),
         _ => {
             // Other crates (hyper, rustls) stay at warn: their traces are not ours to vouch for.
+            // The certificate verifier logs each refusal as an error of its own; agentctl's
+            // error for the request already says why, once.
             let own: Vec<String> = CRATES.iter().map(|c| format!("{c}={level}")).collect();
-            EnvFilter::new(format!("warn,{}", own.join(",")))
+            EnvFilter::new(format!(
+                "warn,rustls_platform_verifier=off,{}",
+                own.join(",")
+            ))
         }
     };
     let colour = colour_on_stderr();
