@@ -557,19 +557,7 @@ fn taegis_windows(
     use serde_json::{Value, json};
     let base = running.base_url();
     let http = agentctl_core::http::plain_client();
-    let token: String = runtime.block_on(async {
-        let answer: Value = http
-            .post(format!("{base}/auth/api/v2/auth/token"))
-            .basic_auth(&cfg.client_id, Some(&cfg.client_secret))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        answer["access_token"].as_str().unwrap().to_string()
-    });
+    let token: String = runtime.block_on(running.fetch_token()).unwrap();
     // One cursor walk under `filter`: (assets, requests).
     let walk = |filter: Option<Value>| {
         let (http, base, token, tenant) = (

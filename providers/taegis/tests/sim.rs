@@ -73,21 +73,9 @@ fn ids(records: &[AgentRecord]) -> Vec<String> {
     records.iter().map(|r| r.agent_id.clone()).collect()
 }
 
-/// A token from the simulator, fetched the way the seed script's users would not: by hand.
+/// A token from the simulator, fetched by hand.
 async fn fetch_token(sim: &RunningSim) -> String {
-    let c = sim.config();
-    let resp: Value = agentctl_core::http::plain_client()
-        .post(format!("{}/auth/api/v2/auth/token", sim.base_url()))
-        // base64(id:secret) with the parts as they are, as the vendor documents.
-        .basic_auth(&c.client_id, Some(&c.client_secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    resp["access_token"].as_str().unwrap().to_string()
+    sim.fetch_token().await.unwrap()
 }
 
 /// POST a raw GraphQL request, returning the answer as the provider's plumbing sees it.

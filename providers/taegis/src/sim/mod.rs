@@ -284,6 +284,27 @@ impl RunningSim {
         &self.inner.cfg
     }
 
+    /// A bearer token from this simulator's token endpoint, fetched by hand with the
+    /// configured client (for tests and benchmarks that speak GraphQL without the provider).
+    pub async fn fetch_token(&self) -> Result<String, String> {
+        let c = self.config();
+        let answer: serde_json::Value = agentctl_core::http::plain_client()
+            .post(format!("{}/auth/api/v2/auth/token", self.base_url()))
+            // base64(id:secret) with the parts as they are, as the vendor documents.
+            .basic_auth(&c.client_id, Some(&c.client_secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        answer["access_token"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("no access_token in {answer}"))
+    }
+
     /// Everything that persists (for `--sandbox`).
     pub fn state(&self) -> SimState {
         self.inner.state.lock().unwrap().clone()
