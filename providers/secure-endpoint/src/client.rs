@@ -327,55 +327,7 @@ impl SecureEndpoint {
 
     /// An agent record from a computer object, keeping `raw` (the whole object) as given.
     fn record(&self, raw: Value) -> Result<AgentRecord> {
-        let c = Computer::deserialize(&raw).map_err(|e| {
-            self.err(ProviderError::protocol(format!(
-                "unexpected computer object: {e}"
-            )))
-        })?;
-        let mut record = self.record_from(c, Value::Null);
-        record.raw = raw;
-        Ok(record)
-    }
-
-    fn record_from(&self, c: Computer<'_>, raw: Value) -> AgentRecord {
-        let last_seen = match c.last_seen.as_deref() {
-            None => None,
-            Some(text) => {
-                let parsed = parse_timestamp(text);
-                if parsed.is_none() {
-                    tracing::warn!(provider = %self.name, "{}: unreadable last_seen {text:?}; treated as unknown", c.connector_guid);
-                }
-                parsed
-            }
-        };
-        let mac_addresses = c.mac_addresses();
-        let mut ips = c.internal_ips;
-        if let Some(ext) = c.external_ip.filter(|s| !s.is_empty())
-            && !ips.contains(&ext)
-        {
-            ips.push(ext);
-        }
-        let group = c
-            .groups
-            .into_iter()
-            .find_map(|g| g.name.or(g.guid))
-            .or(c.group_guid)
-            .map(Cow::into_owned);
-        AgentRecord {
-            provider: self.name.clone(),
-            kind: KIND.to_string(),
-            agent_id: c.connector_guid,
-            hostname: c.hostname.unwrap_or_default(),
-            last_seen,
-            os: c.operating_system,
-            agent_version: c.connector_version,
-            ip_addresses: ips,
-            group,
-            mac_addresses,
-            serial_number: None,
-            pending_uninstall: false,
-            raw,
-        }
+        record(&self.name, raw).map_err(|e| self.err(e))
     }
 
     /// `GET /v1/computers` at `offset` (server-side hints from `query` where they are safe).
@@ -401,64 +353,58 @@ impl SecureEndpoint {
         url
     }
 
-    /// One page of computers. Each object is parsed once: straight into [`Computer`] when
-    /// the caller does not keep raw JSON, else into a JSON value it is read from and kept in.
+    /// One page of computers.
     async fn list_page(&self, offset: u64, query: &ListQuery) -> Result<Page> {
+        let resp = self.fetch_page(offset, query).await?;
+        self.read_page(resp, offset, query).await
+    }
+
+    /// One page of computers, its request sent once `gate` lets it: the gate counts requests
+    /// on the network only, so a page being parsed or waiting for its turn in the output
+    /// does not hold back the next request.
+    async fn list_page_gated(
+        &self,
+        offset: u64,
+        query: &ListQuery,
+        gate: &tokio::sync::Semaphore,
+    ) -> Result<Page> {
+        let resp = {
+            let _turn = gate.acquire().await.expect("the gate is never closed");
+            self.fetch_page(offset, query).await?
+        };
+        self.read_page(resp, offset, query).await
+    }
+
+    /// `GET /v1/computers` at `offset`, answered with success.
+    async fn fetch_page(&self, offset: u64, query: &ListQuery) -> Result<HttpResponse> {
         let resp = self.v1_get(self.list_url(offset, PAGE_SIZE, query)).await?;
         if !resp.is_success() {
             return Err(self.err(api_error("list computers", &resp)));
         }
-        let (metadata, records) = if query.keep_raw {
-            let page: V1List<Value> = resp.json().map_err(|e| self.err(e))?;
-            let records = page
-                .data
-                .into_iter()
-                .map(|raw| self.record(raw))
-                .collect::<Result<Vec<_>>>()?;
-            (page.metadata, records)
-        } else {
-            let page: V1List<Computer> = resp.json().map_err(|e| self.err(e))?;
-            let records = page
-                .data
-                .into_iter()
-                .map(|c| self.record_from(c, Value::Null))
-                .collect();
-            (page.metadata, records)
-        };
-        let count = records.len() as u64;
-        // Follow `metadata.links.next` (present only when another page exists), reading its
-        // offset but keeping the configured host (it may be a proxy or a simulator).
-        let next = match metadata.links.next.as_deref() {
-            None => None,
-            Some(link) => {
-                let next_offset = Url::parse(link)
-                    .ok()
-                    .and_then(|u| {
-                        u.query_pairs()
-                            .find(|(k, _)| k == "offset")
-                            .and_then(|(_, v)| v.parse::<u64>().ok())
-                    })
-                    .unwrap_or(offset + count);
-                if next_offset <= offset || count == 0 {
-                    return Err(self.err(ProviderError::protocol(format!(
-                        "pagination does not advance (offset {offset} → {next_offset})"
-                    ))));
-                }
-                Some(next_offset)
-            }
-        };
-        Ok(Page {
-            records,
-            total: metadata.results.and_then(|r| r.total),
-            next,
-        })
+        Ok(resp)
+    }
+
+    /// The page in `resp`, parsed on a task of its own: parsing is most of a listing's
+    /// client work, and this way the pages in flight are parsed side by side on the
+    /// runtime's workers instead of one after another in the task that consumes them.
+    async fn read_page(&self, resp: HttpResponse, offset: u64, query: &ListQuery) -> Result<Page> {
+        let name = self.name.clone();
+        let keep_raw = query.keep_raw;
+        match tokio::spawn(async move { read_page(&name, &resp, keep_raw, offset) }).await {
+            Ok(page) => page.map_err(|e| self.err(e)),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(self.err(ProviderError::protocol(format!(
+                "reading the page at offset {offset}: {e}"
+            )))),
+        }
     }
 
     /// Every page of the listing, in offset order. The first page reports the total, so
-    /// the offsets of all the others are known at once: they are fetched `concurrency` at a
-    /// time (within the client-side quotas) and handed on in order as they complete, so
-    /// the output is the same as a one-page-at-a-time walk and at most `concurrency` pages
-    /// are held. Should the last page still point further (the fleet grew meanwhile), its
+    /// the offsets of all the others are known at once: they are requested `concurrency` at
+    /// a time (within the client-side quotas) and handed on in order as they complete, so
+    /// the output is the same as a one-page-at-a-time walk. A request goes out as soon as
+    /// an earlier one is answered, not when its page has been consumed; at most twice
+    /// `concurrency` pages are held. Should the last page still point further (the fleet grew meanwhile), its
     /// `next` links are followed one by one.
     /// Counts into `tally` the total the first page reports and the records each page holds.
     fn pages<'a>(&'a self, query: &'a ListQuery, tally: ListTally) -> BoxStream<'a, Result<Page>> {
@@ -479,9 +425,13 @@ impl SecureEndpoint {
                 (None, _) => Vec::new(),
             };
             let planned_end = planned.last().map_or(0, |o| o + PAGE_SIZE);
+            let gate = Arc::new(tokio::sync::Semaphore::new(concurrency));
             let fetched = futures::stream::iter(planned)
-                .map(move |offset| self.list_page(offset, query))
-                .buffered(concurrency)
+                .map(move |offset| {
+                    let gate = gate.clone();
+                    async move { self.list_page_gated(offset, query, &gate).await }
+                })
+                .buffered(2 * concurrency)
                 .boxed();
             // Nothing planned although the first page links further (its total disagrees):
             // follow the link.
@@ -514,6 +464,106 @@ impl SecureEndpoint {
         .inspect_ok(move |page| counted.add_received(page.records.len() as u64))
         .boxed()
     }
+}
+
+/// An agent record from a computer object, keeping `raw` in it.
+fn record(name: &str, raw: Value) -> Result<AgentRecord> {
+    let c = Computer::deserialize(&raw)
+        .map_err(|e| ProviderError::protocol(format!("unexpected computer object: {e}")))?;
+    let mut record = record_from(name, c, Value::Null);
+    record.raw = raw;
+    Ok(record)
+}
+
+/// An agent record from a parsed computer object.
+fn record_from(name: &str, c: Computer<'_>, raw: Value) -> AgentRecord {
+    let last_seen = match c.last_seen.as_deref() {
+        None => None,
+        Some(text) => {
+            let parsed = parse_timestamp(text);
+            if parsed.is_none() {
+                tracing::warn!(provider = %name, "{}: unreadable last_seen {text:?}; treated as unknown", c.connector_guid);
+            }
+            parsed
+        }
+    };
+    let mac_addresses = c.mac_addresses();
+    let mut ips = c.internal_ips;
+    if let Some(ext) = c.external_ip.filter(|s| !s.is_empty())
+        && !ips.contains(&ext)
+    {
+        ips.push(ext);
+    }
+    let group = c
+        .groups
+        .into_iter()
+        .find_map(|g| g.name.or(g.guid))
+        .or(c.group_guid)
+        .map(Cow::into_owned);
+    AgentRecord {
+        provider: name.to_string(),
+        kind: KIND.to_string(),
+        agent_id: c.connector_guid,
+        hostname: c.hostname.unwrap_or_default(),
+        last_seen,
+        os: c.operating_system,
+        agent_version: c.connector_version,
+        ip_addresses: ips,
+        group,
+        mac_addresses,
+        serial_number: None,
+        pending_uninstall: false,
+        raw,
+    }
+}
+
+/// One page of `GET /v1/computers`: each object is parsed once, straight into [`Computer`]
+/// when the caller does not keep raw JSON, else into a JSON value it is read from and kept in.
+fn read_page(name: &str, resp: &HttpResponse, keep_raw: bool, offset: u64) -> Result<Page> {
+    let (metadata, records) = if keep_raw {
+        let page: V1List<Value> = resp.json()?;
+        let records = page
+            .data
+            .into_iter()
+            .map(|raw| record(name, raw))
+            .collect::<Result<Vec<_>>>()?;
+        (page.metadata, records)
+    } else {
+        let page: V1List<Computer> = resp.json()?;
+        let records = page
+            .data
+            .into_iter()
+            .map(|c| record_from(name, c, Value::Null))
+            .collect();
+        (page.metadata, records)
+    };
+    let count = records.len() as u64;
+    // Follow `metadata.links.next` (present only when another page exists), reading its
+    // offset but keeping the configured host (it may be a proxy or a simulator).
+    let next = match metadata.links.next.as_deref() {
+        None => None,
+        Some(link) => {
+            let next_offset = Url::parse(link)
+                .ok()
+                .and_then(|u| {
+                    u.query_pairs()
+                        .find(|(k, _)| k == "offset")
+                        .and_then(|(_, v)| v.parse::<u64>().ok())
+                })
+                .unwrap_or(offset + count);
+            if next_offset <= offset || count == 0 {
+                return Err(ProviderError::protocol(format!(
+                    "pagination does not advance (offset {offset} → {next_offset})"
+                )));
+            }
+            Some(next_offset)
+        }
+    };
+    Ok(Page {
+        records,
+        total: metadata.results.and_then(|r| r.total),
+        next,
+    })
 }
 
 /// One page of `GET /v1/computers`.

@@ -62,6 +62,55 @@ async fn concurrent_pages_come_out_in_server_order() {
 }
 
 #[tokio::test]
+async fn a_slow_page_does_not_hold_back_the_requests_after_it() {
+    // The page at offset 500 takes 400 ms more than the others. Requests are capped at 4 on
+    // the network, not at 4 pages waiting for their turn in the output: while the slow page
+    // is out, the pages after it keep being requested (up to twice the concurrency held).
+    let mut cfg = cfg(6_000, 5);
+    cfg.slow_page_at = Some((500, Duration::from_millis(400)));
+    let sim = sim::start(cfg.clone(), None).await.unwrap();
+    let p = provider(&sim, &cfg, 4);
+    let query = ListQuery::default();
+    let mut listing = p.list(&query);
+    let mut ids = Vec::new();
+    let mut requested_before_slow_page = None;
+    while let Some(r) = listing.try_next().await.unwrap() {
+        if ids.len() == 500 {
+            requested_before_slow_page = Some(sim.request_count(LIST));
+        }
+        ids.push(r.agent_id);
+    }
+    drop(listing);
+    assert_eq!(ids, server_order(&sim));
+    // The first page alone, then the slow one and the 7 after it (2 × 4 held).
+    assert_eq!(requested_before_slow_page, Some(9));
+    assert_eq!(sim.request_count(LIST), 12);
+    assert_eq!(sim.peak_in_flight(), 4);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_listing_shows_computers_as_they_are_now() {
+    // The simulator keeps each computer's rendered JSON between pages: a change to a
+    // computer, or its removal, shows in the next listing.
+    let cfg = cfg(1_200, 0);
+    let sim = sim::start(cfg.clone(), None).await.unwrap();
+    let p = provider(&sim, &cfg, 4);
+    let before: Vec<_> = p.list(&ListQuery::default()).try_collect().await.unwrap();
+    let (changed, gone) = (before[3].agent_id.clone(), before[700].agent_id.clone());
+    let when: jiff::Timestamp = "2026-11-20T08:00:00Z".parse().unwrap();
+    sim.set_last_seen(&changed, Some(when));
+    sim.forget(&gone);
+    let after: Vec<_> = p.list(&ListQuery::default()).try_collect().await.unwrap();
+    assert_eq!(after.len(), before.len() - 1);
+    assert!(after.iter().all(|r| r.agent_id != gone));
+    let r = after.iter().find(|r| r.agent_id == changed).unwrap();
+    assert_eq!(r.last_seen, Some(when));
+    assert_eq!(r.raw["last_seen"], "2026-11-20T08:00:00Z");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn concurrency_one_is_the_sequential_walk() {
     let cfg = cfg(1_200, 5);
     let sim = sim::start(cfg.clone(), None).await.unwrap();

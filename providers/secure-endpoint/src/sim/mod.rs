@@ -86,6 +86,9 @@ pub struct SimConfig {
     /// The computers page at this offset holds one computer fewer than it should while its
     /// `metadata.results.total` still counts it: a listing cut short on the server's side.
     pub short_page_at: Option<u64>,
+    /// The computers page at this offset is answered this much later than the others (a
+    /// slow shard, or a page the server takes longer to build).
+    pub slow_page_at: Option<(u64, Duration)>,
 }
 
 impl Default for SimConfig {
@@ -117,6 +120,7 @@ impl Default for SimConfig {
             uninstall_removes_computer: true,
             refuse_delete: Vec::new(),
             short_page_at: None,
+            slow_page_at: None,
         }
     }
 }
@@ -133,13 +137,43 @@ pub(crate) struct Inner {
     /// Requests seen in all, and the `revoke_credentials_after` knob.
     revocation: Revocation,
     fault_counts: Mutex<HashMap<String, u32>>,
-    /// Connector GUIDs in listing order, rebuilt when computers were removed.
-    index: Mutex<Vec<String>>,
+    /// Connector GUIDs in listing order and each computer's rendered JSON.
+    listing: Mutex<ListingCache>,
+}
+
+/// What the plain listing reuses between pages: the listing order (rebuilt when computers
+/// were removed) and each computer's JSON as `GET /v1/computers` shows it, rendered once
+/// and dropped when the computer changes. A real console's own work per page is not the
+/// client's cost: without this, the benchmarks measured the simulator's JSON writer as
+/// much as agentctl.
+#[derive(Default)]
+pub(crate) struct ListingCache {
+    pub(crate) order: Vec<String>,
+    rendered: HashMap<String, bytes::Bytes>,
+}
+
+impl ListingCache {
+    /// `c` (the computer `guid`) as the listing shows it.
+    pub(crate) fn rendered(&mut self, base: &str, guid: &str, c: &Value) -> bytes::Bytes {
+        if let Some(b) = self.rendered.get(guid) {
+            return b.clone();
+        }
+        let b = bytes::Bytes::from(
+            serde_json::to_vec(&fleet::render(base, c)).expect("a JSON value serializes"),
+        );
+        self.rendered.insert(guid.to_string(), b.clone());
+        b
+    }
 }
 
 impl Inner {
     fn count(&self, key: &str) {
         self.counts.hit(key);
+    }
+
+    /// The computer `guid` changed or went: render it afresh next time.
+    pub(crate) fn changed(&self, guid: &str) {
+        self.listing.lock().unwrap().rendered.remove(guid);
     }
 }
 
@@ -172,7 +206,7 @@ pub async fn start(cfg: SimConfig, state: Option<SimState>) -> std::io::Result<R
         v3_calls: AtomicU64::new(0),
         revocation,
         fault_counts: Mutex::new(HashMap::new()),
-        index: Mutex::new(Vec::new()),
+        listing: Mutex::new(ListingCache::default()),
     });
     let hostile_knobs = inner.cfg.hostile.clone();
     let (app, hostile) = agentctl_core::sim::hostile(server::router(inner.clone()), &hostile_knobs);
@@ -230,11 +264,14 @@ impl RunningSim {
                 Value::String(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
             });
         }
+        self.inner.changed(guid);
     }
 
     /// Delete a computer behind the API's back (decommissioned in the console).
     pub fn forget(&self, guid: &str) {
-        self.inner.state.lock().unwrap().computers.remove(guid);
+        let mut state = self.inner.state.lock().unwrap();
+        state.computers.remove(guid);
+        self.inner.changed(guid);
     }
 
     /// Every registered computer as `GET /v1/computers` shows it.

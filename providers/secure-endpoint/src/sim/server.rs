@@ -130,6 +130,13 @@ async fn handle(
         tokio::time::sleep(sim.cfg.latency).await;
     }
     let resource = Resource::parse(uri.path());
+    if let Some((offset, extra)) = sim.cfg.slow_page_at
+        && matches!(resource, Resource::Computers)
+        && url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .any(|(k, v)| k == "offset" && v == offset.to_string())
+    {
+        tokio::time::sleep(extra).await;
+    }
     sim.revocation.hit();
     sim.count(&format!("{method} {}", resource.template()));
     let req = Req {
@@ -582,6 +589,7 @@ impl Inner {
         state.uninstall_requests.push(guid.to_string());
         if self.cfg.uninstall_removes_computer {
             state.computers.remove(guid);
+            self.changed(guid);
         }
         StatusCode::NO_CONTENT.into_response()
     }
@@ -648,18 +656,22 @@ impl Inner {
             // The plain listing: index straight into the ordered fleet, so a page costs the
             // same at offset 999,500 as at 0 (large fleets in the benchmarks).
             let state = self.state.lock().unwrap();
-            let mut index = self.index.lock().unwrap();
-            if index.len() != state.computers.len() {
-                *index = state.computers.keys().cloned().collect();
+            let mut listing = self.listing.lock().unwrap();
+            if listing.order.len() != state.computers.len() {
+                listing.order = state.computers.keys().cloned().collect();
             }
-            let total = index.len() as u64;
-            let start = (offset as usize).min(index.len());
-            let end = (offset.saturating_add(limit) as usize).min(index.len());
-            let data: Vec<Value> = index[start..end]
-                .iter()
-                .filter_map(|guid| state.computers.get(guid))
-                .map(|c| fleet::render(&self.base_url, c))
-                .collect();
+            let total = listing.order.len() as u64;
+            let start = (offset as usize).min(listing.order.len());
+            let end = (offset.saturating_add(limit) as usize).min(listing.order.len());
+            let mut data = Vec::with_capacity(end - start);
+            for i in start..end {
+                let guid = listing.order[i].clone();
+                if let Some(c) = state.computers.get(&guid) {
+                    data.push(listing.rendered(&self.base_url, &guid, c));
+                }
+            }
+            drop(listing);
+            drop(state);
             return self.computers_page(req, &query, offset, limit, total, data);
         }
         let now = Timestamp::now().as_second();
@@ -670,10 +682,10 @@ impl Inner {
                 .map(|t| now - t.as_second())
         };
         let state = self.state.lock().unwrap();
-        let matching: Vec<&Value> = state
+        let matching: Vec<(&String, &Value)> = state
             .computers
-            .values()
-            .filter(|c| {
+            .iter()
+            .filter(|(_, c)| {
                 let host = c["hostname"].as_str().unwrap_or("").to_lowercase();
                 // Matching semantics unconfirmed ("auto complete"): case-insensitive prefix.
                 (hosts.is_empty() || hosts.iter().any(|h| host.starts_with(h.as_str())))
@@ -691,12 +703,14 @@ impl Inner {
             })
             .collect();
         let total = matching.len() as u64;
-        let data: Vec<Value> = matching
+        let mut listing = self.listing.lock().unwrap();
+        let data: Vec<Bytes> = matching
             .iter()
             .skip(offset as usize)
             .take(limit as usize)
-            .map(|c| fleet::render(&self.base_url, c))
+            .map(|(guid, c)| listing.rendered(&self.base_url, guid, c))
             .collect();
+        drop(listing);
         drop(state);
         self.computers_page(req, &query, offset, limit, total, data)
     }
@@ -709,7 +723,7 @@ impl Inner {
         offset: u64,
         limit: u64,
         total: u64,
-        mut data: Vec<Value>,
+        mut data: Vec<Bytes>,
     ) -> Response {
         if self.cfg.short_page_at == Some(offset) {
             data.pop();
@@ -727,22 +741,39 @@ impl Inner {
             }
             links["next"] = json!(next.as_str());
         }
-        json_response(
+        let metadata = json!({
+            "links": links,
+            "results": {
+                "total": total,
+                "current_item_count": data.len(),
+                "index": offset,
+                "items_per_page": limit,
+            },
+        });
+        // `{"version", "metadata", "data"}` as `json_response` would write it, with each
+        // computer's JSON taken as rendered (see `ListingCache`).
+        let mut body = Vec::with_capacity(256 + data.iter().map(|d| d.len() + 1).sum::<usize>());
+        body.extend_from_slice(b"{\"version\":");
+        serde_json::to_writer(&mut body, V1_VERSION).expect("a string serializes");
+        body.extend_from_slice(b",\"metadata\":");
+        serde_json::to_writer(&mut body, &metadata).expect("a JSON value serializes");
+        body.extend_from_slice(b",\"data\":[");
+        for (i, d) in data.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(d);
+        }
+        body.extend_from_slice(b"]}");
+        (
             StatusCode::OK,
-            json!({
-                "version": V1_VERSION,
-                "metadata": {
-                    "links": links,
-                    "results": {
-                        "total": total,
-                        "current_item_count": data.len(),
-                        "index": offset,
-                        "items_per_page": limit,
-                    },
-                },
-                "data": data,
-            }),
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
         )
+            .into_response()
     }
 
     fn get_computer(&self, req: &Req<'_>, guid: &str) -> Response {
@@ -776,14 +807,17 @@ impl Inner {
             );
         }
         match state.computers.remove(guid) {
-            Some(_) => json_response(
-                StatusCode::OK,
-                json!({
-                    "version": V1_VERSION,
-                    "metadata": {"links": {"self": format!("{}/v1/computers/{guid}", self.base_url)}},
-                    "data": {"deleted": true, "connector_guid": guid},
-                }),
-            ),
+            Some(_) => {
+                self.changed(guid);
+                json_response(
+                    StatusCode::OK,
+                    json!({
+                        "version": V1_VERSION,
+                        "metadata": {"links": {"self": format!("{}/v1/computers/{guid}", self.base_url)}},
+                        "data": {"deleted": true, "connector_guid": guid},
+                    }),
+                )
+            }
             None => v1_error(StatusCode::NOT_FOUND, &["computer not found"]),
         }
     }
@@ -818,6 +852,7 @@ impl Inner {
         c["group_guid"] = group["guid"].clone();
         c["groups"] = json!([{"guid": group["guid"], "name": group["name"]}]);
         let rendered = fleet::render(&self.base_url, c);
+        self.changed(guid);
         json_response(
             StatusCode::OK,
             json!({"version": V1_VERSION, "metadata": {"links": {"self": self.self_link(req)}}, "data": rendered}),
