@@ -151,6 +151,10 @@ pub struct HttpClient {
     limiter: Limiter,
     paused_until: Arc<Mutex<Option<Instant>>>,
     breaker: Arc<Breaker>,
+    /// `concurrency` turns on the network, shared by every clone of this provider's client:
+    /// however many listings, re-checks and changes run at once, no more requests than that
+    /// are in flight to the provider (a turn lasts from sending to the end of the body).
+    on_network: Arc<tokio::sync::Semaphore>,
 }
 
 /// Consecutive credential refusals of one provider (shared by every clone of its client).
@@ -230,6 +234,7 @@ impl HttpClient {
                 Some(path) => Limiter::remembered(&opts.rate_limit, path.clone()),
                 None => Limiter::new(&opts.rate_limit),
             },
+            on_network: Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1))),
             inner,
             opts: Arc::new(opts),
             paused_until: Arc::new(Mutex::new(None)),
@@ -246,6 +251,7 @@ impl HttpClient {
             limiter: Limiter::new(spec),
             paused_until: Arc::new(Mutex::new(None)),
             breaker: self.breaker.clone(),
+            on_network: self.on_network.clone(),
         }
     }
 
@@ -321,7 +327,8 @@ impl HttpClient {
         &self.opts.provider
     }
 
-    /// Requests a listing may keep in flight at once (at least 1).
+    /// Requests this provider may have in flight at once (at least 1): [`HttpClient::send`]
+    /// never exceeds it, so a listing may keep more pages than this on the way.
     pub fn concurrency(&self) -> usize {
         self.opts.concurrency.max(1)
     }
@@ -445,6 +452,14 @@ impl HttpClient {
             let method = request.method().clone();
             let resend_safe = purpose == Purpose::Token || retry::is_idempotent(&method);
             let path = request.url().path().to_string();
+            // Taken after the credentials are applied (fetching a token is a request of its
+            // own) and given back before any wait: a refresh or a backoff holds no turn.
+            let mut turn = Some(
+                self.on_network
+                    .acquire()
+                    .await
+                    .expect("the in-flight gate is never closed"),
+            );
             let started = Instant::now();
             let result = self.inner.execute(request).await;
             permit.finished();
@@ -469,6 +484,9 @@ impl HttpClient {
                         retry::decide(status, &method)
                     };
                     if decision == Decision::Reauthenticate && reauths < MAX_REAUTHS {
+                        // Not refreshed, the 401 is the answer: its short body is read
+                        // without a turn.
+                        turn = None;
                         reauths += 1;
                         if auth.refresh(generation).await? {
                             tracing::info!(provider = %self.opts.provider, "credentials refused (401); refreshed and retrying");
@@ -487,12 +505,14 @@ impl HttpClient {
                         } else {
                             tracing::info!(provider = %self.opts.provider, "{method} {path}: HTTP {}; retrying in {}ms", status.as_u16(), wait.as_millis());
                         }
+                        drop(turn);
                         tokio::time::sleep(wait).await;
                         continue;
                     }
                     let read_started = Instant::now();
                     let body = self.read_body(response).await;
                     on_network += read_started.elapsed();
+                    drop(turn);
                     let body = match body {
                         Ok(b) => b,
                         Err(BodyError::TooLarge) => return Err(self.too_large(&method, &path)),
@@ -526,6 +546,7 @@ impl HttpClient {
                     });
                 }
                 Err(e) => {
+                    drop(turn);
                     // A refused connection never reached the server: always safe to resend.
                     // Other failures (timeouts, resets) may have been processed: resend only
                     // idempotent requests.

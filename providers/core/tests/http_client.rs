@@ -202,3 +202,106 @@ async fn connection_refused_is_a_network_error_after_retries() {
     assert_eq!(err.kind, agentctl_core::ErrorKind::Network);
     assert!(err.retryable);
 }
+
+/// A server answering after `delay`, counting the requests it is serving at once.
+async fn serve_slow(delay: Duration, in_flight: Arc<AtomicU32>, peak: Arc<AtomicU32>) -> String {
+    let app = Router::new().route(
+        "/{*path}",
+        any(move || {
+            let (in_flight, peak) = (in_flight.clone(), peak.clone());
+            async move {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                (StatusCode::OK, r#"{"access_token":"t","expires_in":600}"#).into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_never_has_more_than_concurrency_requests_in_flight() {
+    let (in_flight, peak) = (Arc::default(), Arc::new(AtomicU32::new(0)));
+    let url = serve_slow(Duration::from_millis(20), in_flight, peak.clone()).await;
+    let mut opts = HttpOptions::new("test");
+    opts.concurrency = 3;
+    let http = HttpClient::new(opts).unwrap();
+    // Two listings' worth of callers at once, one through a clone with its own quotas (as a
+    // token endpoint has): they share the provider's three turns.
+    let other =
+        http.with_rate_limit(&agentctl_core::ratelimit::RateLimitSpec::parse("100/s").unwrap());
+    let sends = (0..12).map(|i| {
+        let (http, other, url) = (http.clone(), other.clone(), url.clone());
+        async move {
+            let client = if i % 2 == 0 { &http } else { &other };
+            client
+                .send(&NoAuth, |c| c.get(format!("{url}/{i}")))
+                .await
+                .unwrap()
+                .status
+        }
+    });
+    let statuses = futures::future::join_all(sends).await;
+    assert!(statuses.iter().all(|s| s.is_success()));
+    assert_eq!(peak.load(Ordering::SeqCst), 3);
+}
+
+/// Tokens fetched through the same client, as the OAuth providers do.
+struct ViaClient {
+    http: HttpClient,
+    url: String,
+    fetched: AtomicU32,
+}
+
+#[async_trait]
+impl TokenSource for ViaClient {
+    async fn fetch(&self) -> agentctl_core::Result<Token> {
+        self.fetched.fetch_add(1, Ordering::SeqCst);
+        let resp = self
+            .http
+            .send_token(&NoAuth, |c| c.post(format!("{}/token", self.url)))
+            .await?;
+        assert!(resp.is_success());
+        Ok(Token::new(
+            SecretString::from("t".to_string()),
+            Some(Duration::from_secs(600)),
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_fetch_does_not_wait_for_the_turns_of_the_requests_that_need_it() {
+    // Every turn may be wanted by a request waiting for the token: the token request must
+    // not need one of theirs. (Turns are taken after the credentials are applied.)
+    let (in_flight, peak) = (Arc::default(), Arc::new(AtomicU32::new(0)));
+    let url = serve_slow(Duration::from_millis(10), in_flight, peak.clone()).await;
+    let mut opts = HttpOptions::new("test");
+    opts.concurrency = 1;
+    let http = HttpClient::new(opts).unwrap();
+    let source = Arc::new(ViaClient {
+        http: http.clone(),
+        url: url.clone(),
+        fetched: AtomicU32::new(0),
+    });
+    let auth = Arc::new(BearerAuth::new(Arc::new(TokenCache::new(source.clone()))));
+    let sends = (0..4).map(|i| {
+        let (http, auth, url) = (http.clone(), auth.clone(), url.clone());
+        async move {
+            http.send(auth.as_ref(), |c| c.get(format!("{url}/{i}")))
+                .await
+                .unwrap()
+                .status
+        }
+    });
+    let statuses = tokio::time::timeout(Duration::from_secs(20), futures::future::join_all(sends))
+        .await
+        .expect("no deadlock between the token fetch and the requests waiting for it");
+    assert!(statuses.iter().all(|s| s.is_success()));
+    assert_eq!(source.fetched.load(Ordering::SeqCst), 1);
+    assert_eq!(peak.load(Ordering::SeqCst), 1);
+}

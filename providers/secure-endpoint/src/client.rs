@@ -359,22 +359,6 @@ impl SecureEndpoint {
         self.read_page(resp, offset, query).await
     }
 
-    /// One page of computers, its request sent once `gate` lets it: the gate counts requests
-    /// on the network only, so a page being parsed or waiting for its turn in the output
-    /// does not hold back the next request.
-    async fn list_page_gated(
-        &self,
-        offset: u64,
-        query: &ListQuery,
-        gate: &tokio::sync::Semaphore,
-    ) -> Result<Page> {
-        let resp = {
-            let _turn = gate.acquire().await.expect("the gate is never closed");
-            self.fetch_page(offset, query).await?
-        };
-        self.read_page(resp, offset, query).await
-    }
-
     /// `GET /v1/computers` at `offset`, answered with success.
     async fn fetch_page(&self, offset: u64, query: &ListQuery) -> Result<HttpResponse> {
         let resp = self.v1_get(self.list_url(offset, PAGE_SIZE, query)).await?;
@@ -425,12 +409,10 @@ impl SecureEndpoint {
                 (None, _) => Vec::new(),
             };
             let planned_end = planned.last().map_or(0, |o| o + PAGE_SIZE);
-            let gate = Arc::new(tokio::sync::Semaphore::new(concurrency));
+            // The HTTP client keeps at most `concurrency` requests on the network; the
+            // pages after a slow one keep being requested while it is out.
             let fetched = futures::stream::iter(planned)
-                .map(move |offset| {
-                    let gate = gate.clone();
-                    async move { self.list_page_gated(offset, query, &gate).await }
-                })
+                .map(move |offset| self.list_page(offset, query))
                 .buffered(2 * concurrency)
                 .boxed();
             // Nothing planned although the first page links further (its total disagrees):
