@@ -17,8 +17,8 @@
 //!
 //! `cargo bench --bench fleet`. Knobs: BENCH_LATENCY_MS (30), BENCH_FLEET (100000),
 //! BENCH_1M (unset), BENCH_UNINSTALL (2000), BENCH_UNINSTALL_FLEET (20000), BENCH_REMOVE (1000).
-//! `BENCH_LISTING_ONLY=1` stops after the Secure Endpoint listing rows (with
-//! `BENCH_CALLGRIND`: counts `stale --days 30 -o csv` only).
+//! `BENCH_ONLY=listing,uninstall,quota,taegis` (any of them, comma-separated) runs only those
+//! parts (with `BENCH_CALLGRIND`, `BENCH_ONLY=listing` counts `stale --days 30 -o csv` only).
 //! `BENCH_AGENTCTL=path` measures another agentctl binary (before/after comparisons).
 //! `BENCH_CALLGRIND=N` instead counts the client's instructions per agent over N computers
 //! with valgrind's callgrind (see [`callgrind`]).
@@ -33,6 +33,11 @@ use agentctl_secure_endpoint::sim::{self, SimConfig};
 const NOW: &str = "2026-11-23T12:00:00Z";
 /// Linux reports process CPU time in clock ticks of 1/100 s.
 const CLOCK_TICK: Duration = Duration::from_millis(10);
+
+/// Whether `BENCH_ONLY` (unset: everything) selects `part`.
+fn wanted(part: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| only.split(',').any(|p| p.trim() == part))
+}
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -146,6 +151,7 @@ impl Scenario {
     fn plan(&self, n: usize) -> PathBuf {
         let plan = self.dir.join("plan.csv");
         let mut all = self.cmd(&["list", "-o", "csv", "--out"]);
+        all.stderr(Stdio::null());
         all.arg(&plan);
         assert!(all.status().unwrap().success());
         let text = std::fs::read_to_string(&plan).unwrap();
@@ -250,8 +256,12 @@ fn main() {
     header();
 
     // 1. Listing: one page at a time, then at the default concurrency.
-    let mut sizes = vec![fleet];
-    if std::env::var_os("BENCH_1M").is_some() {
+    let mut sizes = if wanted("listing") {
+        vec![fleet]
+    } else {
+        Vec::new()
+    };
+    if wanted("listing") && std::env::var_os("BENCH_1M").is_some() {
         sizes.push(1_000_000);
     }
     let mut per_page = None;
@@ -310,11 +320,31 @@ fn main() {
         );
         runtime.block_on(running.shutdown());
     }
-    if std::env::var_os("BENCH_LISTING_ONLY").is_some() {
-        return;
+    if wanted("uninstall") {
+        uninstall(&runtime, root, latency, uninstall_n, uninstall_fleet);
     }
 
-    // 2. Bulk uninstall at the default settings against a sequential loop.
+    // 3. Under quotas the simulator enforces.
+    if wanted("quota") {
+        secure_access(&runtime, root, latency);
+    }
+
+    // 4. Taegis: cursor paging; remove as bulk jobs next to one mutation per asset.
+    if wanted("taegis") {
+        taegis(&runtime, root, fleet, latency);
+        println!();
+        taegis_remove(&runtime, latency);
+    }
+}
+
+/// Bulk uninstall at the default settings against a sequential loop.
+fn uninstall(
+    runtime: &tokio::runtime::Runtime,
+    root: &Path,
+    latency: Duration,
+    uninstall_n: usize,
+    uninstall_fleet: usize,
+) {
     let cfg = se_sim(uninstall_fleet, latency);
     let seq_n = uninstall_n.min(200);
     let sequential = {
@@ -368,14 +398,6 @@ fn main() {
         );
         runtime.block_on(running.shutdown());
     }
-
-    // 3. Under quotas the simulator enforces.
-    secure_access(&runtime, root, latency);
-
-    // 4. Taegis: cursor paging; remove as bulk jobs next to one mutation per asset.
-    taegis(&runtime, root, fleet, latency);
-    println!();
-    taegis_remove(&runtime, latency);
 }
 
 /// `BENCH_CALLGRIND=N`: client instructions per agent of `stale --days 30` over N Secure
@@ -393,7 +415,7 @@ fn callgrind(n: usize) {
     );
     println!("| command ({n} agents) | instructions | per agent |");
     println!("|---|---:|---:|");
-    let only_csv = std::env::var_os("BENCH_LISTING_ONLY").is_some();
+    let only_csv = std::env::var_os("BENCH_ONLY").is_some() && wanted("listing");
     for (label, args) in [
         (
             "stale --days 30 -o csv",
