@@ -484,8 +484,8 @@ impl HttpClient {
                         retry::decide(status, &method)
                     };
                     if decision == Decision::Reauthenticate && reauths < MAX_REAUTHS {
-                        // Not refreshed, the 401 is the answer: its short body is read
-                        // without a turn.
+                        // Given back before the refresh (which may fetch a token); if
+                        // nothing is refreshed, the 401's short body is read without one.
                         turn = None;
                         reauths += 1;
                         if auth.refresh(generation).await? {
