@@ -338,6 +338,15 @@ impl Ordered {
         }
     }
 
+    /// A record as an output row of `list` or `stale`: rows never show identity hints (MAC
+    /// addresses, serial number), so they are dropped before the record is sorted or
+    /// spilled.
+    pub fn row(provider: u16, index: u32, mut record: AgentRecord) -> Self {
+        record.mac_addresses = Vec::new();
+        record.serial_number = None;
+        Self::new(provider, index, record)
+    }
+
     /// The key: provider, host name lower-cased, host name, agent id.
     fn key(&self) -> (u16, &str, &str, &str) {
         let host = self.record.hostname.as_str();

@@ -206,11 +206,8 @@ pub async fn stream_agents(
                     if !keep_raw {
                         record.raw = serde_json::Value::Null;
                     }
-                    // Rows never show identity hints: do not sort (or spill) them.
-                    record.mac_addresses = Vec::new();
-                    record.serial_number = None;
                     buffers[i]
-                        .push(Ordered::new(0, 0, record))
+                        .push(Ordered::row(0, 0, record))
                         .map_err(|e| spill_error(op, e))?;
                 }
             }

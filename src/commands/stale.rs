@@ -146,11 +146,8 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
         cross,
         |p, i, r| {
             if spill_failed.is_none() && keep(&r) {
-                // Rows never show identity hints (the fleet keeps its own): do not sort them.
-                let mut r = r;
-                r.mac_addresses = Vec::new();
-                r.serial_number = None;
-                if let Err(e) = stale.push(Ordered::new(p, i, r)) {
+                // The fleet keeps its own identity hints; the row drops them.
+                if let Err(e) = stale.push(Ordered::row(p, i, r)) {
                     spill_failed = Some(e);
                 }
             }
