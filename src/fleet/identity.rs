@@ -88,6 +88,17 @@ fn usable(mut pairs: Vec<(&str, &str)>) -> HashSet<Box<str>> {
     out
 }
 
+/// String `i` of strings stored one after the other in `text`, string `k` ending at
+/// `ends[k]` ("" past the end).
+fn packed_at<'t>(text: &'t str, ends: &[u32], i: usize) -> &'t str {
+    let end = ends.get(i).copied().unwrap_or(0) as usize;
+    let start = match i.checked_sub(1) {
+        Some(p) => ends.get(p).copied().unwrap_or(0) as usize,
+        None => 0,
+    };
+    text.get(start..end).unwrap_or_default()
+}
+
 /// Link every agent to the first agent (in fleet order) with the same key, by `rule`; the
 /// first agent of each key.
 fn link<'k>(
@@ -117,12 +128,7 @@ impl Machines {
             short_text.push_str(&short_name(a.hostname()));
             short_end.push(u32::try_from(short_text.len()).unwrap_or(u32::MAX));
         }
-        let short_at = |i: usize| -> &str {
-            let start = if i == 0 { 0 } else { short_end[i - 1] as usize };
-            short_text
-                .get(start..short_end[i] as usize)
-                .unwrap_or_default()
-        };
+        let short_at = |i: usize| packed_at(&short_text, &short_end, i);
         let mut mac_names: Vec<(&str, &str)> = Vec::new();
         let mut serial_names: Vec<(&str, &str)> = Vec::new();
         for (i, a) in agents.iter().enumerate() {
@@ -224,13 +230,7 @@ impl Machines {
 
     /// Agent `i`'s folded first label.
     pub fn short(&self, i: u32) -> &str {
-        let i = i as usize;
-        let end = self.short_end.get(i).copied().unwrap_or(0) as usize;
-        let start = match i.checked_sub(1) {
-            Some(p) => self.short_end.get(p).copied().unwrap_or(0) as usize,
-            None => 0,
-        };
-        self.short_text.get(start..end).unwrap_or_default()
+        packed_at(&self.short_text, &self.short_end, i as usize)
     }
 
     pub fn len(&self) -> usize {
