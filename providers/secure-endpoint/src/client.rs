@@ -388,8 +388,8 @@ impl SecureEndpoint {
     /// a time (within the client-side quotas) and handed on in order as they complete, so
     /// the output is the same as a one-page-at-a-time walk. A request goes out as soon as
     /// an earlier one is answered, not when its page has been consumed; at most twice
-    /// `concurrency` pages are held. Should the last page still point further (the fleet grew meanwhile), its
-    /// `next` links are followed one by one.
+    /// `concurrency` pages are held. Should the last page still point further (the fleet
+    /// grew meanwhile), its `next` links are followed one by one.
     /// Counts into `tally` the total the first page reports and the records each page holds.
     fn pages<'a>(&'a self, query: &'a ListQuery, tally: ListTally) -> BoxStream<'a, Result<Page>> {
         let concurrency = self.http.concurrency();
@@ -452,13 +452,14 @@ impl SecureEndpoint {
 fn record(name: &str, raw: Value) -> Result<AgentRecord> {
     let c = Computer::deserialize(&raw)
         .map_err(|e| ProviderError::protocol(format!("unexpected computer object: {e}")))?;
-    let mut record = record_from(name, c, Value::Null);
+    // The record owns its text, so the object it was read from can go into it.
+    let mut record = record_from(name, c);
     record.raw = raw;
     Ok(record)
 }
 
-/// An agent record from a parsed computer object.
-fn record_from(name: &str, c: Computer<'_>, raw: Value) -> AgentRecord {
+/// An agent record from a parsed computer object (`raw`: `null`).
+fn record_from(name: &str, c: Computer<'_>) -> AgentRecord {
     let last_seen = match c.last_seen.as_deref() {
         None => None,
         Some(text) => {
@@ -495,7 +496,7 @@ fn record_from(name: &str, c: Computer<'_>, raw: Value) -> AgentRecord {
         mac_addresses,
         serial_number: None,
         pending_uninstall: false,
-        raw,
+        raw: Value::Null,
     }
 }
 
@@ -515,7 +516,7 @@ fn read_page(name: &str, resp: &HttpResponse, keep_raw: bool, offset: u64) -> Re
         let records = page
             .data
             .into_iter()
-            .map(|c| record_from(name, c, Value::Null))
+            .map(|c| record_from(name, c))
             .collect();
         (page.metadata, records)
     };
