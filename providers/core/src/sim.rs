@@ -337,6 +337,9 @@ mod tests {
 
     #[tokio::test]
     async fn serves_until_shutdown_and_counts() {
+        // `reqwest::get` builds its own client: it needs the process's TLS provider, which
+        // other tests in this process may or may not have installed first.
+        crate::http::install_crypto_provider();
         let listener = listen().await.unwrap();
         let url = listener.base_url().to_string();
         let counters = std::sync::Arc::new(Counters::default());
