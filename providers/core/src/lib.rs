@@ -11,6 +11,7 @@
 //!   token and a retry, at most twice per request.
 //! - [`auth`], [`oauth`]: Basic, bearer token cache, OAuth2 client credentials.
 //! - [`secret::SecretRef`]: `env:` / `file:` / literal secrets that never print.
+//! - [`wire::Text`]: a JSON string borrowed from the response body wherever it sits.
 
 pub mod auth;
 #[cfg(feature = "conformance")]
@@ -29,6 +30,7 @@ pub mod secret;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod time;
+pub mod wire;
 
 pub use error::{ErrorKind, NotSupported, ProviderError, Result};
 pub use provider::{

@@ -1,6 +1,5 @@
 //! The Secure Endpoint provider: v1 for listing and re-checks, v3 for uninstall requests.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,6 +8,7 @@ use agentctl_core::auth::{Auth, BasicAuth};
 use agentctl_core::http::{HttpClient, HttpOptions, HttpResponse};
 use agentctl_core::provider::{Check, Listing};
 use agentctl_core::time::parse_timestamp;
+use agentctl_core::wire::Text;
 use agentctl_core::{
     Action, ActionOutcome, AgentRecord, AgentRef, ListQuery, ListTally, NotSupported, Operation,
     Provider, ProviderError, Recheck, RelocateTarget, Result,
@@ -482,7 +482,7 @@ fn record_from(name: &str, c: Computer<'_>) -> AgentRecord {
         .into_iter()
         .find_map(|g| g.name.or(g.guid))
         .or(c.group_guid)
-        .map(Cow::into_owned);
+        .map(Text::into_owned);
     AgentRecord {
         provider: name.to_string(),
         kind: KIND.to_string(),

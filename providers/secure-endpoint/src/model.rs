@@ -1,7 +1,6 @@
 //! Serde types of the Secure Endpoint wire format (v1 envelope, computers, v3 organizations).
 
-use std::borrow::Cow;
-
+use agentctl_core::wire::Text;
 use serde::Deserialize;
 
 /// v1 list envelope: `version`, `metadata`, `data`.
@@ -51,14 +50,15 @@ pub struct DeleteAnswer {
 /// The fields of a computer object agentctl reads (the whole object is kept as `raw` only
 /// when the output shows it). Text agentctl keeps is owned; text it only reads on the way
 /// (the last-seen time, group ids, MAC addresses) is borrowed from the response body when it
-/// has no escapes, so parsing a page allocates little beyond the agent records themselves.
+/// has no escapes ([`Text`]; a plain `Cow` inside an `Option` would always be copied), so
+/// parsing a page allocates little beyond the agent records themselves.
 #[derive(Debug, Deserialize)]
 pub struct Computer<'a> {
     pub connector_guid: String,
     #[serde(default)]
     pub hostname: Option<String>,
     #[serde(default, borrow)]
-    pub last_seen: Option<Cow<'a, str>>,
+    pub last_seen: Option<Text<'a>>,
     #[serde(default)]
     pub operating_system: Option<String>,
     #[serde(default)]
@@ -68,7 +68,7 @@ pub struct Computer<'a> {
     #[serde(default)]
     pub external_ip: Option<String>,
     #[serde(default, borrow)]
-    pub group_guid: Option<Cow<'a, str>>,
+    pub group_guid: Option<Text<'a>>,
     #[serde(default, borrow)]
     pub groups: Vec<GroupRef<'a>>,
     /// `[{mac, ip}]` (vendor file §4, computer object; XSOAR `computer_list_response.json`).
@@ -79,7 +79,7 @@ pub struct Computer<'a> {
 #[derive(Debug, Deserialize)]
 pub struct NetworkAddress<'a> {
     #[serde(default, borrow)]
-    pub mac: Option<Cow<'a, str>>,
+    pub mac: Option<Text<'a>>,
 }
 
 impl Computer<'_> {
@@ -102,9 +102,9 @@ impl Computer<'_> {
 #[derive(Debug, Deserialize)]
 pub struct GroupRef<'a> {
     #[serde(default, borrow)]
-    pub guid: Option<Cow<'a, str>>,
+    pub guid: Option<Text<'a>>,
     #[serde(default, borrow)]
-    pub name: Option<Cow<'a, str>>,
+    pub name: Option<Text<'a>>,
 }
 
 /// A group from `GET /v1/groups` (name ↔ GUID, for moving computers).
