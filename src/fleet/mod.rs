@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use agentctl_core::{AgentRecord, ListQuery, ListTally, Operation};
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
@@ -446,24 +447,63 @@ pub type ListingItem = (usize, Option<agentctl_core::Result<AgentRecord>>);
 pub fn listings<'a>(
     selected: &'a [Configured],
     query: &'a ListQuery,
-) -> (
-    Vec<ListTally>,
-    futures::stream::SelectAll<futures::stream::BoxStream<'a, ListingItem>>,
-) {
+) -> (Vec<ListTally>, Merged<'a>) {
     let tallies: Vec<ListTally> = selected.iter().map(|_| ListTally::default()).collect();
-    let streams: Vec<_> = selected
+    let streams = selected
         .iter()
         .zip(&tallies)
-        .enumerate()
-        .map(|(i, (c, tally))| {
-            c.provider
-                .list_tallied(query, tally.clone())
-                .map(move |r| (i, Some(r)))
-                .chain(futures::stream::once(async move { (i, None) }))
-                .boxed()
-        })
+        .map(|(c, tally)| Some(c.provider.list_tallied(query, tally.clone())))
         .collect();
-    (tallies, futures::stream::select_all(streams))
+    (tallies, Merged { streams, start: 0 })
+}
+
+/// The listings of several providers as one stream of [`ListingItem`]s, taken round-robin
+/// from whichever are ready. Unlike `futures::stream::select_all`, which allocates a task
+/// for every item it hands on, this costs nothing per record; with the handful of providers
+/// a run selects, polling each in turn is cheaper than tracking which one woke.
+pub struct Merged<'a> {
+    /// A provider's listing, until it has ended.
+    streams: Vec<Option<BoxStream<'a, agentctl_core::Result<AgentRecord>>>>,
+    /// The provider polled first next time: the one after the last to yield, so a provider
+    /// with records always ready cannot hold back the others.
+    start: usize,
+}
+
+impl futures::Stream for Merged<'_> {
+    type Item = ListingItem;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<ListingItem>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        let n = this.streams.len();
+        let mut pending = false;
+        for k in 0..n {
+            let i = (this.start + k) % n;
+            let Some(stream) = this.streams[i].as_mut() else {
+                continue;
+            };
+            match stream.poll_next_unpin(cx) {
+                Poll::Ready(Some(item)) => {
+                    this.start = (i + 1) % n;
+                    return Poll::Ready(Some((i, Some(item))));
+                }
+                Poll::Ready(None) => {
+                    this.streams[i] = None;
+                    this.start = (i + 1) % n;
+                    return Poll::Ready(Some((i, None)));
+                }
+                Poll::Pending => pending = true,
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(None)
+        }
+    }
 }
 
 /// Why a listing is not a plan: a provider that listed fewer agents than its minimum
