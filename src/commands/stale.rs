@@ -116,6 +116,9 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
     // Whether a machine is alive elsewhere needs every agent of the other providers, not only
     // the stale ones; with a single provider the server-side stale hint is safe (unless a
     // minimum is checked: that counts the whole listing).
+    // Where else a machine was seen needs every agent of every provider; with a single
+    // provider there is no elsewhere, so no per-agent fleet is kept and memory stays flat.
+    let cross = selected.len() > 1;
     let query = ListQuery {
         host: args.host.as_deref().map(HostPattern::new),
         last_seen_before: (selected.len() == 1 && mins.iter().all(Option::is_none))
@@ -127,13 +130,13 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
                 .broken_out
                 .as_deref()
                 .is_some_and(|p| Format::from_extension(p).unwrap_or(Format::Csv).shows_raw()),
+        // Rows never show MAC addresses or serials; only the fleet kept to match machines
+        // across consoles reads them.
+        identity_hints: cross,
     };
     let keep = |r: &AgentRecord| {
         is_stale(r.last_seen, cutoff) || (include_unknown && r.last_seen.is_none())
     };
-    // Where else a machine was seen needs every agent of every provider; with a single
-    // provider there is no elsewhere, so no per-agent fleet is kept and memory stays flat.
-    let cross = selected.len() > 1;
     // The stable order of every listing: provider, host name (case-insensitively, then
     // exactly), agent id; sorted within a memory budget (`crate::spill`).
     let mut stale: ExternalSort<Ordered> = ExternalSort::new(crate::spill::run_budget());

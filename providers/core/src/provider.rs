@@ -144,6 +144,11 @@ pub struct ListQuery {
     /// false, providers leave `raw` as `null` and skip building it: a CSV or table listing
     /// of a large fleet then neither copies nor keeps the vendor objects. Default: true.
     pub keep_raw: bool,
+    /// Fill in the identity hints ([`AgentRecord::mac_addresses`], `serial_number`) that
+    /// matching one machine across consoles needs. A listing whose rows never show them (a
+    /// single provider's `list` or `stale`) turns this off, and a provider may then leave them
+    /// empty rather than read and normalise them. Default: true.
+    pub identity_hints: bool,
 }
 
 impl Default for ListQuery {
@@ -153,6 +158,7 @@ impl Default for ListQuery {
             last_seen_before: None,
             include_unknown: false,
             keep_raw: true,
+            identity_hints: true,
         }
     }
 }

@@ -721,6 +721,7 @@ impl Provider for SecureAccess {
             include_unknown: false,
             keep_raw: false,
             host: None,
+            identity_hints: true,
         };
         let budget = wanted.len() - 1;
         let mut found: HashMap<String, Recheck> = HashMap::with_capacity(wanted.len());

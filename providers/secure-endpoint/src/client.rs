@@ -373,8 +373,8 @@ impl SecureEndpoint {
     /// runtime's workers instead of one after another in the task that consumes them.
     async fn read_page(&self, resp: HttpResponse, offset: u64, query: &ListQuery) -> Result<Page> {
         let name = self.name.clone();
-        let keep_raw = query.keep_raw;
-        match tokio::spawn(async move { read_page(&name, &resp, keep_raw, offset) }).await {
+        let (keep_raw, hints) = (query.keep_raw, query.identity_hints);
+        match tokio::spawn(async move { read_page(&name, &resp, keep_raw, hints, offset) }).await {
             Ok(page) => page.map_err(|e| self.err(e)),
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => Err(self.err(ProviderError::protocol(format!(
@@ -453,13 +453,14 @@ fn record(name: &str, raw: Value) -> Result<AgentRecord> {
     let c = Computer::deserialize(&raw)
         .map_err(|e| ProviderError::protocol(format!("unexpected computer object: {e}")))?;
     // The record owns its text, so the object it was read from can go into it.
-    let mut record = record_from(name, c);
+    let mut record = record_from(name, c, true);
     record.raw = raw;
     Ok(record)
 }
 
-/// An agent record from a parsed computer object (`raw`: `null`).
-fn record_from(name: &str, c: Computer<'_>) -> AgentRecord {
+/// An agent record from a parsed computer object (`raw`: `null`); its MAC addresses only
+/// with `hints` ([`ListQuery::identity_hints`]).
+fn record_from(name: &str, c: Computer<'_>, hints: bool) -> AgentRecord {
     let last_seen = match c.last_seen.as_deref() {
         None => None,
         Some(text) => {
@@ -470,7 +471,7 @@ fn record_from(name: &str, c: Computer<'_>) -> AgentRecord {
             parsed
         }
     };
-    let mac_addresses = c.mac_addresses();
+    let mac_addresses = if hints { c.mac_addresses() } else { Vec::new() };
     let mut ips = c.internal_ips;
     if let Some(ext) = c.external_ip.filter(|s| !s.is_empty())
         && !ips.contains(&ext)
@@ -502,7 +503,13 @@ fn record_from(name: &str, c: Computer<'_>) -> AgentRecord {
 
 /// One page of `GET /v1/computers`: each object is parsed once, straight into [`Computer`]
 /// when the caller does not keep raw JSON, else into a JSON value it is read from and kept in.
-fn read_page(name: &str, resp: &HttpResponse, keep_raw: bool, offset: u64) -> Result<Page> {
+fn read_page(
+    name: &str,
+    resp: &HttpResponse,
+    keep_raw: bool,
+    hints: bool,
+    offset: u64,
+) -> Result<Page> {
     let (metadata, records) = if keep_raw {
         let page: V1List<Value> = resp.json()?;
         let records = page
@@ -516,7 +523,7 @@ fn read_page(name: &str, resp: &HttpResponse, keep_raw: bool, offset: u64) -> Re
         let records = page
             .data
             .into_iter()
-            .map(|c| record_from(name, c))
+            .map(|c| record_from(name, c, hints))
             .collect();
         (page.metadata, records)
     };
