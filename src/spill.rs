@@ -1,29 +1,29 @@
 //! Sorting more rows than should be held in memory: the stable order of `list` and `stale`
 //! (provider, host name, agent id) at a million agents.
 //!
-//! Items are kept in memory until their estimated size reaches a budget; then the run is
-//! sorted and written to an unnamed temporary file (created `0600` in the temp directory and
-//! unlinked at once, so the operating system removes it when agentctl exits, however it
-//! exits, and no other user can open it by name). At the end the runs are merged with a
-//! k-way merge. A listing that fits the budget never touches the disk.
+//! An item is written to bytes as it arrives ([`Ordered::encode`]) and its record is dropped
+//! at once: the run in memory is one growing buffer of item bytes and a slot per item (its
+//! place and a number that orders it, [`ByteOrder`]), about 200 bytes an agent instead of
+//! the record's dozen separate strings. When the run reaches its budget it is sorted and
+//! written to an unnamed temporary file (created `0600` in the temp directory and unlinked
+//! at once, so the operating system removes it when agentctl exits, however it exits, and
+//! no other user can open it by name). At the end the runs are merged with a k-way merge
+//! and handed out one item's bytes at a time, which the caller reads into one record it
+//! reuses ([`Ordered::decode_into`]): nothing is allocated per row on the way out. A
+//! listing that fits the budget never touches the disk.
 //!
 //! The order is exactly that of a stable in-memory sort by key: equal keys keep their
 //! arrival order (within a run by their position, across runs by preferring the earlier
 //! run).
-//!
-//! Sorting moves indices, not items (an agent record is a few hundred bytes), and compares
-//! keys borrowed from the items ([`SortItem::cmp_key`]), so nothing is allocated per item to
-//! sort it. Runs are written in a compact length-prefixed binary form ([`SortItem::encode`]),
-//! not as JSON: a spilled item costs little more than copying its bytes twice.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
+use std::marker::PhantomData;
 
 use agentctl_core::AgentRecord;
 
-/// Default memory budget of the in-memory runs of one listing (estimated bytes).
+/// Default memory budget of the in-memory runs of one listing (bytes of items and slots).
 pub const RUN_BUDGET: usize = 12 << 20;
 
 /// The run budget: [`RUN_BUDGET`], or `AGENTCTL_SPILL_BUDGET` bytes (a test hook: a tiny
@@ -35,71 +35,14 @@ pub fn run_budget() -> usize {
         .unwrap_or(RUN_BUDGET)
 }
 
-/// What an [`ExternalSort`] sorts: items that compare by a key read from themselves, know
-/// their size in memory, and write themselves to a run file and back.
-pub trait SortItem: Sized {
-    /// The sort order (ties are broken by arrival, so this need not be total on items).
-    fn cmp_key(&self, other: &Self) -> Ordering;
-    /// A number that orders items as [`SortItem::cmp_key`] does as far as it goes: a smaller
-    /// prefix means a smaller key; equal prefixes say nothing. Sorting compares prefixes
-    /// first, which settles most comparisons without reading the items.
-    fn prefix(&self) -> u128 {
-        0
-    }
-    /// An estimate of the heap and inline bytes the item holds in memory.
-    fn weigh(&self) -> usize;
-    /// Append the item's bytes.
-    fn encode(&self, out: &mut Vec<u8>);
-    /// The item back from the bytes [`SortItem::encode`] wrote.
-    fn decode(input: &mut Decoder<'_>) -> io::Result<Self>;
-}
-
-/// An estimate of the heap and inline bytes a value holds in memory.
-pub trait Weigh {
-    fn weigh(&self) -> usize;
-}
-
-impl Weigh for String {
-    fn weigh(&self) -> usize {
-        std::mem::size_of::<String>() + self.capacity()
-    }
-}
-
-impl Weigh for serde_json::Value {
-    fn weigh(&self) -> usize {
-        use serde_json::Value;
-        std::mem::size_of::<Value>()
-            + match self {
-                Value::Null | Value::Bool(_) | Value::Number(_) => 0,
-                Value::String(s) => s.capacity(),
-                Value::Array(items) => items.iter().map(Weigh::weigh).sum(),
-                // An ordered map entry: the key, the value, its hash and index slots.
-                Value::Object(map) => map.iter().map(|(k, v)| k.weigh() + v.weigh() + 16).sum(),
-            }
-    }
-}
-
-impl Weigh for AgentRecord {
-    fn weigh(&self) -> usize {
-        let strings = |v: &[String]| v.iter().map(Weigh::weigh).sum::<usize>();
-        let opt = |v: &Option<String>| v.as_ref().map_or(0, String::capacity);
-        std::mem::size_of::<Self>()
-            + self.provider.capacity()
-            + self.kind.capacity()
-            + self.agent_id.capacity()
-            + self.hostname.capacity()
-            + opt(&self.os)
-            + opt(&self.agent_version)
-            + opt(&self.group)
-            + opt(&self.serial_number)
-            + strings(&self.ip_addresses)
-            + strings(&self.mac_addresses)
-            + if self.raw.is_null() {
-                0
-            } else {
-                self.raw.weigh()
-            }
-    }
+/// How an [`ExternalSort`] orders its items' bytes. Each item comes with a prefix number
+/// that orders items as [`ByteOrder::cmp`] does as far as it goes (a smaller prefix means a
+/// smaller key; equal prefixes say nothing): sorting compares prefixes first, which settles
+/// most comparisons without reading the items.
+pub trait ByteOrder {
+    /// The order of two items' bytes (ties are broken by arrival, so this need not be
+    /// total). Bytes read back from a damaged run file must not make it panic.
+    fn cmp(a: &[u8], b: &[u8]) -> Ordering;
 }
 
 /// Writes the binary form of run items: integers little-endian, strings as a `u32` length
@@ -201,29 +144,64 @@ impl<'a> Decoder<'a> {
         self.take(len)
     }
 
-    pub fn string(&mut self) -> io::Result<String> {
-        let bytes = self.bytes()?;
-        std::str::from_utf8(bytes)
-            .map(str::to_string)
-            .map_err(|_| invalid("text is not UTF-8"))
+    /// A string, borrowed from the input.
+    pub fn str(&mut self) -> io::Result<&'a str> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| invalid("text is not UTF-8"))
     }
 
-    pub fn opt_string(&mut self) -> io::Result<Option<String>> {
+    pub fn string(&mut self) -> io::Result<String> {
+        self.str().map(str::to_string)
+    }
+
+    /// A string into `out`, reusing its allocation.
+    pub fn string_into(&mut self, out: &mut String) -> io::Result<()> {
+        let s = self.str()?;
+        out.clear();
+        out.push_str(s);
+        Ok(())
+    }
+
+    fn opt_tag(&mut self) -> io::Result<bool> {
         match self.u8()? {
-            0 => Ok(None),
-            1 => self.string().map(Some),
+            0 => Ok(false),
+            1 => Ok(true),
             _ => Err(invalid("bad option tag")),
         }
     }
 
-    pub fn strings(&mut self) -> io::Result<Vec<String>> {
+    pub fn opt_str(&mut self) -> io::Result<Option<&'a str>> {
+        if self.opt_tag()? {
+            self.str().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// An optional string into `out`, reusing the allocation it holds.
+    pub fn opt_string_into(&mut self, out: &mut Option<String>) -> io::Result<()> {
+        if !self.opt_tag()? {
+            *out = None;
+            return Ok(());
+        }
+        self.string_into(out.get_or_insert_default())
+    }
+
+    /// A list of strings into `out`, reusing its strings.
+    pub fn strings_into(&mut self, out: &mut Vec<String>) -> io::Result<()> {
         let n = self.u32()? as usize;
         // Each string takes at least its 4-byte length: a count the input cannot hold is
         // refused before anything is reserved for it.
         if n > self.input.len() / 4 {
             return Err(invalid("list longer than the item"));
         }
-        (0..n).map(|_| self.string()).collect()
+        out.truncate(n);
+        for i in 0..n {
+            match out.get_mut(i) {
+                Some(s) => self.string_into(s)?,
+                None => out.push(self.string()?),
+            }
+        }
+        Ok(())
     }
 
     /// Whether every byte of the item was read.
@@ -232,201 +210,265 @@ impl<'a> Decoder<'a> {
     }
 }
 
-/// [`AgentRecord`] in the run file: every field, `raw` as its JSON text (kept only for
-/// JSON output; `null` is one byte).
-pub fn encode_record(r: &AgentRecord, out: &mut Vec<u8>) {
-    encode::str(out, &r.provider);
-    encode::str(out, &r.kind);
-    encode::str(out, &r.agent_id);
-    encode::str(out, &r.hostname);
-    match r.last_seen {
-        None => encode::u8(out, 0),
-        Some(t) => {
-            encode::u8(out, 1);
-            encode::i128(out, t.as_nanosecond());
-        }
-    }
-    encode::opt_str(out, r.os.as_deref());
-    encode::opt_str(out, r.agent_version.as_deref());
-    encode::strs(out, &r.ip_addresses);
-    encode::opt_str(out, r.group.as_deref());
-    encode::strs(out, &r.mac_addresses);
-    encode::opt_str(out, r.serial_number.as_deref());
-    encode::u8(out, u8::from(r.pending_uninstall));
-    if r.raw.is_null() {
-        encode::u8(out, 0);
-    } else {
-        encode::u8(out, 1);
-        // Serialising a `Value` to memory cannot fail (its keys are strings).
-        let text = serde_json::to_vec(&r.raw).unwrap_or_else(|_| b"null".to_vec());
-        encode::bytes(out, &text);
-    }
-}
-
-/// The record [`encode_record`] wrote.
-pub fn decode_record(d: &mut Decoder<'_>) -> io::Result<AgentRecord> {
-    Ok(AgentRecord {
-        provider: d.string()?,
-        kind: d.string()?,
-        agent_id: d.string()?,
-        hostname: d.string()?,
-        last_seen: match d.u8()? {
-            0 => None,
-            1 => Some(
-                jiff::Timestamp::from_nanosecond(d.i128()?)
-                    .map_err(|_| invalid("time out of range"))?,
-            ),
-            _ => return Err(invalid("bad time tag")),
-        },
-        os: d.opt_string()?,
-        agent_version: d.opt_string()?,
-        ip_addresses: d.strings()?,
-        group: d.opt_string()?,
-        mac_addresses: d.strings()?,
-        serial_number: d.opt_string()?,
-        pending_uninstall: d.u8()? != 0,
-        raw: match d.u8()? {
-            0 => serde_json::Value::Null,
-            1 => serde_json::from_slice(d.bytes()?)
-                .map_err(|e| invalid(&format!("raw JSON: {e}")))?,
-            _ => return Err(invalid("bad raw tag")),
-        },
-    })
-}
-
 /// An agent record in the stable order of listings: provider (its index among the selected
-/// ones), host name case-insensitively, then exactly, then agent id.
+/// ones), host name case-insensitively, then exactly, then agent id. This is the row the
+/// sorted listing is read back into; [`Ordered::encode`] writes the bytes it sorts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ordered {
     /// Index of the provider among the selected ones (sorted by name).
     pub provider: u16,
     /// A caller's number for the record (`stale`: its index in the fleet).
     pub index: u32,
-    /// The host name lower-cased, only when that differs from the host name.
-    lower: Option<Box<str>>,
-    /// The provider index, then the first 14 bytes of the lower-cased host name (zeros
-    /// after its end): see [`SortItem::prefix`].
-    prefix: u128,
     pub record: AgentRecord,
 }
 
+impl Default for Ordered {
+    fn default() -> Self {
+        Self {
+            provider: 0,
+            index: 0,
+            record: AgentRecord {
+                provider: String::new(),
+                kind: String::new(),
+                agent_id: String::new(),
+                hostname: String::new(),
+                last_seen: None,
+                os: None,
+                agent_version: None,
+                ip_addresses: Vec::new(),
+                group: None,
+                mac_addresses: Vec::new(),
+                serial_number: None,
+                pending_uninstall: false,
+                raw: serde_json::Value::Null,
+            },
+        }
+    }
+}
+
+/// The sort key at the front of an item's bytes: provider, host name lower-cased (only
+/// when that differs from the host name), host name, agent id.
+struct Key<'a> {
+    provider: u16,
+    lower: Option<&'a str>,
+    host: &'a str,
+    id: &'a str,
+}
+
+impl<'a> Key<'a> {
+    fn read(d: &mut Decoder<'a>) -> io::Result<Self> {
+        let provider = d.u16()?;
+        d.u32()?;
+        Ok(Self {
+            provider,
+            lower: d.opt_str()?,
+            host: d.str()?,
+            id: d.str()?,
+        })
+    }
+
+    fn tuple(&self) -> (u16, &'a str, &'a str, &'a str) {
+        (
+            self.provider,
+            self.lower.unwrap_or(self.host),
+            self.host,
+            self.id,
+        )
+    }
+}
+
 impl Ordered {
-    pub fn new(provider: u16, index: u32, record: AgentRecord) -> Self {
-        let host = record.hostname.as_str();
+    /// Append a record's bytes, key first, and return its sort prefix: the provider index,
+    /// then the first 14 bytes of the lower-cased host name (zeros after its end).
+    pub fn encode(provider: u16, index: u32, r: &AgentRecord, out: &mut Vec<u8>) -> u128 {
+        Self::write(provider, index, r, true, out)
+    }
+
+    /// [`Ordered::encode`] for an output row of `list` or `stale`: rows never show identity
+    /// hints (MAC addresses, serial number), so they are left out of the bytes.
+    pub fn encode_row(provider: u16, index: u32, r: &AgentRecord, out: &mut Vec<u8>) -> u128 {
+        Self::write(provider, index, r, false, out)
+    }
+
+    fn write(provider: u16, index: u32, r: &AgentRecord, hints: bool, out: &mut Vec<u8>) -> u128 {
+        let host = r.hostname.as_str();
         // Lower-casing changes nothing in ASCII text without capitals: no copy then.
         let lower = if host
             .bytes()
             .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
         {
-            Some(host.to_lowercase())
-                .filter(|l| l != host)
-                .map(String::into_boxed_str)
+            Some(host.to_lowercase()).filter(|l| l != host)
         } else {
             None
         };
-        let mut bytes = [0u8; 16];
-        bytes[..2].copy_from_slice(&provider.to_be_bytes());
+        let mut prefix = [0u8; 16];
+        prefix[..2].copy_from_slice(&provider.to_be_bytes());
         let lowered = lower.as_deref().unwrap_or(host).as_bytes();
         let n = lowered.len().min(14);
-        bytes[2..2 + n].copy_from_slice(&lowered[..n]);
-        Self {
-            provider,
-            index,
-            lower,
-            prefix: u128::from_be_bytes(bytes),
-            record,
+        prefix[2..2 + n].copy_from_slice(&lowered[..n]);
+
+        encode::u16(out, provider);
+        encode::u32(out, index);
+        encode::opt_str(out, lower.as_deref());
+        encode::str(out, host);
+        encode::str(out, &r.agent_id);
+        encode::str(out, &r.provider);
+        encode::str(out, &r.kind);
+        match r.last_seen {
+            None => encode::u8(out, 0),
+            Some(t) => {
+                encode::u8(out, 1);
+                encode::i128(out, t.as_nanosecond());
+            }
         }
+        encode::opt_str(out, r.os.as_deref());
+        encode::opt_str(out, r.agent_version.as_deref());
+        encode::strs(out, &r.ip_addresses);
+        encode::opt_str(out, r.group.as_deref());
+        if hints {
+            encode::strs(out, &r.mac_addresses);
+            encode::opt_str(out, r.serial_number.as_deref());
+        } else {
+            encode::strs(out, &[]);
+            encode::opt_str(out, None);
+        }
+        encode::u8(out, u8::from(r.pending_uninstall));
+        // `raw` as its JSON text (kept only for JSON output; `null` is one byte).
+        if r.raw.is_null() {
+            encode::u8(out, 0);
+        } else {
+            encode::u8(out, 1);
+            // Written in place after a length filled in once it is known. Serialising a
+            // `Value` to memory cannot fail (its keys are strings).
+            let at = out.len();
+            encode::u32(out, 0);
+            if serde_json::to_writer(&mut *out, &r.raw).is_err() {
+                out.truncate(at + 4);
+                out.extend_from_slice(b"null");
+            }
+            let len = u32::try_from(out.len() - at - 4).unwrap_or(u32::MAX);
+            out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        }
+        u128::from_be_bytes(prefix)
     }
 
-    /// A record as an output row of `list` or `stale`: rows never show identity hints (MAC
-    /// addresses, serial number), so they are dropped before the record is sorted or
-    /// spilled.
-    pub fn row(provider: u16, index: u32, mut record: AgentRecord) -> Self {
-        record.mac_addresses = Vec::new();
-        record.serial_number = None;
-        Self::new(provider, index, record)
-    }
-
-    /// The key: provider, host name lower-cased, host name, agent id.
-    fn key(&self) -> (u16, &str, &str, &str) {
-        let host = self.record.hostname.as_str();
-        (
-            self.provider,
-            self.lower.as_deref().unwrap_or(host),
-            host,
-            &self.record.agent_id,
-        )
+    /// Read an item's bytes back into this row, reusing the strings it holds.
+    pub fn decode_into(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let mut d = Decoder::new(bytes);
+        let r = &mut self.record;
+        self.provider = d.u16()?;
+        self.index = d.u32()?;
+        d.opt_str()?;
+        d.string_into(&mut r.hostname)?;
+        d.string_into(&mut r.agent_id)?;
+        d.string_into(&mut r.provider)?;
+        d.string_into(&mut r.kind)?;
+        r.last_seen = match d.u8()? {
+            0 => None,
+            1 => Some(
+                jiff::Timestamp::from_nanosecond(d.i128()?)
+                    .map_err(|_| invalid("time out of range"))?,
+            ),
+            _ => return Err(invalid("bad time tag")),
+        };
+        d.opt_string_into(&mut r.os)?;
+        d.opt_string_into(&mut r.agent_version)?;
+        d.strings_into(&mut r.ip_addresses)?;
+        d.opt_string_into(&mut r.group)?;
+        d.strings_into(&mut r.mac_addresses)?;
+        d.opt_string_into(&mut r.serial_number)?;
+        r.pending_uninstall = d.u8()? != 0;
+        r.raw = match d.u8()? {
+            0 => serde_json::Value::Null,
+            1 => serde_json::from_slice(d.bytes()?)
+                .map_err(|e| invalid(&format!("raw JSON: {e}")))?,
+            _ => return Err(invalid("bad raw tag")),
+        };
+        if !d.is_empty() {
+            return Err(invalid("trailing bytes after an item"));
+        }
+        Ok(())
     }
 }
 
-impl SortItem for Ordered {
-    fn cmp_key(&self, other: &Self) -> Ordering {
-        self.key().cmp(&other.key())
+impl ByteOrder for Ordered {
+    fn cmp(a: &[u8], b: &[u8]) -> Ordering {
+        match (
+            Key::read(&mut Decoder::new(a)),
+            Key::read(&mut Decoder::new(b)),
+        ) {
+            (Ok(a), Ok(b)) => a.tuple().cmp(&b.tuple()),
+            // A damaged item is reported when it is read back; any order will do here.
+            (a, b) => a.is_ok().cmp(&b.is_ok()),
+        }
+    }
+}
+
+/// An item in a run: its sort prefix and where its bytes are in the run's buffer.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    prefix: u128,
+    start: usize,
+    end: usize,
+}
+
+/// A run in memory: item bytes one after another, and a slot per item.
+#[derive(Default)]
+struct MemoryRun {
+    bytes: Vec<u8>,
+    slots: Vec<Slot>,
+}
+
+impl MemoryRun {
+    fn item(&self, slot: &Slot) -> &[u8] {
+        &self.bytes[slot.start..slot.end]
     }
 
-    fn prefix(&self) -> u128 {
-        self.prefix
+    /// Put the slots in key order; equal keys keep their arrival order (their bytes
+    /// were appended in arrival order, so `start` tells it).
+    fn sort<O: ByteOrder>(&mut self) {
+        let bytes = &self.bytes;
+        self.slots.sort_unstable_by(|a, b| {
+            a.prefix
+                .cmp(&b.prefix)
+                .then_with(|| O::cmp(&bytes[a.start..a.end], &bytes[b.start..b.end]))
+                .then(a.start.cmp(&b.start))
+        });
     }
 
-    fn weigh(&self) -> usize {
-        std::mem::size_of::<Self>() - std::mem::size_of::<AgentRecord>()
-            + self.lower.as_ref().map_or(0, |l| l.len())
-            + self.record.weigh()
-    }
-
-    fn encode(&self, out: &mut Vec<u8>) {
-        encode::u16(out, self.provider);
-        encode::u32(out, self.index);
-        encode_record(&self.record, out);
-    }
-
-    fn decode(d: &mut Decoder<'_>) -> io::Result<Self> {
-        let provider = d.u16()?;
-        let index = d.u32()?;
-        let record = decode_record(d)?;
-        Ok(Self::new(provider, index, record))
+    /// The estimated memory the run holds.
+    fn weight(&self) -> usize {
+        self.bytes.len() + self.slots.len() * std::mem::size_of::<Slot>()
     }
 }
 
 /// Sorts items within a memory budget, spilling sorted runs to temporary files (see the
 /// module docs).
-pub struct ExternalSort<T> {
+pub struct ExternalSort<O> {
     budget: usize,
-    used: usize,
-    buf: Vec<T>,
+    run: MemoryRun,
     runs: Vec<File>,
+    order: PhantomData<O>,
 }
 
-/// The positions of `items` in key order; equal keys keep their positions' order.
-fn sorted_order<T: SortItem>(items: &[T]) -> Vec<usize> {
-    let mut order: Vec<(u128, usize)> = items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| (item.prefix(), i))
-        .collect();
-    order.sort_unstable_by(|&(pa, a), &(pb, b)| {
-        pa.cmp(&pb)
-            .then_with(|| items[a].cmp_key(&items[b]))
-            .then(a.cmp(&b))
-    });
-    order.into_iter().map(|(_, i)| i).collect()
-}
-
-impl<T: SortItem> ExternalSort<T> {
+impl<O: ByteOrder> ExternalSort<O> {
     /// A sorter whose in-memory run holds about `budget` bytes.
     pub fn new(budget: usize) -> Self {
         Self {
             budget: budget.max(1),
-            used: 0,
-            buf: Vec::new(),
+            run: MemoryRun::default(),
             runs: Vec::new(),
+            order: PhantomData,
         }
     }
 
-    pub fn push(&mut self, item: T) -> io::Result<()> {
-        self.used += item.weigh();
-        self.buf.push(item);
-        if self.used >= self.budget {
+    /// Add an item: `write` appends its bytes and returns its sort prefix.
+    pub fn push(&mut self, write: impl FnOnce(&mut Vec<u8>) -> u128) -> io::Result<()> {
+        let start = self.run.bytes.len();
+        let prefix = write(&mut self.run.bytes);
+        let end = self.run.bytes.len();
+        self.run.slots.push(Slot { prefix, start, end });
+        if self.run.weight() >= self.budget {
             self.spill()?;
         }
         Ok(())
@@ -437,184 +479,193 @@ impl<T: SortItem> ExternalSort<T> {
         self.runs.len()
     }
 
+    /// Write the run in memory, sorted, to a temporary file: per item its prefix, its
+    /// length and its bytes. The run's buffers are kept for the next run.
     fn spill(&mut self) -> io::Result<()> {
-        let order = sorted_order(&self.buf);
+        self.run.sort::<O>();
         let mut out = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
-        let mut frame = Vec::with_capacity(1024);
-        for i in order {
-            frame.clear();
-            self.buf[i].encode(&mut frame);
+        for slot in &self.run.slots {
+            let item = self.run.item(slot);
             let len =
-                u32::try_from(frame.len()).map_err(|_| invalid("an item larger than 4 GiB"))?;
+                u32::try_from(item.len()).map_err(|_| invalid("an item larger than 4 GiB"))?;
+            out.write_all(&slot.prefix.to_le_bytes())?;
             out.write_all(&len.to_le_bytes())?;
-            out.write_all(&frame)?;
+            out.write_all(item)?;
         }
         let mut file = out.into_inner().map_err(|e| e.into_error())?;
         file.rewind()?;
         self.runs.push(file);
-        self.used = 0;
-        // Give the run's memory back rather than keep a vector of the peak size.
-        self.buf = Vec::new();
+        self.run.bytes.clear();
+        self.run.slots.clear();
         Ok(())
     }
 
     /// Every item in key order.
-    pub fn finish(self) -> io::Result<Sorted<T>> {
-        if self.runs.is_empty() {
-            let order = sorted_order(&self.buf);
-            let items: Vec<Option<T>> = self.buf.into_iter().map(Some).collect();
-            return Ok(Sorted::Memory {
-                items,
-                order: order.into_iter(),
-            });
+    pub fn finish(self) -> io::Result<Sorted<O>> {
+        if !self.runs.is_empty() {
+            tracing::info!(
+                "sorted in {} runs spilled to temporary files and {} in memory (memory budget {} KiB)",
+                self.runs.len(),
+                usize::from(!self.run.slots.is_empty()),
+                self.budget / 1024
+            );
         }
-        tracing::info!(
-            "sorted in {} runs spilled to temporary files and {} in memory (memory budget {} KiB)",
-            self.runs.len(),
-            usize::from(!self.buf.is_empty()),
-            self.budget / 1024
-        );
-        let mut sources: Vec<Run<T>> = self
+        let mut sources: Vec<Source> = self
             .runs
             .into_iter()
-            .map(|f| {
-                Run::File(RunReader {
-                    file: BufReader::with_capacity(1 << 16, f),
-                    frame: Vec::new(),
-                })
+            .map(|f| Source::File {
+                file: BufReader::with_capacity(1 << 16, f),
+                prefix: 0,
+                frame: Vec::new(),
+                live: false,
             })
             .collect();
         // The last run is merged from memory rather than written out and read back: it is
         // held already, and it came last, so it loses ties to every spilled run.
-        if !self.buf.is_empty() {
-            let order = sorted_order(&self.buf);
-            sources.push(Run::Memory {
-                items: self.buf.into_iter().map(Some).collect(),
-                order: order.into_iter(),
-            });
+        let mut run = self.run;
+        if !run.slots.is_empty() {
+            run.sort::<O>();
+            sources.push(Source::Memory { run, next: 0 });
         }
-        let mut heap = BinaryHeap::with_capacity(sources.len());
-        for (run, r) in sources.iter_mut().enumerate() {
-            if let Some(item) = r.next()? {
-                heap.push(Head { item, run });
+        let mut heap = Vec::with_capacity(sources.len());
+        for (i, source) in sources.iter_mut().enumerate() {
+            if source.advance()? {
+                heap.push(i);
             }
         }
-        Ok(Sorted::Merge(Merge { sources, heap }))
+        let mut sorted = Sorted {
+            sources,
+            heap,
+            taken: false,
+            order: PhantomData,
+        };
+        for i in (0..sorted.heap.len() / 2).rev() {
+            sorted.sift_down(i);
+        }
+        Ok(sorted)
     }
 }
 
 /// One sorted run of a merge: a spilled file, or the last run still in memory.
-enum Run<T> {
-    File(RunReader),
+enum Source {
+    File {
+        file: BufReader<File>,
+        /// The current item's prefix and bytes, while `live`.
+        prefix: u128,
+        frame: Vec<u8>,
+        live: bool,
+    },
     Memory {
-        items: Vec<Option<T>>,
-        order: std::vec::IntoIter<usize>,
+        run: MemoryRun,
+        /// One past the current item's slot.
+        next: usize,
     },
 }
 
-impl<T: SortItem> Run<T> {
-    fn next(&mut self) -> io::Result<Option<T>> {
+impl Source {
+    /// Move to the next item; false once the run is done.
+    fn advance(&mut self) -> io::Result<bool> {
         match self {
-            Run::File(r) => r.next(),
-            Run::Memory { items, order } => Ok(order
-                .next()
-                .and_then(|i| items.get_mut(i))
-                .and_then(Option::take)),
-        }
-    }
-}
-
-/// One run file, read item by item.
-struct RunReader {
-    file: BufReader<File>,
-    frame: Vec<u8>,
-}
-
-impl RunReader {
-    fn next<T: SortItem>(&mut self) -> io::Result<Option<T>> {
-        if self.file.fill_buf()?.is_empty() {
-            return Ok(None);
-        }
-        let mut len = [0u8; 4];
-        self.file.read_exact(&mut len)?;
-        let len = u32::from_le_bytes(len) as usize;
-        self.frame.resize(len, 0);
-        self.file.read_exact(&mut self.frame)?;
-        let mut d = Decoder::new(&self.frame);
-        let item = T::decode(&mut d)?;
-        if !d.is_empty() {
-            return Err(invalid("trailing bytes after an item"));
-        }
-        Ok(Some(item))
-    }
-}
-
-/// The next item of one run in the merge. The heap is a max-heap, so the order is reversed:
-/// the smallest key comes first, and of equal keys the earlier run's (arrival order).
-struct Head<T> {
-    item: T,
-    run: usize,
-}
-
-impl<T: SortItem> Ord for Head<T> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .item
-            .prefix()
-            .cmp(&self.item.prefix())
-            .then_with(|| other.item.cmp_key(&self.item))
-            .then(other.run.cmp(&self.run))
-    }
-}
-
-impl<T: SortItem> PartialOrd for Head<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl<T: SortItem> PartialEq for Head<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl<T: SortItem> Eq for Head<T> {}
-
-/// A k-way merge of sorted runs.
-pub struct Merge<T> {
-    sources: Vec<Run<T>>,
-    heap: BinaryHeap<Head<T>>,
-}
-
-/// The items of an [`ExternalSort`] in key order.
-pub enum Sorted<T> {
-    Memory {
-        items: Vec<Option<T>>,
-        order: std::vec::IntoIter<usize>,
-    },
-    Merge(Merge<T>),
-}
-
-impl<T: SortItem> Iterator for Sorted<T> {
-    type Item = io::Result<T>;
-
-    fn next(&mut self) -> Option<io::Result<T>> {
-        match self {
-            Sorted::Memory { items, order } => {
-                let i = order.next()?;
-                items.get_mut(i).and_then(Option::take).map(Ok)
-            }
-            Sorted::Merge(m) => {
-                let Head { item, run } = m.heap.pop()?;
-                match m.sources.get_mut(run).map(Run::next) {
-                    Some(Ok(Some(next))) => m.heap.push(Head { item: next, run }),
-                    Some(Ok(None)) | None => {}
-                    Some(Err(e)) => return Some(Err(e)),
+            Source::File {
+                file,
+                prefix,
+                frame,
+                live,
+            } => {
+                *live = !file.fill_buf()?.is_empty();
+                if *live {
+                    let mut head = [0u8; 20];
+                    file.read_exact(&mut head)?;
+                    let (p, len) = head.split_at(16);
+                    *prefix = u128::from_le_bytes(p.try_into().map_err(|_| invalid("prefix"))?);
+                    let len = u32::from_le_bytes(len.try_into().map_err(|_| invalid("length"))?);
+                    frame.resize(len as usize, 0);
+                    file.read_exact(frame)?;
                 }
-                Some(Ok(item))
+                Ok(*live)
+            }
+            Source::Memory { run, next } => {
+                *next += 1;
+                Ok(*next <= run.slots.len())
             }
         }
+    }
+
+    /// The current item's prefix and bytes.
+    fn head(&self) -> (u128, &[u8]) {
+        match self {
+            Source::File { prefix, frame, .. } => (*prefix, frame),
+            Source::Memory { run, next } => {
+                let slot = &run.slots[*next - 1];
+                (slot.prefix, run.item(slot))
+            }
+        }
+    }
+}
+
+/// The items of an [`ExternalSort`] in key order: a k-way merge of its sorted runs, a heap
+/// of the runs by their current items (the smallest key first, and of equal keys the
+/// earlier run's: arrival order).
+pub struct Sorted<O> {
+    sources: Vec<Source>,
+    /// Indices of the runs with a current item, as a min-heap.
+    heap: Vec<usize>,
+    /// Whether the item at the top was handed out (its run moves on at the next call).
+    taken: bool,
+    order: PhantomData<O>,
+}
+
+impl<O: ByteOrder> Sorted<O> {
+    fn less(&self, a: usize, b: usize) -> bool {
+        let (pa, ia) = self.sources[a].head();
+        let (pb, ib) = self.sources[b].head();
+        pa.cmp(&pb)
+            .then_with(|| O::cmp(ia, ib))
+            .then(a.cmp(&b))
+            .is_lt()
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        let n = self.heap.len();
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            let mut least = i;
+            if l < n && self.less(self.heap[l], self.heap[least]) {
+                least = l;
+            }
+            if r < n && self.less(self.heap[r], self.heap[least]) {
+                least = r;
+            }
+            if least == i {
+                return;
+            }
+            self.heap.swap(i, least);
+            i = least;
+        }
+    }
+
+    /// The next item's bytes, in key order (a lending iterator: the bytes are valid until
+    /// the next call).
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<io::Result<&[u8]>> {
+        if std::mem::take(&mut self.taken) {
+            let top = *self.heap.first()?;
+            match self.sources[top].advance() {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.heap.swap_remove(0);
+                }
+                Err(e) => {
+                    // The run can't be read on: it leaves the merge, and the error is said.
+                    self.heap.swap_remove(0);
+                    return Some(Err(e));
+                }
+            }
+            self.sift_down(0);
+        }
+        let top = *self.heap.first()?;
+        self.taken = true;
+        Some(Ok(self.sources[top].head().1))
     }
 }
 
@@ -623,34 +674,40 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// A key and a value that does not take part in the order.
-    #[derive(Debug, Clone, PartialEq)]
-    struct Item(u32, String);
+    /// Items of a `u32` key (big-endian, so bytes order as numbers) and a value that does not
+    /// take part in the order.
+    struct ByKey;
 
-    impl SortItem for Item {
-        fn cmp_key(&self, other: &Self) -> Ordering {
-            self.0.cmp(&other.0)
-        }
-        fn weigh(&self) -> usize {
-            4 + self.1.weigh()
-        }
-        fn encode(&self, out: &mut Vec<u8>) {
-            encode::u32(out, self.0);
-            encode::str(out, &self.1);
-        }
-        fn decode(d: &mut Decoder<'_>) -> io::Result<Self> {
-            Ok(Item(d.u32()?, d.string()?))
+    impl ByteOrder for ByKey {
+        fn cmp(a: &[u8], b: &[u8]) -> Ordering {
+            a[..4].cmp(&b[..4])
         }
     }
 
-    fn sorted(items: &[(u32, String)], budget: usize) -> (Vec<String>, usize) {
-        let mut s = ExternalSort::new(budget);
+    /// Sort `(key, value)` items, with the key as the prefix too or with no prefix at all.
+    fn sorted(items: &[(u32, String)], budget: usize, prefixed: bool) -> (Vec<String>, usize) {
+        let mut s = ExternalSort::<ByKey>::new(budget);
         for (k, v) in items {
-            s.push(Item(*k, v.clone())).unwrap();
+            s.push(|out| {
+                out.extend_from_slice(&k.to_be_bytes());
+                out.extend_from_slice(v.as_bytes());
+                if prefixed { u128::from(*k) } else { 0 }
+            })
+            .unwrap();
         }
         let runs = s.spilled_runs();
-        let out = s.finish().unwrap().map(|i| i.unwrap().1).collect();
+        let mut sorted = s.finish().unwrap();
+        let mut out = Vec::new();
+        while let Some(item) = sorted.next() {
+            out.push(String::from_utf8(item.unwrap()[4..].to_vec()).unwrap());
+        }
         (out, runs)
+    }
+
+    fn stable_sort(items: &[(u32, String)]) -> Vec<String> {
+        let mut expected = items.to_vec();
+        expected.sort_by_key(|(k, _)| *k);
+        expected.into_iter().map(|(_, v)| v).collect()
     }
 
     #[test]
@@ -658,15 +715,20 @@ mod tests {
         let items: Vec<(u32, String)> = (0..2000u32)
             .map(|i| ((i * 7919) % 101, format!("item-{i}")))
             .collect();
-        let (in_memory, runs) = sorted(&items, usize::MAX);
+        let expected = stable_sort(&items);
+        let (in_memory, runs) = sorted(&items, usize::MAX, true);
         assert_eq!(runs, 0);
-        let mut expected = items.clone();
-        expected.sort_by_key(|(k, _)| *k);
-        let expected: Vec<String> = expected.into_iter().map(|(_, v)| v).collect();
         assert_eq!(in_memory, expected);
-        let (spilled, runs) = sorted(&items, 4096);
+        let (spilled, runs) = sorted(&items, 4096, true);
         assert!(runs > 10, "{runs} runs");
         assert_eq!(spilled, expected, "equal keys keep their arrival order");
+        let (unprefixed, _) = sorted(&items, 4096, false);
+        assert_eq!(unprefixed, expected);
+    }
+
+    #[test]
+    fn nothing_pushed_is_nothing_out() {
+        assert_eq!(sorted(&[], 16, true), (Vec::new(), 0));
     }
 
     fn record(i: u32) -> AgentRecord {
@@ -683,12 +745,15 @@ mod tests {
             last_seen: (!i.is_multiple_of(5)).then(|| {
                 jiff::Timestamp::from_nanosecond(1_700_000_000_123_456_789 - i128::from(i)).unwrap()
             }),
-            os: Some("Windows 11".into()),
-            agent_version: None,
-            ip_addresses: vec!["10.0.0.1".into(), "2001:db8::1".into()],
+            os: (i % 4 != 1).then(|| "Windows 11".into()),
+            agent_version: i.is_multiple_of(7).then(|| format!("8.{i}")),
+            ip_addresses: ["10.0.0.1", "2001:db8::1", "192.0.2.7"][..(i % 4) as usize]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             group: Some("Ünïcode \u{7}".into()),
             mac_addresses: vec!["aa:bb:cc:dd:ee:ff".into()],
-            serial_number: Some("SN1".into()),
+            serial_number: i.is_multiple_of(2).then(|| "SN1".into()),
             pending_uninstall: i.is_multiple_of(3),
             raw: if i.is_multiple_of(2) {
                 serde_json::json!({"z": 1.5, "a": [1, "x", null], "n": {"b": true}, "i": i})
@@ -698,17 +763,39 @@ mod tests {
         }
     }
 
+    fn ordered(provider: u16, index: u32, record: AgentRecord) -> Ordered {
+        Ordered {
+            provider,
+            index,
+            record,
+        }
+    }
+
+    /// Every item of a sort of [`Ordered`] rows, read back through one reused row.
+    fn read_all(s: ExternalSort<Ordered>) -> Vec<Ordered> {
+        let mut sorted = s.finish().unwrap();
+        let mut item = Ordered::default();
+        let mut out = Vec::new();
+        while let Some(bytes) = sorted.next() {
+            item.decode_into(bytes.unwrap()).unwrap();
+            out.push(item.clone());
+        }
+        out
+    }
+
     #[test]
     fn records_survive_a_spill_unchanged_in_the_listing_order() {
         let records: Vec<Ordered> = (0..300)
-            .map(|i| Ordered::new((i % 3) as u16, i, record(i)))
+            .map(|i| ordered((i % 3) as u16, i, record(i)))
             .collect();
         let mut s = ExternalSort::new(8 << 10);
         for r in &records {
-            s.push(r.clone()).unwrap();
+            s.push(|out| Ordered::encode(r.provider, r.index, &r.record, out))
+                .unwrap();
         }
         assert!(s.spilled_runs() > 1);
-        let out: Vec<Ordered> = s.finish().unwrap().map(Result::unwrap).collect();
+        // Read back through one row whose strings and lists are reused from item to item.
+        let out = read_all(s);
         // The order of the key tuple with an allocated lower-case host name, stable.
         let mut expected = records.clone();
         expected.sort_by_key(|o| {
@@ -730,18 +817,31 @@ mod tests {
     }
 
     #[test]
+    fn rows_leave_out_the_identity_hints_and_keep_the_rest() {
+        let mut s = ExternalSort::new(usize::MAX);
+        s.push(|out| Ordered::encode_row(0, 4, &record(4), out))
+            .unwrap();
+        let out = read_all(s);
+        let mut expected = record(4);
+        expected.mac_addresses.clear();
+        expected.serial_number = None;
+        assert_eq!(out, vec![ordered(0, 4, expected)]);
+    }
+
+    #[test]
     fn a_damaged_run_file_is_an_error_not_a_panic() {
         let mut bytes = Vec::new();
-        Ordered::new(1, 2, record(2)).encode(&mut bytes);
+        Ordered::encode(1, 2, &record(2), &mut bytes);
         for cut in 0..bytes.len() {
-            assert!(Ordered::decode(&mut Decoder::new(&bytes[..cut])).is_err());
+            assert!(Ordered::default().decode_into(&bytes[..cut]).is_err());
+            // Comparing a damaged item does not panic either.
+            let _ = <Ordered as ByteOrder>::cmp(&bytes[..cut], &bytes);
         }
-        let mut d = Decoder::new(&bytes);
-        assert_eq!(
-            Ordered::decode(&mut d).unwrap(),
-            Ordered::new(1, 2, record(2))
-        );
-        assert!(d.is_empty());
+        let mut item = Ordered::default();
+        item.decode_into(&bytes).unwrap();
+        assert_eq!(item, ordered(1, 2, record(2)));
+        bytes.push(0);
+        assert!(item.decode_into(&bytes).is_err(), "trailing bytes");
     }
 
     proptest! {
@@ -749,17 +849,16 @@ mod tests {
         fn any_budget_gives_the_stable_in_memory_order(
             items in proptest::collection::vec((0u32..20, "[a-c]{0,3}"), 0..200),
             budget in 1usize..2000,
+            prefixed in any::<bool>(),
         ) {
-            let (out, _) = sorted(&items, budget);
-            let mut expected = items.clone();
-            expected.sort_by_key(|(k, _)| *k);
-            let expected: Vec<String> = expected.into_iter().map(|(_, v)| v).collect();
-            prop_assert_eq!(out, expected);
+            let (out, _) = sorted(&items, budget, prefixed);
+            prop_assert_eq!(out, stable_sort(&items));
         }
 
         #[test]
         fn host_names_sort_as_their_lower_case_copies(
             hosts in proptest::collection::vec("(long-shared-pre|LONG-Shared-Pre)?[a-zA-ZΣσςÄäİı. -]{0,6}", 0..60),
+            budget in prop_oneof![Just(usize::MAX), 1usize..4000],
         ) {
             let items: Vec<Ordered> = hosts
                 .iter()
@@ -767,14 +866,14 @@ mod tests {
                 .map(|(i, h)| {
                     let mut r = record(i as u32);
                     r.hostname = h.clone();
-                    Ordered::new(0, i as u32, r)
+                    ordered(0, i as u32, r)
                 })
                 .collect();
-            let mut s = ExternalSort::new(usize::MAX);
+            let mut s = ExternalSort::new(budget);
             for o in &items {
-                s.push(o.clone()).unwrap();
+                s.push(|out| Ordered::encode(o.provider, o.index, &o.record, out)).unwrap();
             }
-            let out: Vec<u32> = s.finish().unwrap().map(|o| o.unwrap().index).collect();
+            let out: Vec<u32> = read_all(s).iter().map(|o| o.index).collect();
             let mut expected = items.clone();
             expected.sort_by_key(|o| {
                 (o.record.hostname.to_lowercase(), o.record.hostname.clone(), o.record.agent_id.clone())

@@ -179,12 +179,18 @@ pub async fn stream_agents(
             Some(w) => w,
             None => writer.insert(app.writer(&columns)?),
         };
-        for rec in records.finish().map_err(|e| spill_error(op, e))? {
-            let Ordered { record: rec, .. } = rec.map_err(|e| spill_error(op, e))?;
+        let mut sorted = records.finish().map_err(|e| spill_error(op, e))?;
+        // One row read back from the sorted bytes at a time, its strings reused.
+        let mut item = Ordered::default();
+        while let Some(bytes) = sorted.next() {
+            bytes
+                .and_then(|b| item.decode_into(b))
+                .map_err(|e| spill_error(op, e))?;
+            let rec = &item.record;
             w.write(&AgentRow {
-                record: &rec,
+                record: rec,
                 now: app.now,
-                action: action_cell(&rec, app.now, &shape.plan),
+                action: action_cell(rec, app.now, &shape.plan),
             })?;
             *written += 1;
         }
@@ -209,7 +215,7 @@ pub async fn stream_agents(
                         record.raw = serde_json::Value::Null;
                     }
                     buffers[i]
-                        .push(Ordered::row(0, 0, record))
+                        .push(|out| Ordered::encode_row(0, 0, &record, out))
                         .map_err(|e| spill_error(op, e))?;
                 }
             }

@@ -150,7 +150,7 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
         |p, i, r| {
             if spill_failed.is_none() && keep(&r) {
                 // The fleet keeps its own identity hints; the row drops them.
-                if let Err(e) = stale.push(Ordered::row(p, i, r)) {
+                if let Err(e) = stale.push(|out| Ordered::encode_row(p, i, &r, out)) {
                     spill_failed = Some(e);
                 }
             }
@@ -183,13 +183,16 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
         None => None,
     };
     let (mut written, mut broken, mut protected) = (0u64, 0u64, 0u64);
-    for item in stale
+    let mut sorted = stale
         .finish()
-        .map_err(|e| super::list::spill_error(Operation::Stale, e))?
-    {
-        let Ordered {
-            index: i, record, ..
-        } = item.map_err(|e| super::list::spill_error(Operation::Stale, e))?;
+        .map_err(|e| super::list::spill_error(Operation::Stale, e))?;
+    // One row read back from the sorted bytes at a time, its strings reused.
+    let mut item = Ordered::default();
+    while let Some(bytes) = sorted.next() {
+        bytes
+            .and_then(|b| item.decode_into(b))
+            .map_err(|e| super::list::spill_error(Operation::Stale, e))?;
+        let (i, record) = (item.index, &item.record);
         // One provider (no fleet kept): the same rule with nothing elsewhere to corroborate.
         let fate = match &machines {
             Some(m) => stale_fate(fleet, m, &protection, i, cutoff),
@@ -213,9 +216,9 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
         };
         let row = StaleRow {
             agent: AgentRow {
-                record: &record,
+                record,
                 now: app.now,
-                action: super::list::action_cell(&record, app.now, &args.plan),
+                action: super::list::action_cell(record, app.now, &args.plan),
             },
             seen: seen.as_ref(),
             fleet,
