@@ -247,27 +247,30 @@ impl Default for Ordered {
 }
 
 /// The sort key at the front of an item's bytes: provider, host name lower-cased (only
-/// when that differs from the host name), host name, agent id.
+/// when that differs from the host name), host name, agent id. Text is compared as bytes
+/// (the order of `str`), without checking it is UTF-8: that is checked when the item is
+/// read back.
 struct Key<'a> {
     provider: u16,
-    lower: Option<&'a str>,
-    host: &'a str,
-    id: &'a str,
+    lower: Option<&'a [u8]>,
+    host: &'a [u8],
+    id: &'a [u8],
 }
 
 impl<'a> Key<'a> {
     fn read(d: &mut Decoder<'a>) -> io::Result<Self> {
         let provider = d.u16()?;
         d.u32()?;
+        let lower = if d.opt_tag()? { Some(d.bytes()?) } else { None };
         Ok(Self {
             provider,
-            lower: d.opt_str()?,
-            host: d.str()?,
-            id: d.str()?,
+            lower,
+            host: d.bytes()?,
+            id: d.bytes()?,
         })
     }
 
-    fn tuple(&self) -> (u16, &'a str, &'a str, &'a str) {
+    fn tuple(&self) -> (u16, &'a [u8], &'a [u8], &'a [u8]) {
         (
             self.provider,
             self.lower.unwrap_or(self.host),
