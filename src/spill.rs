@@ -45,8 +45,7 @@ pub trait ByteOrder {
     fn cmp(a: &[u8], b: &[u8]) -> Ordering;
 }
 
-/// Writes the binary form of run items: integers little-endian, strings as a `u32` length
-/// and their UTF-8 bytes.
+/// Writes the integers of run items, little-endian.
 pub mod encode {
     pub fn u8(out: &mut Vec<u8>, v: u8) {
         out.push(v);
@@ -62,35 +61,6 @@ pub mod encode {
 
     pub fn i128(out: &mut Vec<u8>, v: i128) {
         out.extend_from_slice(&v.to_le_bytes());
-    }
-
-    /// A byte string: its length (at most `u32::MAX`; longer is cut, which no agent field
-    /// reaches: responses are capped far below) and its bytes.
-    pub fn bytes(out: &mut Vec<u8>, v: &[u8]) {
-        let len = u32::try_from(v.len()).unwrap_or(u32::MAX);
-        u32(out, len);
-        out.extend_from_slice(&v[..len as usize]);
-    }
-
-    pub fn str(out: &mut Vec<u8>, v: &str) {
-        bytes(out, v.as_bytes());
-    }
-
-    pub fn opt_str(out: &mut Vec<u8>, v: Option<&str>) {
-        match v {
-            None => u8(out, 0),
-            Some(s) => {
-                u8(out, 1);
-                str(out, s);
-            }
-        }
-    }
-
-    pub fn strs(out: &mut Vec<u8>, v: &[String]) {
-        u32(out, u32::try_from(v.len()).unwrap_or(u32::MAX));
-        for s in v.iter().take(u32::MAX as usize) {
-            str(out, s);
-        }
     }
 }
 
@@ -144,66 +114,6 @@ impl<'a> Decoder<'a> {
         self.take(len)
     }
 
-    /// A string, borrowed from the input.
-    pub fn str(&mut self) -> io::Result<&'a str> {
-        std::str::from_utf8(self.bytes()?).map_err(|_| invalid("text is not UTF-8"))
-    }
-
-    pub fn string(&mut self) -> io::Result<String> {
-        self.str().map(str::to_string)
-    }
-
-    /// A string into `out`, reusing its allocation.
-    pub fn string_into(&mut self, out: &mut String) -> io::Result<()> {
-        let s = self.str()?;
-        out.clear();
-        out.push_str(s);
-        Ok(())
-    }
-
-    fn opt_tag(&mut self) -> io::Result<bool> {
-        match self.u8()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(invalid("bad option tag")),
-        }
-    }
-
-    pub fn opt_str(&mut self) -> io::Result<Option<&'a str>> {
-        if self.opt_tag()? {
-            self.str().map(Some)
-        } else {
-            Ok(None)
-        }
-    }
-
-    /// An optional string into `out`, reusing the allocation it holds.
-    pub fn opt_string_into(&mut self, out: &mut Option<String>) -> io::Result<()> {
-        if !self.opt_tag()? {
-            *out = None;
-            return Ok(());
-        }
-        self.string_into(out.get_or_insert_default())
-    }
-
-    /// A list of strings into `out`, reusing its strings.
-    pub fn strings_into(&mut self, out: &mut Vec<String>) -> io::Result<()> {
-        let n = self.u32()? as usize;
-        // Each string takes at least its 4-byte length: a count the input cannot hold is
-        // refused before anything is reserved for it.
-        if n > self.input.len() / 4 {
-            return Err(invalid("list longer than the item"));
-        }
-        out.truncate(n);
-        for i in 0..n {
-            match out.get_mut(i) {
-                Some(s) => self.string_into(s)?,
-                None => out.push(self.string()?),
-            }
-        }
-        Ok(())
-    }
-
     /// Whether every byte of the item was read.
     pub fn is_empty(&self) -> bool {
         self.input.is_empty()
@@ -246,43 +156,167 @@ impl Default for Ordered {
     }
 }
 
-/// The sort key at the front of an item's bytes: provider, host name lower-cased (only
-/// when that differs from the host name), host name, agent id. Text is compared as bytes
-/// (the order of `str`), without checking it is UTF-8: that is checked when the item is
-/// read back.
-struct Key<'a> {
-    provider: u16,
-    lower: Option<&'a [u8]>,
-    host: &'a [u8],
-    id: &'a [u8],
+/// The bytes of an [`Ordered`] item: a fixed header, where each text field ends within the
+/// text, the text (every field's UTF-8 one after another, checked as one piece when the item
+/// is read back), and the vendor JSON if there is one.
+///
+/// Header: provider index `u16`, caller's index `u32`, [`flags`] `u8`, last seen `i128`
+/// (0 when absent), IP count `u32`, MAC count `u32`, text length `u32`. Then a `u32` end per
+/// text field, in this order: the lower-cased host name (when it differs), host name, agent
+/// id, provider name, kind, OS, agent version, each IP address, group, each MAC address,
+/// serial number (the optional ones only when flagged). Then the text; then the raw JSON as
+/// a `u32` length and its bytes, when flagged.
+mod flags {
+    pub const LOWER: u8 = 1;
+    pub const SEEN: u8 = 1 << 1;
+    pub const OS: u8 = 1 << 2;
+    pub const VERSION: u8 = 1 << 3;
+    pub const GROUP: u8 = 1 << 4;
+    pub const SERIAL: u8 = 1 << 5;
+    pub const PENDING: u8 = 1 << 6;
+    pub const RAW: u8 = 1 << 7;
 }
 
-impl<'a> Key<'a> {
-    fn read(d: &mut Decoder<'a>) -> io::Result<Self> {
+/// An item's bytes taken apart (nothing copied, text not yet checked).
+struct Item<'a> {
+    provider: u16,
+    index: u32,
+    flags: u8,
+    seen: i128,
+    ips: usize,
+    macs: usize,
+    ends: &'a [u8],
+    text: &'a [u8],
+    rest: &'a [u8],
+}
+
+impl<'a> Item<'a> {
+    fn read(bytes: &'a [u8]) -> io::Result<Self> {
+        let mut d = Decoder::new(bytes);
         let provider = d.u16()?;
-        d.u32()?;
-        let lower = if d.opt_tag()? { Some(d.bytes()?) } else { None };
+        let index = d.u32()?;
+        let flags = d.u8()?;
+        let seen = d.i128()?;
+        let ips = d.u32()? as usize;
+        let macs = d.u32()? as usize;
+        let text_len = d.u32()? as usize;
+        let optional = [
+            flags::LOWER,
+            flags::OS,
+            flags::VERSION,
+            flags::GROUP,
+            flags::SERIAL,
+        ]
+        .iter()
+        .filter(|f| flags & **f != 0)
+        .count();
+        // Counts the item cannot hold are refused before they are used.
+        let fields = ips
+            .checked_add(macs)
+            .and_then(|n| n.checked_add(4 + optional))
+            .and_then(|n| n.checked_mul(4))
+            .ok_or_else(|| invalid("list longer than the item"))?;
+        let ends = d.take(fields)?;
+        let text = d.take(text_len)?;
         Ok(Self {
             provider,
-            lower,
-            host: d.bytes()?,
-            id: d.bytes()?,
+            index,
+            flags,
+            seen,
+            ips,
+            macs,
+            ends,
+            text,
+            rest: d.input,
         })
     }
 
-    fn tuple(&self) -> (u16, &'a [u8], &'a [u8], &'a [u8]) {
-        (
-            self.provider,
-            self.lower.unwrap_or(self.host),
-            self.host,
-            self.id,
-        )
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Where text field `k` ends.
+    fn end(&self, k: usize) -> usize {
+        self.ends
+            .get(4 * k..4 * k + 4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(usize::MAX, |b| u32::from_le_bytes(b) as usize)
+    }
+
+    /// The bytes of text field `k`.
+    fn field(&self, k: usize) -> &'a [u8] {
+        let start = if k == 0 { 0 } else { self.end(k - 1) };
+        self.text.get(start..self.end(k)).unwrap_or_default()
+    }
+
+    /// The sort key: provider, host name lower-cased, host name, agent id. Compared as
+    /// bytes (the order of `str`); the text is checked when the item is read back.
+    fn key(&self) -> (u16, &'a [u8], &'a [u8], &'a [u8]) {
+        let k = usize::from(self.has(flags::LOWER));
+        let host = self.field(k);
+        let lower = if k == 1 { self.field(0) } else { host };
+        (self.provider, lower, host, self.field(k + 1))
     }
 }
 
+/// The text fields of an item, one after another, as checked UTF-8.
+struct Fields<'a, 'b> {
+    item: &'b Item<'a>,
+    text: &'a str,
+    next: usize,
+}
+
+impl<'a> Fields<'a, '_> {
+    fn next(&mut self) -> io::Result<&'a str> {
+        let k = self.next;
+        self.next += 1;
+        let start = if k == 0 { 0 } else { self.item.end(k - 1) };
+        self.text
+            .get(start..self.item.end(k))
+            .ok_or_else(|| invalid("text field out of place"))
+    }
+
+    fn read_into(&mut self, out: &mut String) -> io::Result<()> {
+        let s = self.next()?;
+        out.clear();
+        out.push_str(s);
+        Ok(())
+    }
+
+    fn read_opt(&mut self, present: bool, out: &mut Option<String>) -> io::Result<()> {
+        if present {
+            self.read_into(out.get_or_insert_default())
+        } else {
+            *out = None;
+            Ok(())
+        }
+    }
+
+    fn read_list(&mut self, n: usize, out: &mut Vec<String>) -> io::Result<()> {
+        out.truncate(n);
+        for i in 0..n {
+            match out.get_mut(i) {
+                Some(s) => self.read_into(s)?,
+                None => out.push(self.next()?.to_string()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The host name lower-cased for the sort, when that differs from it.
+enum Lower {
+    /// Lower-casing changes nothing.
+    Same,
+    /// ASCII with capitals: lower-cased byte by byte as it is written, nothing allocated.
+    Ascii,
+    /// Other text: Unicode's lower case (with its rules for a final sigma).
+    Unicode(String),
+}
+
 impl Ordered {
-    /// Append a record's bytes, key first, and return its sort prefix: the provider index,
-    /// then the first 14 bytes of the lower-cased host name (zeros after its end).
+    /// Append a record's bytes and return its sort prefix: the provider index, then the
+    /// first 14 bytes of the lower-cased host name (zeros after its end).
     pub fn encode(provider: u16, index: u32, r: &AgentRecord, out: &mut Vec<u8>) -> u128 {
         Self::write(provider, index, r, true, out)
     }
@@ -295,52 +329,110 @@ impl Ordered {
 
     fn write(provider: u16, index: u32, r: &AgentRecord, hints: bool, out: &mut Vec<u8>) -> u128 {
         let host = r.hostname.as_str();
-        // Lower-casing changes nothing in ASCII text without capitals: no copy then.
-        let lower = if host
-            .bytes()
-            .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
-        {
-            Some(host.to_lowercase()).filter(|l| l != host)
+        let lower = if host.is_ascii() {
+            if host.bytes().any(|b| b.is_ascii_uppercase()) {
+                Lower::Ascii
+            } else {
+                Lower::Same
+            }
         } else {
-            None
+            match host.to_lowercase() {
+                l if l == host => Lower::Same,
+                l => Lower::Unicode(l),
+            }
         };
         let mut prefix = [0u8; 16];
         prefix[..2].copy_from_slice(&provider.to_be_bytes());
-        let lowered = lower.as_deref().unwrap_or(host).as_bytes();
+        let lowered = match &lower {
+            Lower::Unicode(l) => l.as_bytes(),
+            Lower::Same | Lower::Ascii => host.as_bytes(),
+        };
         let n = lowered.len().min(14);
         prefix[2..2 + n].copy_from_slice(&lowered[..n]);
+        if matches!(lower, Lower::Ascii) {
+            prefix[2..2 + n].make_ascii_lowercase();
+        }
 
-        encode::u16(out, provider);
-        encode::u32(out, index);
-        encode::opt_str(out, lower.as_deref());
-        encode::str(out, host);
-        encode::str(out, &r.agent_id);
-        encode::str(out, &r.provider);
-        encode::str(out, &r.kind);
-        match r.last_seen {
-            None => encode::u8(out, 0),
-            Some(t) => {
-                encode::u8(out, 1);
-                encode::i128(out, t.as_nanosecond());
+        let (macs, serial): (&[String], Option<&str>) = if hints {
+            (&r.mac_addresses, r.serial_number.as_deref())
+        } else {
+            (&[], None)
+        };
+        let mut flag = 0u8;
+        for (set, f) in [
+            (!matches!(lower, Lower::Same), flags::LOWER),
+            (r.last_seen.is_some(), flags::SEEN),
+            (r.os.is_some(), flags::OS),
+            (r.agent_version.is_some(), flags::VERSION),
+            (r.group.is_some(), flags::GROUP),
+            (serial.is_some(), flags::SERIAL),
+            (r.pending_uninstall, flags::PENDING),
+            (!r.raw.is_null(), flags::RAW),
+        ] {
+            if set {
+                flag |= f;
             }
         }
-        encode::opt_str(out, r.os.as_deref());
-        encode::opt_str(out, r.agent_version.as_deref());
-        encode::strs(out, &r.ip_addresses);
-        encode::opt_str(out, r.group.as_deref());
-        if hints {
-            encode::strs(out, &r.mac_addresses);
-            encode::opt_str(out, r.serial_number.as_deref());
-        } else {
-            encode::strs(out, &[]);
-            encode::opt_str(out, None);
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        encode::u16(out, provider);
+        encode::u32(out, index);
+        encode::u8(out, flag);
+        encode::i128(out, r.last_seen.map_or(0, |t| t.as_nanosecond()));
+        encode::u32(out, count(r.ip_addresses.len()));
+        encode::u32(out, count(macs.len()));
+        let text_len_at = out.len();
+        encode::u32(out, 0);
+        let fields = 4
+            + usize::from(!matches!(lower, Lower::Same))
+            + usize::from(r.os.is_some())
+            + usize::from(r.agent_version.is_some())
+            + r.ip_addresses.len()
+            + usize::from(r.group.is_some())
+            + macs.len()
+            + usize::from(serial.is_some());
+        let mut end_at = out.len();
+        out.resize(end_at + 4 * fields, 0);
+        let text_at = out.len();
+        // Append a field's text and note where it ends.
+        let mut field = |out: &mut Vec<u8>, text: &str, ascii_lower: bool| {
+            out.extend_from_slice(text.as_bytes());
+            if ascii_lower {
+                let len = out.len();
+                out[len - text.len()..].make_ascii_lowercase();
+            }
+            let end = count(out.len() - text_at);
+            out[end_at..end_at + 4].copy_from_slice(&end.to_le_bytes());
+            end_at += 4;
+        };
+        match &lower {
+            Lower::Same => {}
+            Lower::Ascii => field(out, host, true),
+            Lower::Unicode(l) => field(out, l, false),
         }
-        encode::u8(out, u8::from(r.pending_uninstall));
-        // `raw` as its JSON text (kept only for JSON output; `null` is one byte).
-        if r.raw.is_null() {
-            encode::u8(out, 0);
-        } else {
-            encode::u8(out, 1);
+        for text in [host, &r.agent_id, &r.provider, &r.kind] {
+            field(out, text, false);
+        }
+        for text in [r.os.as_deref(), r.agent_version.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            field(out, text, false);
+        }
+        for ip in &r.ip_addresses {
+            field(out, ip, false);
+        }
+        if let Some(group) = &r.group {
+            field(out, group, false);
+        }
+        for mac in macs {
+            field(out, mac, false);
+        }
+        if let Some(serial) = serial {
+            field(out, serial, false);
+        }
+        let text_len = count(out.len() - text_at);
+        out[text_len_at..text_len_at + 4].copy_from_slice(&text_len.to_le_bytes());
+        if !r.raw.is_null() {
             // Written in place after a length filled in once it is known. Serialising a
             // `Value` to memory cannot fail (its keys are strings).
             let at = out.len();
@@ -349,7 +441,7 @@ impl Ordered {
                 out.truncate(at + 4);
                 out.extend_from_slice(b"null");
             }
-            let len = u32::try_from(out.len() - at - 4).unwrap_or(u32::MAX);
+            let len = count(out.len() - at - 4);
             out[at..at + 4].copy_from_slice(&len.to_le_bytes());
         }
         u128::from_be_bytes(prefix)
@@ -357,37 +449,48 @@ impl Ordered {
 
     /// Read an item's bytes back into this row, reusing the strings it holds.
     pub fn decode_into(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let mut d = Decoder::new(bytes);
+        let item = Item::read(bytes)?;
+        let text = std::str::from_utf8(item.text).map_err(|_| invalid("text is not UTF-8"))?;
+        let mut f = Fields {
+            item: &item,
+            text,
+            next: 0,
+        };
         let r = &mut self.record;
-        self.provider = d.u16()?;
-        self.index = d.u32()?;
-        d.opt_str()?;
-        d.string_into(&mut r.hostname)?;
-        d.string_into(&mut r.agent_id)?;
-        d.string_into(&mut r.provider)?;
-        d.string_into(&mut r.kind)?;
-        r.last_seen = match d.u8()? {
-            0 => None,
-            1 => Some(
-                jiff::Timestamp::from_nanosecond(d.i128()?)
+        self.provider = item.provider;
+        self.index = item.index;
+        if item.has(flags::LOWER) {
+            f.next()?;
+        }
+        f.read_into(&mut r.hostname)?;
+        f.read_into(&mut r.agent_id)?;
+        f.read_into(&mut r.provider)?;
+        f.read_into(&mut r.kind)?;
+        f.read_opt(item.has(flags::OS), &mut r.os)?;
+        f.read_opt(item.has(flags::VERSION), &mut r.agent_version)?;
+        f.read_list(item.ips, &mut r.ip_addresses)?;
+        f.read_opt(item.has(flags::GROUP), &mut r.group)?;
+        f.read_list(item.macs, &mut r.mac_addresses)?;
+        f.read_opt(item.has(flags::SERIAL), &mut r.serial_number)?;
+        if f.next != item.ends.len() / 4 || f.item.end(f.next.wrapping_sub(1)) != text.len() {
+            return Err(invalid("text fields and their ends disagree"));
+        }
+        r.last_seen = if item.has(flags::SEEN) {
+            Some(
+                jiff::Timestamp::from_nanosecond(item.seen)
                     .map_err(|_| invalid("time out of range"))?,
-            ),
-            _ => return Err(invalid("bad time tag")),
+            )
+        } else {
+            None
         };
-        d.opt_string_into(&mut r.os)?;
-        d.opt_string_into(&mut r.agent_version)?;
-        d.strings_into(&mut r.ip_addresses)?;
-        d.opt_string_into(&mut r.group)?;
-        d.strings_into(&mut r.mac_addresses)?;
-        d.opt_string_into(&mut r.serial_number)?;
-        r.pending_uninstall = d.u8()? != 0;
-        r.raw = match d.u8()? {
-            0 => serde_json::Value::Null,
-            1 => serde_json::from_slice(d.bytes()?)
-                .map_err(|e| invalid(&format!("raw JSON: {e}")))?,
-            _ => return Err(invalid("bad raw tag")),
+        r.pending_uninstall = item.has(flags::PENDING);
+        let mut rest = Decoder::new(item.rest);
+        r.raw = if item.has(flags::RAW) {
+            serde_json::from_slice(rest.bytes()?).map_err(|e| invalid(&format!("raw JSON: {e}")))?
+        } else {
+            serde_json::Value::Null
         };
-        if !d.is_empty() {
+        if !rest.is_empty() {
             return Err(invalid("trailing bytes after an item"));
         }
         Ok(())
@@ -396,11 +499,8 @@ impl Ordered {
 
 impl ByteOrder for Ordered {
     fn cmp(a: &[u8], b: &[u8]) -> Ordering {
-        match (
-            Key::read(&mut Decoder::new(a)),
-            Key::read(&mut Decoder::new(b)),
-        ) {
-            (Ok(a), Ok(b)) => a.tuple().cmp(&b.tuple()),
+        match (Item::read(a), Item::read(b)) {
+            (Ok(a), Ok(b)) => a.key().cmp(&b.key()),
             // A damaged item is reported when it is read back; any order will do here.
             (a, b) => a.is_ok().cmp(&b.is_ok()),
         }
@@ -843,6 +943,23 @@ mod tests {
         let mut item = Ordered::default();
         item.decode_into(&bytes).unwrap();
         assert_eq!(item, ordered(1, 2, record(2)));
+        // Any one byte damaged: an error or some row, never a panic; text that is no
+        // longer UTF-8 is an error.
+        for at in 0..bytes.len() {
+            for v in [0x00, 0x7f, 0xff] {
+                let mut damaged = bytes.clone();
+                damaged[at] = v;
+                let _ = Ordered::default().decode_into(&damaged);
+                let _ = <Ordered as ByteOrder>::cmp(&damaged, &bytes);
+            }
+        }
+        let host_at = bytes
+            .windows(record(2).hostname.len())
+            .position(|w| w == record(2).hostname.as_bytes())
+            .unwrap();
+        let mut not_utf8 = bytes.clone();
+        not_utf8[host_at] = 0xff;
+        assert!(Ordered::default().decode_into(&not_utf8).is_err());
         bytes.push(0);
         assert!(item.decode_into(&bytes).is_err(), "trailing bytes");
     }
