@@ -335,11 +335,16 @@ impl Ordered {
             } else {
                 Lower::Same
             }
+        } else if host.chars().all(|c| {
+            // Whether lower-casing leaves this character as it is. `str::to_lowercase`
+            // differs from lower-casing each character only for 'Σ', which changes either
+            // way: text whose every character stays is its own lower case, no copy needed.
+            let mut l = c.to_lowercase();
+            l.next() == Some(c) && l.next().is_none()
+        }) {
+            Lower::Same
         } else {
-            match host.to_lowercase() {
-                l if l == host => Lower::Same,
-                l => Lower::Unicode(l),
-            }
+            Lower::Unicode(host.to_lowercase())
         };
         let mut prefix = [0u8; 16];
         prefix[..2].copy_from_slice(&provider.to_be_bytes());
