@@ -21,7 +21,7 @@ pub async fn run(app: &App, args: &ListArgs) -> CliResult {
     let query = ListQuery {
         host: args.host.as_deref().map(HostPattern::new),
         keep_raw: app.format().shows_raw(),
-        // Rows never show MAC addresses or serials (`Ordered::row`).
+        // Rows never show MAC addresses or serials (`Ordered::encode_row`).
         identity_hints: false,
         ..ListQuery::default()
     };
