@@ -1745,14 +1745,8 @@ mod tests {
             agent_id: id.into(),
             hostname: id.into(),
             last_seen,
-            os: None,
-            agent_version: None,
-            ip_addresses: Vec::new(),
-            group: None,
-            mac_addresses: Vec::new(),
-            serial_number: None,
             pending_uninstall: pending,
-            raw: serde_json::Value::Null,
+            ..AgentRecord::default()
         }
     }
 

@@ -123,37 +123,13 @@ impl<'a> Decoder<'a> {
 /// An agent record in the stable order of listings: provider (its index among the selected
 /// ones), host name case-insensitively, then exactly, then agent id. This is the row the
 /// sorted listing is read back into; [`Ordered::encode`] writes the bytes it sorts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Ordered {
     /// Index of the provider among the selected ones (sorted by name).
     pub provider: u16,
     /// A caller's number for the record (`stale`: its index in the fleet).
     pub index: u32,
     pub record: AgentRecord,
-}
-
-impl Default for Ordered {
-    fn default() -> Self {
-        Self {
-            provider: 0,
-            index: 0,
-            record: AgentRecord {
-                provider: String::new(),
-                kind: String::new(),
-                agent_id: String::new(),
-                hostname: String::new(),
-                last_seen: None,
-                os: None,
-                agent_version: None,
-                ip_addresses: Vec::new(),
-                group: None,
-                mac_addresses: Vec::new(),
-                serial_number: None,
-                pending_uninstall: false,
-                raw: serde_json::Value::Null,
-            },
-        }
-    }
 }
 
 /// The bytes of an [`Ordered`] item: a fixed header, where each text field ends within the

@@ -3,8 +3,9 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// One registered endpoint agent as seen by one provider.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One registered endpoint agent as seen by one provider. (`Default` is the empty record:
+/// no text, nothing seen, `raw` null.)
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentRecord {
     /// Configured provider name (`[providers.<name>]`).
     pub provider: String,
