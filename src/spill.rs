@@ -753,6 +753,16 @@ impl<O: ByteOrder> Sorted<O> {
     }
 }
 
+impl Sorted<Ordered> {
+    /// The next row in key order, read into `row` (its strings reused); false once done.
+    pub fn next_into(&mut self, row: &mut Ordered) -> io::Result<bool> {
+        match self.next() {
+            None => Ok(false),
+            Some(bytes) => row.decode_into(bytes?).map(|()| true),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -860,8 +870,7 @@ mod tests {
         let mut sorted = s.finish().unwrap();
         let mut item = Ordered::default();
         let mut out = Vec::new();
-        while let Some(bytes) = sorted.next() {
-            item.decode_into(bytes.unwrap()).unwrap();
+        while sorted.next_into(&mut item).unwrap() {
             out.push(item.clone());
         }
         out

@@ -182,10 +182,10 @@ pub async fn stream_agents(
         let mut sorted = records.finish().map_err(|e| spill_error(op, e))?;
         // One row read back from the sorted bytes at a time, its strings reused.
         let mut item = Ordered::default();
-        while let Some(bytes) = sorted.next() {
-            bytes
-                .and_then(|b| item.decode_into(b))
-                .map_err(|e| spill_error(op, e))?;
+        while sorted
+            .next_into(&mut item)
+            .map_err(|e| spill_error(op, e))?
+        {
             let rec = &item.record;
             w.write(&AgentRow {
                 record: rec,

@@ -188,10 +188,10 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
         .map_err(|e| super::list::spill_error(Operation::Stale, e))?;
     // One row read back from the sorted bytes at a time, its strings reused.
     let mut item = Ordered::default();
-    while let Some(bytes) = sorted.next() {
-        bytes
-            .and_then(|b| item.decode_into(b))
-            .map_err(|e| super::list::spill_error(Operation::Stale, e))?;
+    while sorted
+        .next_into(&mut item)
+        .map_err(|e| super::list::spill_error(Operation::Stale, e))?
+    {
         let (i, record) = (item.index, &item.record);
         // One provider (no fleet kept): the same rule with nothing elsewhere to corroborate.
         let fate = match &machines {
