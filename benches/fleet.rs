@@ -16,7 +16,8 @@
 //! - Taegis remove of 1,000 assets as bulk jobs next to one mutation per asset.
 //!
 //! `cargo bench --bench fleet`. Knobs: BENCH_LATENCY_MS (30), BENCH_FLEET (100000),
-//! BENCH_1M (unset), BENCH_UNINSTALL (2000), BENCH_UNINSTALL_FLEET (20000), BENCH_REMOVE (1000).
+//! BENCH_1M (unset), BENCH_REPEAT (1: runs of the concurrent listing), BENCH_UNINSTALL
+//! (2000), BENCH_UNINSTALL_FLEET (20000), BENCH_REMOVE (1000).
 //! `BENCH_ONLY=listing,uninstall,quota,taegis` (any of them, comma-separated) runs only those
 //! parts (with `BENCH_CALLGRIND`, `BENCH_ONLY=listing` counts `stale --days 30 -o csv` only).
 //! `BENCH_AGENTCTL=path` measures another agentctl binary (before/after comparisons).
@@ -229,6 +230,24 @@ fn row(
     );
 }
 
+/// Median and range of wall time and client CPU per agent over repeated runs.
+fn spread(runs: &[Run], agents: usize) {
+    let stats = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[0], v[v.len() / 2], v[v.len() - 1])
+    };
+    let (w0, wm, w1) = stats(runs.iter().map(|r| r.wall.as_secs_f64()).collect());
+    let (c0, cm, c1) = stats(
+        runs.iter()
+            .map(|r| r.cpu.as_secs_f64() * 1e6 / agents.max(1) as f64)
+            .collect(),
+    );
+    println!(
+        "| over {} runs: wall median {wm:.2} s ({w0:.2}–{w1:.2}); client CPU per agent median {cm:.1} µs ({c0:.1}–{c1:.1}) | | | | | | |",
+        runs.len()
+    );
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` asks for the bench list; this bench is not a test.
@@ -307,17 +326,27 @@ fn main() {
             &format!("list-{m}"),
             se_config(&running.base_url(), &cfg, 8),
         );
-        let before = se_requests(&running);
-        let run = measure(s.cmd(&stale));
-        let requests = se_requests(&running) - before;
-        row(
-            &format!("SE stale, {m} agents, concurrency 8"),
-            &run,
-            requests,
-            m,
-            Some(latency * pages / 8),
-            baseline,
-        );
+        // `BENCH_REPEAT=n`: n runs, each its own row, then their spread (CPU time on a
+        // shared machine varies from run to run).
+        let repeat = env_num("BENCH_REPEAT", 1).max(1);
+        let mut runs = Vec::new();
+        for _ in 0..repeat {
+            let before = se_requests(&running);
+            let run = measure(s.cmd(&stale));
+            let requests = se_requests(&running) - before;
+            row(
+                &format!("SE stale, {m} agents, concurrency 8"),
+                &run,
+                requests,
+                m,
+                Some(latency * pages / 8),
+                baseline,
+            );
+            runs.push(run);
+        }
+        if runs.len() > 1 {
+            spread(&runs, m);
+        }
         runtime.block_on(running.shutdown());
     }
     if wanted("uninstall") {
