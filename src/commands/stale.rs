@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use agentctl_core::time::{is_stale, stale_cutoff};
+use agentctl_core::time::stale_cutoff;
 use agentctl_core::{AgentRecord, HostPattern, ListQuery, Operation};
 use serde_json::{Map, Value};
 
@@ -113,11 +113,10 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
         .iter()
         .map(|c| args.min_agents.or(c.min_agents))
         .collect();
-    // Whether a machine is alive elsewhere needs every agent of the other providers, not only
-    // the stale ones; with a single provider the server-side stale hint is safe (unless a
-    // minimum is checked: that counts the whole listing).
-    // Where else a machine was seen needs every agent of every provider; with a single
-    // provider there is no elsewhere, so no per-agent fleet is kept and memory stays flat.
+    // Where else a machine was seen needs every agent of every provider, not only the stale
+    // ones; with a single provider there is no elsewhere, so no per-agent fleet is kept,
+    // memory stays flat and the stale hint is safe (unless a minimum is checked: that counts
+    // the whole listing).
     let cross = selected.len() > 1;
     let query = ListQuery {
         host: args.host.as_deref().map(HostPattern::new),
@@ -134,9 +133,14 @@ pub async fn run(app: &App, args: &StaleArgs) -> CliResult {
         // across consoles reads them.
         identity_hints: cross,
     };
-    let keep = |r: &AgentRecord| {
-        is_stale(r.last_seen, cutoff) || (include_unknown && r.last_seen.is_none())
+    // The rule a provider given the hint may already have applied; applied here to every
+    // record either way.
+    let rule = ListQuery {
+        last_seen_before: Some(cutoff),
+        include_unknown,
+        ..ListQuery::default()
     };
+    let keep = |r: &AgentRecord| rule.wants_last_seen(r.last_seen);
     // The stable order of every listing: provider, host name (case-insensitively, then
     // exactly), agent id; sorted within a memory budget (`crate::spill`).
     let mut stale: ExternalSort<Ordered> = ExternalSort::new(crate::spill::run_budget());

@@ -50,7 +50,7 @@ impl Harness for Apex {
         Timestamp::now()
     }
     /// ProductAgents has no last-seen time.
-    fn set_last_seen(&self, _agent_id: &str, _when: Timestamp) -> bool {
+    fn set_last_seen(&self, _agent_id: &str, _when: Option<Timestamp>) -> bool {
         false
     }
     fn forget(&self, agent_id: &str) {

@@ -55,9 +55,10 @@ pub trait Harness: Send + Sync {
     /// The instant the simulator's fleet is relative to.
     fn now(&self) -> Timestamp;
 
-    /// Set an agent's last-seen time in the simulator (it checked in, or went silent).
-    /// `false` when the vendor reports no last-seen time.
-    fn set_last_seen(&self, agent_id: &str, when: Timestamp) -> bool;
+    /// Set an agent's last-seen time in the simulator (it checked in, or went silent), or
+    /// take it away (`None`: the console shows none). `false` when the vendor reports no
+    /// last-seen time.
+    fn set_last_seen(&self, agent_id: &str, when: Option<Timestamp>) -> bool;
 
     /// Delete an agent in the simulator directly (decommissioned in the console).
     fn forget(&self, agent_id: &str);
@@ -167,7 +168,8 @@ pub async fn paging_returns_every_agent_exactly_once<H: Harness>(h: H) {
 }
 
 /// An agent last seen exactly at the cutoff is not stale, one second earlier it is; a
-/// listing with the stale hint returns at least what the client-side rule keeps.
+/// listing with the stale hint returns at least what the client-side rule keeps, and the
+/// agent with no last-seen time when `include_unknown` asks for it.
 pub async fn stale_rule_at_the_boundary<H: Harness>(h: H) {
     let p = h.provider();
     if let Err(ns) = p.supports(Operation::Stale) {
@@ -176,7 +178,7 @@ pub async fn stale_rule_at_the_boundary<H: Harness>(h: H) {
         return;
     }
     let ids = sorted(h.agent_ids());
-    assert!(ids.len() >= 3, "{}: the fleet needs 3 agents", p.kind());
+    assert!(ids.len() >= 4, "{}: the fleet needs 4 agents", p.kind());
     let days = 30;
     let now = h.now();
     let cutoff = stale_cutoff(now, days);
@@ -184,12 +186,14 @@ pub async fn stale_rule_at_the_boundary<H: Harness>(h: H) {
     let before = &ids[1];
     let after = &ids[2];
     assert!(
-        h.set_last_seen(at, cutoff),
+        h.set_last_seen(at, Some(cutoff)),
         "{}: stale needs last-seen",
         p.kind()
     );
-    h.set_last_seen(before, cutoff - SignedDuration::from_secs(1));
-    h.set_last_seen(after, cutoff + SignedDuration::from_secs(1));
+    h.set_last_seen(before, Some(cutoff - SignedDuration::from_secs(1)));
+    h.set_last_seen(after, Some(cutoff + SignedDuration::from_secs(1)));
+    let unknown = &ids[3];
+    h.set_last_seen(unknown, None);
 
     let everything = list_all(p, &ListQuery::default()).await;
     let want: Vec<String> = sorted(
@@ -216,9 +220,17 @@ pub async fn stale_rule_at_the_boundary<H: Harness>(h: H) {
             include_unknown,
             ..ListQuery::default()
         };
+        let listed = list_all(p, &q).await;
+        // A provider may leave out what the hint does not want, never what it does.
+        if include_unknown {
+            assert!(
+                listed.iter().any(|r| &r.agent_id == unknown),
+                "{}: the hint with include_unknown lost the agent with no last-seen time",
+                p.kind()
+            );
+        }
         let got: Vec<String> = sorted(
-            list_all(p, &q)
-                .await
+            listed
                 .iter()
                 .filter(|r| is_stale(r.last_seen, cutoff))
                 .map(|r| r.agent_id.clone())
@@ -245,7 +257,7 @@ pub async fn recheck_reports_gone_and_came_back<H: Harness>(h: H) {
         other => panic!("{}: re-check of a registered agent: {other:?}", p.kind()),
     }
     let seen = h.now() + SignedDuration::from_secs(61);
-    if h.set_last_seen(id, seen) {
+    if h.set_last_seen(id, Some(seen)) {
         match p.recheck(id).await {
             Ok(Recheck::Present(r)) => assert_eq!(
                 r.last_seen.map(|t| t.as_second()),

@@ -151,6 +151,20 @@ pub struct ListQuery {
     pub identity_hints: bool,
 }
 
+impl ListQuery {
+    /// Whether this query wants an agent last seen at `last_seen`: every agent without
+    /// [`ListQuery::last_seen_before`]; with it, those seen before that instant, and those
+    /// with no last-seen time when [`ListQuery::include_unknown`]. A provider whose API
+    /// cannot filter by last-seen time may drop the others before it builds their records;
+    /// the caller filters the records it gets the same way either way.
+    pub fn wants_last_seen(&self, last_seen: Option<Timestamp>) -> bool {
+        self.last_seen_before.is_none_or(|before| {
+            crate::time::is_stale(last_seen, before)
+                || (self.include_unknown && last_seen.is_none())
+        })
+    }
+}
+
 impl Default for ListQuery {
     fn default() -> Self {
         Self {

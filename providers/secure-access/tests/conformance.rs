@@ -61,8 +61,8 @@ impl Harness for Sa {
     fn now(&self) -> Timestamp {
         self.now
     }
-    fn set_last_seen(&self, agent_id: &str, when: Timestamp) -> bool {
-        self.sim.set_last_sync(agent_id, Some(when));
+    fn set_last_seen(&self, agent_id: &str, when: Option<Timestamp>) -> bool {
+        self.sim.set_last_sync(agent_id, when);
         true
     }
     fn forget(&self, agent_id: &str) {

@@ -16,6 +16,7 @@ use agentctl_core::{
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
+use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
@@ -356,7 +357,7 @@ impl SecureEndpoint {
     /// One page of computers.
     async fn list_page(&self, offset: u64, query: &ListQuery) -> Result<Page> {
         let resp = self.fetch_page(offset, query).await?;
-        self.read_page(resp, offset, query).await
+        self.read_page(resp, offset, query)
     }
 
     /// `GET /v1/computers` at `offset`, answered with success.
@@ -368,19 +369,11 @@ impl SecureEndpoint {
         Ok(resp)
     }
 
-    /// The page in `resp`, parsed on a task of its own: parsing is most of a listing's
-    /// client work, and this way the pages in flight are parsed side by side on the
-    /// runtime's workers instead of one after another in the task that consumes them.
-    async fn read_page(&self, resp: HttpResponse, offset: u64, query: &ListQuery) -> Result<Page> {
-        let name = self.name.clone();
-        let (keep_raw, hints) = (query.keep_raw, query.identity_hints);
-        match tokio::spawn(async move { read_page(&name, &resp, keep_raw, hints, offset) }).await {
-            Ok(page) => page.map_err(|e| self.err(e)),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Err(self.err(ProviderError::protocol(format!(
-                "reading the page at offset {offset}: {e}"
-            )))),
-        }
+    /// The page in `resp`, parsed where the page is consumed. (Parsing on a task of its own
+    /// spread the work over the runtime's workers but built every record on one thread and
+    /// freed it on another, which cost more CPU per agent than it saved in wall time.)
+    fn read_page(&self, resp: HttpResponse, offset: u64, query: &ListQuery) -> Result<Page> {
+        read_page(&self.name, &resp, query, offset).map_err(|e| self.err(e))
     }
 
     /// Every page of the listing, in offset order. The first page reports the total, so
@@ -390,7 +383,8 @@ impl SecureEndpoint {
     /// an earlier one is answered, not when its page has been consumed; at most twice
     /// `concurrency` pages are held. Should the last page still point further (the fleet
     /// grew meanwhile), its `next` links are followed one by one.
-    /// Counts into `tally` the total the first page reports and the records each page holds.
+    /// Counts into `tally` the total the first page reports and the computers each page holds
+    /// (wanted or not).
     fn pages<'a>(&'a self, query: &'a ListQuery, tally: ListTally) -> BoxStream<'a, Result<Page>> {
         let concurrency = self.http.concurrency();
         let counted = tally.clone();
@@ -443,7 +437,7 @@ impl SecureEndpoint {
             Ok::<_, ProviderError>(futures::stream::iter([Ok(first)]).chain(walk))
         })
         .try_flatten()
-        .inspect_ok(move |page| counted.add_received(page.records.len() as u64))
+        .inspect_ok(move |page| counted.add_received(page.received))
         .boxed()
     }
 }
@@ -453,24 +447,31 @@ fn record(name: &str, raw: Value) -> Result<AgentRecord> {
     let c = Computer::deserialize(&raw)
         .map_err(|e| ProviderError::protocol(format!("unexpected computer object: {e}")))?;
     // The record owns its text, so the object it was read from can go into it.
-    let mut record = record_from(name, c, true);
+    let last_seen = last_seen_of(name, &c);
+    let mut record = record_from(name, c, last_seen, true);
     record.raw = raw;
     Ok(record)
 }
 
-/// An agent record from a parsed computer object (`raw`: `null`); its MAC addresses only
-/// with `hints` ([`ListQuery::identity_hints`]).
-fn record_from(name: &str, c: Computer<'_>, hints: bool) -> AgentRecord {
-    let last_seen = match c.last_seen.as_deref() {
-        None => None,
-        Some(text) => {
-            let parsed = parse_timestamp(text);
-            if parsed.is_none() {
-                tracing::warn!(provider = %name, "{}: unreadable last_seen {text:?}; treated as unknown", c.connector_guid);
-            }
-            parsed
-        }
-    };
+/// The computer's `last_seen`, if it has one that reads as a time (a warning if not).
+fn last_seen_of(name: &str, c: &Computer<'_>) -> Option<Timestamp> {
+    let text = c.last_seen.as_deref()?;
+    let parsed = parse_timestamp(text);
+    if parsed.is_none() {
+        tracing::warn!(provider = %name, "{}: unreadable last_seen {text:?}; treated as unknown", c.connector_guid);
+    }
+    parsed
+}
+
+/// An agent record from a parsed computer object (`raw`: `null`) and its `last_seen` as
+/// [`last_seen_of`] read it; its MAC addresses only with `hints`
+/// ([`ListQuery::identity_hints`]).
+fn record_from(
+    name: &str,
+    c: Computer<'_>,
+    last_seen: Option<Timestamp>,
+    hints: bool,
+) -> AgentRecord {
     let mac_addresses = if hints { c.mac_addresses() } else { Vec::new() };
     let mut ips = c.internal_ips;
     if let Some(ext) = c.external_ip.filter(|s| !s.is_empty())
@@ -503,31 +504,34 @@ fn record_from(name: &str, c: Computer<'_>, hints: bool) -> AgentRecord {
 
 /// One page of `GET /v1/computers`: each object is parsed once, straight into [`Computer`]
 /// when the caller does not keep raw JSON, else into a JSON value it is read from and kept in.
-fn read_page(
-    name: &str,
-    resp: &HttpResponse,
-    keep_raw: bool,
-    hints: bool,
-    offset: u64,
-) -> Result<Page> {
-    let (metadata, records) = if keep_raw {
+/// Computers the query does not want ([`ListQuery::wants_last_seen`]) become no record.
+fn read_page(name: &str, resp: &HttpResponse, query: &ListQuery, offset: u64) -> Result<Page> {
+    let (metadata, count, records) = if query.keep_raw {
         let page: V1List<Value> = resp.json()?;
-        let records = page
-            .data
-            .into_iter()
-            .map(|raw| record(name, raw))
-            .collect::<Result<Vec<_>>>()?;
-        (page.metadata, records)
+        let count = page.data.len() as u64;
+        let mut records = Vec::with_capacity(page.data.len());
+        for raw in page.data {
+            let r = record(name, raw)?;
+            if query.wants_last_seen(r.last_seen) {
+                records.push(r);
+            }
+        }
+        (page.metadata, count, records)
     } else {
         let page: V1List<Computer> = resp.json()?;
+        let count = page.data.len() as u64;
         let records = page
             .data
             .into_iter()
-            .map(|c| record_from(name, c, hints))
+            .filter_map(|c| {
+                let last_seen = last_seen_of(name, &c);
+                query
+                    .wants_last_seen(last_seen)
+                    .then(|| record_from(name, c, last_seen, query.identity_hints))
+            })
             .collect();
-        (page.metadata, records)
+        (page.metadata, count, records)
     };
-    let count = records.len() as u64;
     // Follow `metadata.links.next` (present only when another page exists), reading its
     // offset but keeping the configured host (it may be a proxy or a simulator).
     let next = match metadata.links.next.as_deref() {
@@ -551,6 +555,7 @@ fn read_page(
     };
     Ok(Page {
         records,
+        received: count,
         total: metadata.results.and_then(|r| r.total),
         next,
     })
@@ -559,6 +564,8 @@ fn read_page(
 /// One page of `GET /v1/computers`.
 struct Page {
     records: Vec<AgentRecord>,
+    /// How many computers the page held, wanted or not.
+    received: u64,
     /// `metadata.results.total`, when reported.
     total: Option<u64>,
     /// The offset `metadata.links.next` points at, when there is a further page.

@@ -147,6 +147,60 @@ async fn records_without_raw_have_the_same_columns() {
     sim.shutdown().await;
 }
 
+/// With the stale hint, computers the query does not want become no record, whether or not
+/// raw JSON is kept: the result is what filtering every record afterwards gives, agents with
+/// no last-seen time are kept exactly when `include_unknown` asks for them, and the tally
+/// still counts every computer the pages held (so it agrees with the reported total).
+#[tokio::test]
+async fn the_stale_hint_drops_unwanted_computers_yet_counts_them() {
+    use agentctl_core::time::{is_stale, stale_cutoff};
+    let cfg = cfg(1_234, 0);
+    let sim = sim::start(cfg.clone(), None).await.unwrap();
+    let p = provider(&sim, &cfg, 4);
+    let cutoff = stale_cutoff(cfg.now, 30);
+    let ids = server_order(&sim);
+    // One agent with no last-seen time, one fresh and one stale, on different pages.
+    let (unknown, fresh, stale) = (&ids[3], &ids[600], &ids[1_100]);
+    sim.set_last_seen(unknown, None);
+    sim.set_last_seen(fresh, Some(cfg.now));
+    sim.set_last_seen(stale, Some(cutoff - jiff::SignedDuration::from_secs(1)));
+    let everything: Vec<_> = p.list(&ListQuery::default()).try_collect().await.unwrap();
+    assert_eq!(everything.len(), 1_234);
+    for keep_raw in [true, false] {
+        for include_unknown in [false, true] {
+            let query = ListQuery {
+                last_seen_before: Some(cutoff),
+                include_unknown,
+                keep_raw,
+                ..ListQuery::default()
+            };
+            let want: Vec<&str> = everything
+                .iter()
+                .filter(|r| {
+                    is_stale(r.last_seen, cutoff) || (include_unknown && r.last_seen.is_none())
+                })
+                .map(|r| r.agent_id.as_str())
+                .collect();
+            let tally = agentctl_core::ListTally::default();
+            let got: Vec<_> = p
+                .list_tallied(&query, tally.clone())
+                .try_collect()
+                .await
+                .unwrap();
+            let got: Vec<&str> = got.iter().map(|r| r.agent_id.as_str()).collect();
+            let what = format!("keep_raw {keep_raw}, include_unknown {include_unknown}");
+            assert_eq!(got, want, "{what}");
+            assert!(got.len() < 1_234, "{what}: the fresh agent is dropped");
+            assert!(!got.contains(&fresh.as_str()), "{what}");
+            assert!(got.contains(&stale.as_str()), "{what}");
+            assert_eq!(got.contains(&unknown.as_str()), include_unknown, "{what}");
+            assert_eq!(tally.received(), 1_234, "{what}: every computer counted");
+            assert_eq!(tally.disagreement(), None, "{what}");
+        }
+    }
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_fleet_on_exactly_one_page_costs_one_request() {
     let cfg = cfg(500, 0);

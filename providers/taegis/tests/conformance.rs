@@ -58,8 +58,8 @@ impl Harness for Tg {
     fn now(&self) -> Timestamp {
         self.now
     }
-    fn set_last_seen(&self, agent_id: &str, when: Timestamp) -> bool {
-        self.sim.set_last_seen(agent_id, Some(when));
+    fn set_last_seen(&self, agent_id: &str, when: Option<Timestamp>) -> bool {
+        self.sim.set_last_seen(agent_id, when);
         true
     }
     fn forget(&self, agent_id: &str) {
