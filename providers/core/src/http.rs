@@ -78,6 +78,17 @@ impl HttpOptions {
     }
 }
 
+/// `seed` over the whole of `de`'s input: trailing characters other than whitespace are an
+/// error, as with `serde_json::from_str`.
+fn read_all<'a, R: serde_json::de::Read<'a>, S: serde::de::DeserializeSeed<'a>>(
+    mut de: serde_json::Deserializer<R>,
+    seed: S,
+) -> serde_json::Result<S::Value> {
+    let value = seed.deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
 /// A response after retries: status, headers and the whole body.
 #[derive(Debug, Clone)]
 pub struct HttpResponse {
@@ -94,11 +105,17 @@ impl HttpResponse {
 
     /// The body as `T`; `T` may borrow text from the body (no copy for what is only read).
     pub fn json<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T> {
+        self.json_seed(std::marker::PhantomData::<T>)
+    }
+
+    /// The body read through `seed` (e.g. one that hands on a page's objects one at a time,
+    /// [`crate::wire::Each`]), which may borrow text from the body.
+    pub fn json_seed<'a, S: serde::de::DeserializeSeed<'a>>(&'a self, seed: S) -> Result<S::Value> {
         // Checking the whole body once is cheaper than serde_json checking each string of
         // it; a body that is not UTF-8 gets the byte parser's error.
         let parsed = match std::str::from_utf8(&self.body) {
-            Ok(text) => serde_json::from_str(text),
-            Err(_) => serde_json::from_slice(&self.body),
+            Ok(text) => read_all(serde_json::Deserializer::from_str(text), seed),
+            Err(_) => read_all(serde_json::Deserializer::from_slice(&self.body), seed),
         };
         parsed.map_err(|e| {
             let mut err = ProviderError::protocol(format!(

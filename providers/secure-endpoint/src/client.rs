@@ -8,7 +8,7 @@ use agentctl_core::auth::{Auth, BasicAuth};
 use agentctl_core::http::{HttpClient, HttpOptions, HttpResponse};
 use agentctl_core::provider::{Check, Listing};
 use agentctl_core::time::parse_timestamp;
-use agentctl_core::wire::Text;
+use agentctl_core::wire::{Each, Text};
 use agentctl_core::{
     Action, ActionOutcome, AgentRecord, AgentRef, ListQuery, ListTally, NotSupported, Operation,
     Provider, ProviderError, Recheck, RelocateTarget, Result,
@@ -24,7 +24,7 @@ use url::Url;
 
 use crate::config::{Config, V3Credentials};
 use crate::error::api_error;
-use crate::model::{Computer, DeleteAnswer, Group, V1Item, V1List, V3Organizations};
+use crate::model::{Computer, DeleteAnswer, Group, V1Item, V1List, V1ListEach, V3Organizations};
 use crate::unconfirmed;
 
 pub const KIND: &str = "secure-endpoint";
@@ -479,12 +479,7 @@ fn record_from(
     {
         ips.push(ext);
     }
-    let group = c
-        .groups
-        .into_iter()
-        .find_map(|g| g.name.or(g.guid))
-        .or(c.group_guid)
-        .map(Text::into_owned);
+    let group = c.groups.0.or(c.group_guid).map(Text::into_owned);
     AgentRecord {
         provider: name.to_string(),
         kind: KIND.to_string(),
@@ -506,32 +501,31 @@ fn record_from(
 /// when the caller does not keep raw JSON, else into a JSON value it is read from and kept in.
 /// Computers the query does not want ([`ListQuery::wants_last_seen`]) become no record.
 fn read_page(name: &str, resp: &HttpResponse, query: &ListQuery, offset: u64) -> Result<Page> {
-    let (metadata, count, records) = if query.keep_raw {
-        let page: V1List<Value> = resp.json()?;
-        let count = page.data.len() as u64;
-        let mut records = Vec::with_capacity(page.data.len());
-        for raw in page.data {
-            let r = record(name, raw)?;
-            if query.wants_last_seen(r.last_seen) {
-                records.push(r);
+    // Each computer becomes a record (or none) as soon as it is parsed: no page of parsed
+    // objects is collected first.
+    let mut records = Vec::with_capacity(PAGE_SIZE as usize);
+    let mut failed = None;
+    let (metadata, count) = if query.keep_raw {
+        resp.json_seed(V1ListEach(Each::new(|raw: Value| {
+            if failed.is_none() {
+                match record(name, raw) {
+                    Ok(r) if query.wants_last_seen(r.last_seen) => records.push(r),
+                    Ok(_) => {}
+                    Err(e) => failed = Some(e),
+                }
             }
-        }
-        (page.metadata, count, records)
+        })))?
     } else {
-        let page: V1List<Computer> = resp.json()?;
-        let count = page.data.len() as u64;
-        let records = page
-            .data
-            .into_iter()
-            .filter_map(|c| {
-                let last_seen = last_seen_of(name, &c);
-                query
-                    .wants_last_seen(last_seen)
-                    .then(|| record_from(name, c, last_seen, query.identity_hints))
-            })
-            .collect();
-        (page.metadata, count, records)
+        resp.json_seed(V1ListEach(Each::new(|c: Computer<'_>| {
+            let last_seen = last_seen_of(name, &c);
+            if query.wants_last_seen(last_seen) {
+                records.push(record_from(name, c, last_seen, query.identity_hints));
+            }
+        })))?
     };
+    if let Some(e) = failed {
+        return Err(e);
+    }
     // Follow `metadata.links.next` (present only when another page exists), reading its
     // offset but keeping the configured host (it may be a proxy or a simulator).
     let next = match metadata.links.next.as_deref() {

@@ -1,7 +1,10 @@
 //! Serde types of the Secure Endpoint wire format (v1 envelope, computers, v3 organizations).
 
-use agentctl_core::wire::Text;
+use std::fmt;
+
+use agentctl_core::wire::{Each, Text};
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// v1 list envelope: `version`, `metadata`, `data`.
 #[derive(Debug, Deserialize)]
@@ -9,6 +12,54 @@ pub struct V1List<T> {
     #[serde(default)]
     pub metadata: V1Metadata,
     pub data: Vec<T>,
+}
+
+/// The v1 list envelope read with each `data` element handed on as soon as it is parsed
+/// ([`Each`]), instead of a [`V1List`] that collects a page of objects first: the value is
+/// the page's metadata and how many elements `data` held.
+pub struct V1ListEach<T, F>(pub Each<T, F>);
+
+impl<'de, T: Deserialize<'de>, F: FnMut(T)> DeserializeSeed<'de> for V1ListEach<T, F> {
+    type Value = (V1Metadata, u64);
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>, F: FnMut(T)> Visitor<'de> for V1ListEach<T, F> {
+    type Value = (V1Metadata, u64);
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a v1 list envelope")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "lowercase")]
+        enum Field {
+            Metadata,
+            Data,
+            #[serde(other)]
+            Other,
+        }
+        let (mut metadata, mut count, mut each) = (None, None, Some(self.0));
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Metadata if metadata.is_none() => metadata = Some(map.next_value()?),
+                Field::Data => match each.take() {
+                    Some(each) => count = Some(map.next_value_seed(each)?),
+                    None => return Err(A::Error::duplicate_field("data")),
+                },
+                Field::Metadata => return Err(A::Error::duplicate_field("metadata")),
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let count = count.ok_or_else(|| A::Error::missing_field("data"))?;
+        Ok((metadata.unwrap_or_default(), count))
+    }
 }
 
 /// v1 single-object envelope.
@@ -70,7 +121,7 @@ pub struct Computer<'a> {
     #[serde(default, borrow)]
     pub group_guid: Option<Text<'a>>,
     #[serde(default, borrow)]
-    pub groups: Vec<GroupRef<'a>>,
+    pub groups: FirstGroup<'a>,
     /// `[{mac, ip}]` (vendor file §4, computer object; XSOAR `computer_list_response.json`).
     #[serde(default, borrow)]
     pub network_addresses: Option<Vec<NetworkAddress<'a>>>,
@@ -96,6 +147,37 @@ impl Computer<'_> {
             }
         }
         out
+    }
+}
+
+/// Of a computer's `groups`, the first that has a name (or else a guid), read without
+/// collecting the array.
+#[derive(Debug, Default)]
+pub struct FirstGroup<'a>(pub Option<Text<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for FirstGroup<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Groups;
+
+        impl<'de> Visitor<'de> for Groups {
+            type Value = FirstGroup<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of groups")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut first = None;
+                while let Some(g) = seq.next_element::<GroupRef<'de>>()? {
+                    if first.is_none() {
+                        first = g.name.or(g.guid);
+                    }
+                }
+                Ok(FirstGroup(first))
+            }
+        }
+
+        deserializer.deserialize_seq(Groups)
     }
 }
 
@@ -157,4 +239,55 @@ pub struct Organization {
 #[derive(Debug, Deserialize)]
 pub struct V3Meta {
     pub total: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The envelope read element by element: what each computer was, how many there were,
+    /// and the metadata, wherever `data` sits among the other fields.
+    fn read(body: &str) -> serde_json::Result<(Vec<String>, V1Metadata, u64)> {
+        let mut guids = Vec::new();
+        let mut de = serde_json::Deserializer::from_str(body);
+        let (metadata, count) = V1ListEach(Each::new(|c: Computer<'_>| {
+            guids.push(format!("{}:{:?}", c.connector_guid, c.groups.0.as_deref()))
+        }))
+        .deserialize(&mut de)?;
+        de.end()?;
+        Ok((guids, metadata, count))
+    }
+
+    #[test]
+    fn the_list_envelope_hands_on_each_computer_with_its_first_named_group() {
+        let body = r#"{"data": [
+                {"connector_guid": "a", "groups": [{"guid": "g1"}, {"name": "n2", "guid": "g2"}]},
+                {"connector_guid": "b", "groups": [{"name": "n1"}, {"name": "n2"}]},
+                {"connector_guid": "c"}
+            ],
+            "version": "v1.2.0",
+            "metadata": {"results": {"total": 3}, "links": {"next": null}}}"#;
+        let (guids, metadata, count) = read(body).unwrap();
+        assert_eq!(guids, ["a:Some(\"g1\")", "b:Some(\"n1\")", "c:None"]);
+        assert_eq!(count, 3);
+        assert_eq!(metadata.results.and_then(|r| r.total), Some(3));
+    }
+
+    #[test]
+    fn the_list_envelope_needs_one_data_array_and_no_metadata() {
+        let (guids, metadata, count) = read(r#"{"data": []}"#).unwrap();
+        assert!(guids.is_empty() && metadata.results.is_none());
+        assert_eq!(count, 0);
+        for bad in [
+            r#"{"metadata": {}}"#,
+            r#"{"data": [], "data": []}"#,
+            r#"{"data": {}}"#,
+            r#"{"data": [{"hostname": "no guid"}]}"#,
+            r#"{"data": [], "metadata": {}, "metadata": {}}"#,
+            r#"[]"#,
+            r#"{"data": []} trailing"#,
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+    }
 }
