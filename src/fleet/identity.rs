@@ -267,19 +267,15 @@ impl Machines {
     }
 
     /// The name a machine is shown by: the longest host name among its agents (an FQDN or
-    /// the untruncated name says most), ties broken by the first seen.
+    /// the untruncated name says most), ties broken by byte order (upper case first), never
+    /// by which console answered first: the same fleet always shows the same name.
     pub fn display_name<'f>(&self, fleet: &'f Fleet, machine: u32) -> &'f str {
         self.members[machine as usize]
             .iter()
             .map(|&i| fleet.agents[i as usize].hostname())
             .filter(|h| !h.is_empty())
-            .fold("", |best, h| {
-                if h.chars().count() > best.chars().count() {
-                    h
-                } else {
-                    best
-                }
-            })
+            .min_by_key(|h| (std::cmp::Reverse(h.chars().count()), *h))
+            .unwrap_or("")
     }
 }
 
@@ -365,5 +361,23 @@ mod tests {
             m.display_name(&f, m.machine_of[1]),
             "TKY-LT-0042.corp.example"
         );
+    }
+
+    /// Two names of the same length for one machine: the one shown does not depend on which
+    /// console's agents arrived first.
+    #[test]
+    fn a_tie_for_the_name_shown_is_broken_by_byte_order() {
+        let desktop: Row = (0, "5", "DESKTOP-7H3K2Q", &["00:1b:00:00:00:07"], None);
+        let scanner: Row = (1, "6", "lab-scanner-03", &["00:1b:00:00:00:07"], None);
+        let other: Row = (0, "2", "desktop-7h3k2q", &["00:1b:00:00:00:07"], None);
+        for rows in [
+            vec![desktop, scanner, other],
+            vec![scanner, other, desktop],
+            vec![scanner, desktop, other],
+        ] {
+            let f = fleet(&rows);
+            let m = Machines::build(&f);
+            assert_eq!(m.display_name(&f, m.machine_of[0]), "DESKTOP-7H3K2Q");
+        }
     }
 }
