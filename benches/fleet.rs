@@ -298,23 +298,22 @@ fn main() {
             se_config(&running.base_url(), &cfg, 8),
         );
         measure(warm.cmd(&stale));
+        // One measured `stale` run as a table row: the requests it cost, against `limit`.
+        let stale_row = |s: &Scenario, label: &str, limit, baseline| {
+            let before = se_requests(&running);
+            let run = measure(s.cmd(&stale));
+            let requests = se_requests(&running) - before;
+            row(label, &run, requests, m, limit, baseline);
+            run
+        };
         let baseline = if m == fleet {
             let s = Scenario::new(
                 root,
                 &format!("list-{m}-seq"),
                 se_config(&running.base_url(), &cfg, 1),
             );
-            let before = se_requests(&running);
-            let run = measure(s.cmd(&stale));
-            let requests = se_requests(&running) - before;
-            row(
-                &format!("SE stale, {m} agents, one page at a time"),
-                &run,
-                requests,
-                m,
-                Some(latency * pages),
-                None,
-            );
+            let label = format!("SE stale, {m} agents, one page at a time");
+            let run = stale_row(&s, &label, Some(latency * pages), None);
             per_page = Some(run.wall / pages);
             Some((run.wall, ""))
         } else {
@@ -331,18 +330,8 @@ fn main() {
         let repeat = env_num("BENCH_REPEAT", 1).max(1);
         let mut runs = Vec::new();
         for _ in 0..repeat {
-            let before = se_requests(&running);
-            let run = measure(s.cmd(&stale));
-            let requests = se_requests(&running) - before;
-            row(
-                &format!("SE stale, {m} agents, concurrency 8"),
-                &run,
-                requests,
-                m,
-                Some(latency * pages / 8),
-                baseline,
-            );
-            runs.push(run);
+            let label = format!("SE stale, {m} agents, concurrency 8");
+            runs.push(stale_row(&s, &label, Some(latency * pages / 8), baseline));
         }
         if runs.len() > 1 {
             spread(&runs, m);
