@@ -4,7 +4,7 @@ use std::fmt;
 
 use agentctl_core::wire::{Each, Text};
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, Visitor};
 
 /// v1 list envelope: `version`, `metadata`, `data`.
 #[derive(Debug, Deserialize)]
@@ -157,27 +157,14 @@ pub struct FirstGroup<'a>(pub Option<Text<'a>>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for FirstGroup<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Groups;
-
-        impl<'de> Visitor<'de> for Groups {
-            type Value = FirstGroup<'de>;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an array of groups")
+        let mut first = None;
+        Each::new(|g: GroupRef<'de>| {
+            if first.is_none() {
+                first = g.name.or(g.guid);
             }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut first = None;
-                while let Some(g) = seq.next_element::<GroupRef<'de>>()? {
-                    if first.is_none() {
-                        first = g.name.or(g.guid);
-                    }
-                }
-                Ok(FirstGroup(first))
-            }
-        }
-
-        deserializer.deserialize_seq(Groups)
+        })
+        .deserialize(deserializer)?;
+        Ok(FirstGroup(first))
     }
 }
 
