@@ -558,7 +558,7 @@ fn secure_access(runtime: &tokio::runtime::Runtime, root: &Path, latency: Durati
 
 /// Taegis: assets are cursor-paged (500 per page), so the listing is one page at a time.
 fn taegis(runtime: &tokio::runtime::Runtime, root: &Path, fleet: usize, latency: Duration) {
-    use agentctl_taegis::sim as tg;
+    use agentctl_taegis_sim as tg;
     let cfg = tg::SimConfig {
         fleet_size: fleet,
         latency,
@@ -599,8 +599,8 @@ fn taegis(runtime: &tokio::runtime::Runtime, root: &Path, fleet: usize, latency:
 /// reach (a real one would first have to probe for them).
 fn taegis_windows(
     runtime: &tokio::runtime::Runtime,
-    running: &agentctl_taegis::sim::RunningSim,
-    cfg: &agentctl_taegis::sim::SimConfig,
+    running: &agentctl_taegis_sim::RunningSim,
+    cfg: &agentctl_taegis_sim::SimConfig,
     fleet: usize,
 ) {
     use serde_json::{Value, json};
@@ -696,7 +696,7 @@ fn taegis_windows(
 /// (`markForUninstall` once per asset, 8 in flight): requests sent and wall time.
 fn taegis_remove(runtime: &tokio::runtime::Runtime, latency: Duration) {
     use agentctl_core::{Action, AgentRef, Provider};
-    use agentctl_taegis::sim as tg;
+    use agentctl_taegis_sim as tg;
     use futures::StreamExt;
     let n = env_num("BENCH_REMOVE", 1000) as usize;
     let start = |fleet: usize| {

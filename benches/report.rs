@@ -19,7 +19,7 @@ use agentctl_apex_central::sim as apex;
 use agentctl_core::ratelimit::RateLimitSpec;
 use agentctl_secure_access::sim as sa;
 use agentctl_secure_endpoint::sim as se;
-use agentctl_taegis::sim as tg;
+use agentctl_taegis_sim as tg;
 
 const NOW: &str = "2026-11-23T12:00:00Z";
 const TARGET_MIB: u64 = 256;

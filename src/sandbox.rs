@@ -16,7 +16,7 @@ use agentctl_apex_central::sim as apex_sim;
 use agentctl_core::ratelimit::RateLimitSpec;
 use agentctl_secure_access::sim as sa_sim;
 use agentctl_secure_endpoint::sim as se_sim;
-use agentctl_taegis::sim as tg_sim;
+use agentctl_taegis_sim as tg_sim;
 
 use crate::config::ConfigFile;
 use crate::error::{CliError, CliResult};

@@ -247,17 +247,17 @@ fn secure_access_remove_from_a_plan_deletes_the_records_and_resumes() {
 
 // ----- Taegis -----------------------------------------------------------------------------
 
-type Tg = Harness<agentctl_taegis::sim::RunningSim>;
+type Tg = Harness<agentctl_taegis_sim::RunningSim>;
 
-fn tg(cfg: agentctl_taegis::sim::SimConfig) -> Tg {
+fn tg(cfg: agentctl_taegis_sim::SimConfig) -> Tg {
     common::harness::taegis(cfg, "concurrency = 8")
 }
 
-fn tg_cfg(fleet: usize) -> agentctl_taegis::sim::SimConfig {
-    agentctl_taegis::sim::SimConfig {
+fn tg_cfg(fleet: usize) -> agentctl_taegis_sim::SimConfig {
+    agentctl_taegis_sim::SimConfig {
         fleet_size: fleet,
         now: now(),
-        ..agentctl_taegis::sim::SimConfig::default()
+        ..agentctl_taegis_sim::SimConfig::default()
     }
 }
 

@@ -114,7 +114,7 @@ fn apex_central_hostile_names() {
 
 #[test]
 fn taegis_hostile_names() {
-    use agentctl_taegis::sim::SimConfig;
+    use agentctl_taegis_sim::SimConfig;
     let cfg = SimConfig {
         fleet_size: 20,
         now: NOW.parse().unwrap(),
@@ -504,11 +504,11 @@ fn secure_access_revoked_key_mid_run_is_not_hammered() {
 fn taegis_revoked_client_mid_run_is_not_hammered() {
     let revoke_after = 30;
     let tg = common::harness::taegis(
-        agentctl_taegis::sim::SimConfig {
+        agentctl_taegis_sim::SimConfig {
             fleet_size: 80,
             now: common::now(),
             revoke_credentials_after: Some(revoke_after),
-            ..agentctl_taegis::sim::SimConfig::default()
+            ..agentctl_taegis_sim::SimConfig::default()
         },
         &format!("concurrency = {CONCURRENCY}"),
     );

@@ -217,7 +217,7 @@ fn no_secret_of_any_vendor_reaches_trace_output() {
     let se = agentctl_secure_endpoint::sim::SimConfig::default();
     let sa = agentctl_secure_access::sim::SimConfig::default();
     let apex = agentctl_apex_central::sim::SimConfig::default();
-    let tg = agentctl_taegis::sim::SimConfig::default();
+    let tg = agentctl_taegis_sim::SimConfig::default();
     assert!(all.contains("/graphql"), "-vvv logs the Taegis exchanges");
     for secret in [
         &tg.client_secret,

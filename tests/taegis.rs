@@ -3,7 +3,7 @@
 
 mod common;
 
-use agentctl_taegis::sim::{self, RunningSim, SimConfig};
+use agentctl_taegis_sim::{self as sim, RunningSim, SimConfig};
 use common::harness::Harness;
 use common::{NOW, csv_ids, sorted};
 use predicates::prelude::*;

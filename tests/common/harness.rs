@@ -34,7 +34,7 @@ simulator!(
     agentctl_secure_endpoint::sim::RunningSim,
     agentctl_secure_access::sim::RunningSim,
     agentctl_apex_central::sim::RunningSim,
-    agentctl_taegis::sim::RunningSim
+    agentctl_taegis_sim::RunningSim
 );
 
 pub struct Harness<S: Simulator> {
@@ -141,11 +141,11 @@ pub fn secure_access(
 /// A Taegis simulator and `[providers.tg]` pointing at it (client credentials, the secret
 /// from the environment); `defaults` are lines for the `[defaults]` table.
 pub fn taegis(
-    cfg: agentctl_taegis::sim::SimConfig,
+    cfg: agentctl_taegis_sim::SimConfig,
     defaults: &str,
-) -> Harness<agentctl_taegis::sim::RunningSim> {
+) -> Harness<agentctl_taegis_sim::RunningSim> {
     let secret = cfg.client_secret.clone();
-    Harness::start(agentctl_taegis::sim::start(cfg.clone(), None), |sim, _| {
+    Harness::start(agentctl_taegis_sim::start(cfg.clone(), None), |sim, _| {
         format!(
             "{}[providers.tg]\nkind = \"taegis\"\napi_url = \"{}\"\nclient_id = '{}'\nclient_secret = \"env:TEST_TAEGIS_SECRET\"\ntenant_id = '{}'\n",
             defaults_table(defaults),

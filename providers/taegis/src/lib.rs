@@ -11,10 +11,9 @@ pub mod config;
 pub mod documents;
 pub mod error;
 pub mod model;
-#[cfg(feature = "sim")]
-pub mod sim;
 pub mod unconfirmed;
 
+pub use auth::TOKEN_PATH;
 pub use client::{KIND, Taegis};
 pub use config::Config;
 

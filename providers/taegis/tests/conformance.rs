@@ -1,5 +1,4 @@
 //! The provider contract's conformance suite against the Taegis simulator.
-#![cfg(feature = "sim")]
 
 use std::time::Duration;
 
@@ -7,8 +6,8 @@ use agentctl_core::conformance::{self, Harness};
 use agentctl_core::http::HttpOptions;
 use agentctl_core::{Provider, RelocateTarget};
 use agentctl_taegis::client::JobPolling;
-use agentctl_taegis::sim::{self, RunningSim, SimConfig};
 use agentctl_taegis::{Config, Taegis};
+use agentctl_taegis_sim::{self as sim, RunningSim, SimConfig};
 use async_trait::async_trait;
 use jiff::Timestamp;
 

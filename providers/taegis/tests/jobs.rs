@@ -1,6 +1,5 @@
 //! Bulk jobs (remove = `deleteAssetsV2`, restore = `restoreAssetsV2`, relocate =
 //! `assignBulkAssetsToGroup`) through the `Provider` trait against the simulator.
-#![cfg(feature = "sim")]
 
 use std::time::Duration;
 
@@ -9,9 +8,9 @@ use agentctl_core::{
     Action, ActionOutcome, AgentRef, ErrorKind, ListQuery, Provider, Recheck, RelocateTarget,
 };
 use agentctl_taegis::client::JobPolling;
-use agentctl_taegis::sim::{self, RunningSim, SimConfig};
 use agentctl_taegis::unconfirmed::BULK_JOB_BATCH_SIZE;
 use agentctl_taegis::{Config, Taegis};
+use agentctl_taegis_sim::{self as sim, RunningSim, SimConfig};
 use futures::TryStreamExt;
 use jiff::Timestamp;
 

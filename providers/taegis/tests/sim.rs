@@ -1,5 +1,4 @@
 //! The provider driven through the `Provider` trait against the simulator.
-#![cfg(feature = "sim")]
 
 use std::time::Duration;
 
@@ -10,8 +9,8 @@ use agentctl_core::{
     Operation, Provider, Recheck,
 };
 use agentctl_taegis::client::UNINSTALL_REASON;
-use agentctl_taegis::sim::{self, RunningSim, SimConfig};
 use agentctl_taegis::{Config, Taegis};
+use agentctl_taegis_sim::{self as sim, RunningSim, SimConfig};
 use base64::Engine;
 use futures::TryStreamExt;
 use jiff::{SignedDuration, Timestamp};

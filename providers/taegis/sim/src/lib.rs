@@ -26,7 +26,7 @@ use rand::rngs::StdRng;
 pub use fleet::{SimAsset, SimClient, SimGroup, SimJob, SimState, UninstallRequest};
 pub use server::TENANT_IDS_CLAIM;
 
-use crate::unconfirmed;
+use agentctl_taegis::unconfirmed;
 
 /// How the simulator answers a `createClient` / `rotateClientSecret` that issued a secret (a
 /// knob for the "secret issued but answer unreadable" path).

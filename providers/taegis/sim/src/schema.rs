@@ -14,7 +14,7 @@ use jiff::Timestamp;
 
 use super::Inner;
 use super::fleet::{SimAsset, SimClient, SimGroup, SimJob, UninstallRequest, new_client};
-use crate::unconfirmed;
+use agentctl_taegis::unconfirmed;
 
 pub type TaegisSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -6,7 +6,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::SimConfig;
-use crate::unconfirmed::ROLE_IDS;
+use agentctl_taegis::unconfirmed::ROLE_IDS;
 
 /// Everything the simulator persists.
 #[derive(Clone, Serialize, Deserialize)]

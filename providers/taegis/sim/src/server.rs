@@ -22,10 +22,10 @@ use serde_json::{Value, json};
 use super::Inner;
 use super::fleet;
 use super::schema::{AgentSchema, TaegisSchema};
-use crate::auth::TOKEN_PATH;
-use crate::client::{GRAPHQL_PATH, TENANT_HEADER};
-use crate::documents::ENDPOINT_GROUPS_PATH;
-use crate::unconfirmed;
+use agentctl_taegis::TOKEN_PATH;
+use agentctl_taegis::client::{GRAPHQL_PATH, TENANT_HEADER};
+use agentctl_taegis::documents::ENDPOINT_GROUPS_PATH;
+use agentctl_taegis::unconfirmed;
 
 /// The tenant-ids claim the official SDK reads.
 pub const TENANT_IDS_CLAIM: &str = "https://missione/octolabs/io/tenantIds";
