@@ -453,13 +453,18 @@ impl SecureEndpoint {
 
 /// An agent record from a computer object, keeping `raw` in it.
 fn record(name: &str, raw: Value) -> Result<AgentRecord> {
-    let c = Computer::deserialize(&raw)
-        .map_err(|e| ProviderError::protocol(format!("unexpected computer object: {e}")))?;
+    let c = computer_of(&raw)?;
     // The record owns its text, so the object it was read from can go into it.
     let last_seen = last_seen_of(name, &c);
     let mut record = record_from(name, c, last_seen, true);
     record.raw = raw;
     Ok(record)
+}
+
+/// The computer object `raw` as read for a record (it borrows the text it only reads).
+fn computer_of(raw: &Value) -> Result<Computer<'_>> {
+    Computer::deserialize(raw)
+        .map_err(|e| ProviderError::protocol(format!("unexpected computer object: {e}")))
 }
 
 /// The computer's `last_seen`, if it has one that reads as a time (a warning if not).
@@ -515,13 +520,24 @@ fn read_page(name: &str, resp: &HttpResponse, query: &ListQuery, offset: u64) ->
     let mut records = Vec::with_capacity(PAGE_SIZE as usize);
     let mut failed = None;
     let (metadata, count) = if query.keep_raw {
+        // As below, but the record keeps the object: it is built only for a computer the
+        // query wants, and with MAC addresses only when the query asks for them.
         resp.json_seed(V1ListEach(Each::new(|raw: Value| {
-            if failed.is_none() {
-                match record(name, raw) {
-                    Ok(r) if query.wants_last_seen(r.last_seen) => records.push(r),
-                    Ok(_) => {}
-                    Err(e) => failed = Some(e),
+            if failed.is_some() {
+                return;
+            }
+            let c = match computer_of(&raw) {
+                Ok(c) => c,
+                Err(e) => {
+                    failed = Some(e);
+                    return;
                 }
+            };
+            let last_seen = last_seen_of(name, &c);
+            if query.wants_last_seen(last_seen) {
+                let mut r = record_from(name, c, last_seen, query.identity_hints);
+                r.raw = raw;
+                records.push(r);
             }
         })))?
     } else {

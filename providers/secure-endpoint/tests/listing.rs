@@ -147,6 +147,38 @@ async fn records_without_raw_have_the_same_columns() {
     sim.shutdown().await;
 }
 
+/// `identity_hints` decides whether records carry MAC addresses, with or without raw JSON:
+/// without the hints the columns are the same and no MAC is normalised.
+#[tokio::test]
+async fn identity_hints_decide_the_macs_whether_or_not_raw_is_kept() {
+    let cfg = cfg(600, 0);
+    let sim = sim::start(cfg.clone(), None).await.unwrap();
+    let p = provider(&sim, &cfg, 4);
+    for keep_raw in [true, false] {
+        let query = |identity_hints| ListQuery {
+            keep_raw,
+            identity_hints,
+            ..ListQuery::default()
+        };
+        let hinted: Vec<_> = p.list(&query(true)).try_collect().await.unwrap();
+        let plain: Vec<_> = p.list(&query(false)).try_collect().await.unwrap();
+        assert_eq!(hinted.len(), 600);
+        assert!(
+            hinted.iter().any(|r| !r.mac_addresses.is_empty()),
+            "keep_raw {keep_raw}: the simulated fleet reports MACs"
+        );
+        assert_eq!(hinted.len(), plain.len());
+        for (h, p) in hinted.iter().zip(&plain) {
+            assert!(p.mac_addresses.is_empty(), "keep_raw {keep_raw}: {p:?}");
+            assert_eq!(p.raw.is_object(), keep_raw);
+            let mut h = h.clone();
+            h.mac_addresses.clear();
+            assert_eq!(&h, p, "keep_raw {keep_raw}: only the MACs differ");
+        }
+    }
+    sim.shutdown().await;
+}
+
 /// With the stale hint, computers the query does not want become no record, whether or not
 /// raw JSON is kept: the result is what filtering every record afterwards gives, agents with
 /// no last-seen time are kept exactly when `include_unknown` asks for them, and the tally
